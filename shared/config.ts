@@ -1,0 +1,192 @@
+// The one place that reads configuration. Each setting is declared once — its environment variable,
+// default, validator and description — and the README's settings table, the local stack's flags and
+// the deploy script's --set-env-vars all come from this table.
+import { StreamjoinError } from './errors.ts';
+import { LOG_LEVELS, type LogLevel } from './log.ts';
+
+type Parser<T> = (raw: string) => T;
+
+export interface Setting<T> {
+  readonly env: string;
+  readonly default: string | undefined;
+  readonly description: string;
+  readonly expected: string;
+  readonly parse: Parser<T>;
+  /** Deployed functions get this variable (false for local-only settings such as emulator hosts). */
+  readonly deploy: boolean;
+}
+
+class BadValue extends Error {}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "15m", "10s", "1500ms", "7d", "1h30m" or a bare number of milliseconds → milliseconds. */
+export function parseDuration(raw: string): number {
+  const s = raw.trim();
+  if (/^\d+$/.test(s)) return Number(s);
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
+  let total = 0;
+  let matched = 0;
+  for (let m = re.exec(s); m !== null; m = re.exec(s)) {
+    total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
+    matched = re.lastIndex;
+  }
+  if (matched === 0 || matched !== s.length) throw new BadValue();
+  return Math.round(total);
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+
+/** "128MiB", "10MB", "4096" → bytes. */
+export function parseSize(raw: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(raw);
+  const unit = SIZE_UNITS[(m?.[2] ?? '').toLowerCase()];
+  if (m === null || unit === undefined) throw new BadValue();
+  return Math.round(Number(m[1]) * unit);
+}
+
+const str =
+  (pattern?: RegExp): Parser<string> =>
+  (raw) => {
+    if (raw === '' || (pattern !== undefined && !pattern.test(raw))) throw new BadValue();
+    return raw;
+  };
+const int =
+  (min: number, max: number): Parser<number> =>
+  (raw) => {
+    if (!/^-?\d+$/.test(raw.trim())) throw new BadValue();
+    const n = Number(raw);
+    if (n < min || n > max) throw new BadValue();
+    return n;
+  };
+const duration =
+  (minMs: number): Parser<number> =>
+  (raw) => {
+    const ms = parseDuration(raw);
+    if (ms < minMs) throw new BadValue();
+    return ms;
+  };
+const size =
+  (minBytes: number): Parser<number> =>
+  (raw) => {
+    const b = parseSize(raw);
+    if (b < minBytes) throw new BadValue();
+    return b;
+  };
+const prob: Parser<number> = (raw) => {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new BadValue();
+  return n;
+};
+const warehouseUri: Parser<string> = (raw) => {
+  if (!/^(gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](\/.*)?|file:\/\/\/.*)$/.test(raw)) throw new BadValue();
+  return raw.endsWith('/') ? raw : `${raw}/`;
+};
+const hostPort: Parser<string> = (raw) => {
+  if (!/^(https?:\/\/)?[A-Za-z0-9.[\]:-]+:\d{1,5}\/?$/.test(raw)) throw new BadValue();
+  return raw;
+};
+const oneOf =
+  <T extends string>(values: readonly T[]): Parser<T> =>
+  (raw) => {
+    if (!(values as readonly string[]).includes(raw)) throw new BadValue();
+    return raw as T;
+  };
+const prefix: Parser<string> = (raw) => {
+  if (raw === '' || raw.startsWith('/')) throw new BadValue();
+  return raw.endsWith('/') ? raw : `${raw}/`;
+};
+
+function setting<T>(
+  env: string,
+  def: string | undefined,
+  expected: string,
+  parse: Parser<T>,
+  description: string,
+  deploy = true,
+): Setting<T> {
+  return { env, default: def, expected, parse, description, deploy };
+}
+
+const BUCKET = /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/;
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+export const SETTINGS = {
+  projectId: setting('GOOGLE_CLOUD_PROJECT', 'streamjoin-local', 'a Google Cloud project id', str(/^[a-z][a-z0-9-]{4,61}[a-z0-9]$/), 'Project that holds Firestore, the buckets and the functions.'),
+  inputBucket: setting('STREAMJOIN_INPUT_BUCKET', 'file-stream-bucket', 'a bucket name', str(BUCKET), 'Bucket the producer writes order and payment files to.'),
+  ordersPrefix: setting('STREAMJOIN_ORDERS_PREFIX', 'stream/orders/', 'an object name prefix', prefix, 'Objects under this prefix are order files.'),
+  paymentsPrefix: setting('STREAMJOIN_PAYMENTS_PREFIX', 'stream/payments/', 'an object name prefix', prefix, 'Objects under this prefix are payment files.'),
+  warehouse: setting('STREAMJOIN_WAREHOUSE', 'gs://spark-iceberg-warehouse/', 'a gs://bucket/path or file:///path URI', warehouseUri, 'Iceberg warehouse (hadoop-catalog layout).'),
+  namespace: setting('STREAMJOIN_NAMESPACE', 'default', 'an identifier', str(IDENT), 'Iceberg namespace of both tables.'),
+  joinedTable: setting('STREAMJOIN_JOINED_TABLE', 'orders_payments', 'an identifier', str(IDENT), 'Table of joined rows.'),
+  unmatchedTable: setting('STREAMJOIN_UNMATCHED_TABLE', 'orders_payments_unmatched', 'an identifier', str(IDENT), 'Table of unmatched rows.'),
+  orderTimeoutMs: setting('STREAMJOIN_ORDER_TIMEOUT', '15m', 'a duration ≥ 1s such as 15m, 10s, 1h', duration(1000), 'How long an order waits for its payment.'),
+  paymentTimeoutMs: setting('STREAMJOIN_PAYMENT_TIMEOUT', '15m', 'a duration ≥ 1s such as 15m, 10s, 1h', duration(1000), 'How long an early payment waits for its order.'),
+  tombstoneRetentionMs: setting('STREAMJOIN_TOMBSTONE_RETENTION', '7d', 'a duration ≥ 1m', duration(60_000), 'JOINED/EXPIRED states are kept this long (Firestore TTL) to recognise duplicates.'),
+  tickIntervalMs: setting('STREAMJOIN_TICK_INTERVAL', '1m', 'a duration ≥ 100ms', duration(100), 'How often the scheduler calls tick.'),
+  compactIntervalMs: setting('STREAMJOIN_COMPACT_INTERVAL', '5m', 'a duration ≥ 100ms', duration(100), 'How often the scheduler calls compact.'),
+  evictBatchSize: setting('STREAMJOIN_EVICT_BATCH', '2000', 'an integer in [1, 100000]', int(1, 100_000), 'Expired states evicted per tick run (the rest on the next run).'),
+  flushMaxRows: setting('STREAMJOIN_FLUSH_MAX_ROWS', '200000', 'an integer in [1, 5000000]', int(1, 5_000_000), 'Outbox rows per micro-batch file.'),
+  rowGroupRows: setting('STREAMJOIN_ROW_GROUP_ROWS', '50000', 'an integer in [100, 1000000]', int(100, 1_000_000), 'Rows per Parquet row group (bounds writer memory).'),
+  targetFileSize: setting('STREAMJOIN_TARGET_FILE_SIZE', '128MiB', 'a size ≥ 1KiB such as 128MiB', size(1024), 'Compaction rewrites small data files into files of about this size.'),
+  minFilesToCompact: setting('STREAMJOIN_MIN_FILES_TO_COMPACT', '8', 'an integer in [2, 10000]', int(2, 10_000), 'A partition is rewritten when it has at least this many small files.'),
+  snapshotRetentionMs: setting('STREAMJOIN_SNAPSHOT_RETENTION', '5d', 'a duration ≥ 1s', duration(1000), 'Snapshots older than this are expired.'),
+  minSnapshotsToKeep: setting('STREAMJOIN_MIN_SNAPSHOTS_TO_KEEP', '10', 'an integer in [1, 100000]', int(1, 100_000), 'Expiry always keeps at least this many snapshots.'),
+  orphanSafetyMs: setting('STREAMJOIN_ORPHAN_SAFETY_WINDOW', '1d', 'a duration ≥ 1s', duration(1000), 'Unreferenced files younger than this are never deleted.'),
+  maxObjectSize: setting('STREAMJOIN_MAX_OBJECT_SIZE', '512MiB', 'a size ≥ 1KiB', size(1024), 'Input objects larger than this are quarantined unread.'),
+  maxDecompressedSize: setting('STREAMJOIN_MAX_DECOMPRESSED_SIZE', '2GiB', 'a size ≥ 1KiB', size(1024), 'A gzip object inflating past this is quarantined (gzip bombs).'),
+  maxLineLength: setting('STREAMJOIN_MAX_LINE_LENGTH', '1MiB', 'a size ≥ 1KiB', size(1024), 'Longest JSON line (or single JSON document) accepted.'),
+  firestoreDatabase: setting('STREAMJOIN_FIRESTORE_DATABASE', '(default)', 'a Firestore database id', str(/^(\(default\)|[a-z][a-z0-9-]{3,62})$/), 'Firestore database holding the join state.'),
+  collectionPrefix: setting('STREAMJOIN_COLLECTION_PREFIX', 'streamjoin', 'an identifier', str(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/), 'Prefix of every Firestore collection the pipeline uses.'),
+  firestoreEmulatorHost: setting('FIRESTORE_EMULATOR_HOST', undefined, 'host:port', hostPort, 'Use the Firestore emulator at this address (local only).', false),
+  storageEmulatorHost: setting('STORAGE_EMULATOR_HOST', undefined, 'http://host:port', hostPort, 'Use this Cloud Storage JSON-API server (local only).', false),
+  duplicateDelivery: setting('STREAMJOIN_DUPLICATE_DELIVERY', '0', 'a probability in [0, 1]', prob, 'Local GCS server: deliver each event twice with this probability.', false),
+  logLevel: setting('LOG_LEVEL', 'info', LOG_LEVELS.join(' | '), oneOf(LOG_LEVELS), 'Log level.'),
+} as const;
+
+type Settings = typeof SETTINGS;
+export type Config = { readonly [K in keyof Settings]: Settings[K] extends Setting<infer T> ? T : never } & {
+  readonly logLevel: LogLevel;
+};
+
+/** Reads, validates and freezes the configuration. Every bad value is reported, not just the first. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [key, s] of Object.entries(SETTINGS) as [string, Setting<unknown>][]) {
+    const raw = env[s.env];
+    const value = raw === undefined || raw === '' ? s.default : raw;
+    if (value === undefined) {
+      out[key] = undefined;
+      continue;
+    }
+    try {
+      out[key] = s.parse(value);
+    } catch {
+      problems.push(`${s.env} must be ${s.expected}, but was: ${JSON.stringify(value)}`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new StreamjoinError('config', `invalid configuration:\n  ${problems.join('\n  ')}`, {
+      context: { problems },
+    });
+  }
+  return Object.freeze(out) as Config;
+}
+
+/** Environment variables equivalent to `config` (for child processes and deployment). */
+export function configToEnv(
+  overrides: Partial<Record<keyof Settings, string>>,
+  base: Record<string, string | undefined> = {},
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value !== undefined) env[SETTINGS[key as keyof Settings].env] = value;
+  }
+  return env;
+}
+
+export function tablePath(config: Pick<Config, 'warehouse' | 'namespace'>, table: string): string {
+  return `${config.warehouse}${config.namespace}/${table}/`;
+}
