@@ -1,0 +1,95 @@
+// The two output tables: columns, Iceberg field ids (stable forever — never renumber), types and
+// nullability. DESIGN §2: the original job's eight columns first, pipeline columns after.
+
+export const COLUMN_TYPES = ['string', 'int', 'timestamptz'] as const;
+export type ColumnType = (typeof COLUMN_TYPES)[number];
+
+export interface Column {
+  readonly id: number;
+  readonly name: string;
+  readonly type: ColumnType;
+  /** REQUIRED in Iceberg and Parquet: the pipeline never writes null here. */
+  readonly required: boolean;
+  readonly doc?: string;
+}
+
+export interface TableDef {
+  readonly kind: TableKind;
+  readonly columns: readonly Column[];
+  /** The timestamptz column partitioned by day(). */
+  readonly partitionSource: string;
+  /** Iceberg partition field id (spec: partition field ids start at 1000). */
+  readonly partitionFieldId: number;
+  readonly partitionName: string;
+}
+
+export const TABLE_KINDS = ['joined', 'unmatched'] as const;
+export type TableKind = (typeof TABLE_KINDS)[number];
+
+export const JOINED_TABLE: TableDef = {
+  kind: 'joined',
+  columns: [
+    { id: 1, name: 'order_id', type: 'string', required: true },
+    { id: 2, name: 'order_date', type: 'string', required: true },
+    { id: 3, name: 'created_at', type: 'string', required: true },
+    { id: 4, name: 'customer_id', type: 'string', required: true },
+    { id: 5, name: 'order_amount', type: 'int', required: true },
+    { id: 6, name: 'payment_id', type: 'string', required: true },
+    { id: 7, name: 'payment_date', type: 'string', required: true },
+    { id: 8, name: 'payment_amount', type: 'int', required: true },
+    { id: 9, name: 'joined_at', type: 'timestamptz', required: true, doc: 'When the pair was joined' },
+  ],
+  partitionSource: 'joined_at',
+  partitionFieldId: 1000,
+  partitionName: 'joined_at_day',
+};
+
+export const UNMATCHED_REASONS = [
+  'order_timeout',
+  'payment_orphan',
+  'payment_extra',
+  'payment_late',
+  'order_late',
+] as const;
+export type UnmatchedReason = (typeof UNMATCHED_REASONS)[number];
+
+export const UNMATCHED_TABLE: TableDef = {
+  kind: 'unmatched',
+  columns: [
+    { id: 1, name: 'order_id', type: 'string', required: true },
+    { id: 2, name: 'order_date', type: 'string', required: false },
+    { id: 3, name: 'created_at', type: 'string', required: false },
+    { id: 4, name: 'customer_id', type: 'string', required: false },
+    { id: 5, name: 'order_amount', type: 'int', required: false },
+    { id: 6, name: 'payment_id', type: 'string', required: false },
+    { id: 7, name: 'payment_date', type: 'string', required: false },
+    { id: 8, name: 'payment_amount', type: 'int', required: false },
+    { id: 9, name: 'reason', type: 'string', required: true, doc: UNMATCHED_REASONS.join(', ') },
+    { id: 10, name: 'emitted_at', type: 'timestamptz', required: true, doc: 'When the row was emitted' },
+  ],
+  partitionSource: 'emitted_at',
+  partitionFieldId: 1000,
+  partitionName: 'emitted_at_day',
+};
+
+export const TABLES: Readonly<Record<TableKind, TableDef>> = { joined: JOINED_TABLE, unmatched: UNMATCHED_TABLE };
+
+/** A row as the pipeline holds it: timestamps as epoch microseconds (bigint), ints as numbers. */
+export type RowValue = string | number | bigint | null;
+export type Row = Readonly<Record<string, RowValue>>;
+
+/** Statistics of one data file, as Iceberg manifests need them (keyed by field id). */
+export interface DataFileStats {
+  /** Full URI of the Parquet file. */
+  readonly uri: string;
+  readonly fileSizeInBytes: number;
+  readonly recordCount: number;
+  readonly columnSizes: Readonly<Record<number, number>>;
+  readonly valueCounts: Readonly<Record<number, number>>;
+  readonly nullValueCounts: Readonly<Record<number, number>>;
+  /** Bounds as values (string, number, or bigint micros for timestamptz); binary-encoded by the manifest writer. */
+  readonly lowerBounds: Readonly<Record<number, string | number | bigint>>;
+  readonly upperBounds: Readonly<Record<number, string | number | bigint>>;
+  /** Partition value: days since 1970-01-01 of the partition source column (all rows of a file share it). */
+  readonly partitionDay: number;
+}
