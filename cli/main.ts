@@ -1,0 +1,110 @@
+// The streamjoin CLI: operates the pipeline locally and on Google Cloud.
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import { stackDown, stackStatus, stackUp } from '../infra/local/stack.ts';
+import { SETTINGS } from '../shared/config.ts';
+import { describeError } from '../shared/errors.ts';
+import { fail, table } from './output.ts';
+
+const program = new Command('streamjoin')
+  .description('Join order and payment events into Apache Iceberg, serverless on Google Cloud.')
+  .showHelpAfterError();
+
+/** Setting flags shared by `local up` and `demo`: each maps to one variable of shared/config.ts. */
+export const SETTING_FLAGS = {
+  '--order-timeout <duration>': 'orderTimeoutMs',
+  '--payment-timeout <duration>': 'paymentTimeoutMs',
+  '--tick <duration>': 'tickIntervalMs',
+  '--compact-every <duration>': 'compactIntervalMs',
+  '--warehouse <uri>': 'warehouse',
+  '--duplicate-delivery <p>': 'duplicateDelivery',
+  '--input-bucket <name>': 'inputBucket',
+  '--project <id>': 'projectId',
+} as const satisfies Record<string, keyof typeof SETTINGS>;
+
+export function addSettingFlags(cmd: Command): Command {
+  for (const [flag, key] of Object.entries(SETTING_FLAGS)) {
+    const s = SETTINGS[key];
+    cmd.addOption(new Option(flag, `${s.description} (${s.env})`));
+  }
+  return cmd.option('--data-dir <dir>', 'where local data and logs live', '.streamjoin');
+}
+
+/** Flag values → environment overrides, validated by loadConfig later. */
+export function settingEnv(opts: Record<string, unknown>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [flag, key] of Object.entries(SETTING_FLAGS)) {
+    const name = flag
+      .split(' ')[0]!
+      .slice(2)
+      .replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    const v = opts[name];
+    if (typeof v === 'string') env[SETTINGS[key].env] = v;
+  }
+  return env;
+}
+
+const local = program.command('local').description('the local stack: emulators, functions, scheduler');
+
+addSettingFlags(local.command('up').description('start the whole pipeline locally in the background'))
+  .option('--fresh', 'start from empty local data')
+  .action(async (opts: Record<string, unknown>) => {
+    const dataDir = String(opts['dataDir']);
+    try {
+      const rec = await stackUp({
+        dataDir,
+        env: settingEnv(opts),
+        fresh: opts['fresh'] === true,
+        log: (l) => console.log(l),
+      });
+      console.log(`\nlocal stack is up (data in ${rec.dataDir}):`);
+      console.log(table(rec.services.map((s) => [s.name, `pid ${s.pid}`, s.url, s.logFile])));
+      console.log(`\nwarehouse: ${rec.env['STREAMJOIN_WAREHOUSE']}`);
+      console.log('stop it with: npx streamjoin local down');
+    } catch (err) {
+      fail(describeError(err));
+    }
+  });
+
+local
+  .command('down')
+  .description('stop everything `local up` started')
+  .option('--data-dir <dir>', 'where local data and logs live', '.streamjoin')
+  .action(async (opts: { dataDir: string }) => {
+    const n = await stackDown(opts.dataDir, (l) => console.log(l));
+    console.log(n === 0 ? 'no local stack was running' : `stopped ${n} services`);
+  });
+
+local
+  .command('status')
+  .description('show each part of the local stack and its address')
+  .option('--data-dir <dir>', 'where local data and logs live', '.streamjoin')
+  .option('--json', 'machine-readable output')
+  .action(async (opts: { dataDir: string; json?: boolean }) => {
+    const st = await stackStatus(opts.dataDir);
+    if (st === undefined) {
+      if (opts.json) console.log(JSON.stringify({ running: false }));
+      else console.log(`no local stack recorded in ${path.resolve(opts.dataDir)}`);
+      process.exitCode = 3;
+      return;
+    }
+    if (opts.json) {
+      console.log(JSON.stringify({ running: st.services.every((s) => s.running), ...st }, null, 2));
+      return;
+    }
+    console.log(
+      table([
+        ['service', 'state', 'pid', 'address', 'log'],
+        ...st.services.map((s) => [
+          s.name,
+          !s.running ? 'STOPPED' : s.answering ? 'up' : 'NOT ANSWERING',
+          String(s.pid),
+          s.url,
+          s.logFile,
+        ]),
+      ]),
+    );
+    if (!st.services.every((s) => s.running && s.answering)) process.exitCode = 1;
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,34 @@
+// Local addresses come from firebase.json, the single source for emulator ports.
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface LocalPorts {
+  readonly host: string;
+  readonly firestore: number;
+  readonly storage: number;
+  /** Base port: ingest, tick and compact listen on base, base+1, base+2. */
+  readonly functions: number;
+}
+
+export function readLocalPorts(file = path.join(REPO_ROOT, 'firebase.json')): LocalPorts {
+  const json = JSON.parse(readFileSync(file, 'utf8')) as {
+    emulators?: Record<string, { host?: string; port?: number }>;
+  };
+  const e = json.emulators ?? {};
+  const port = (name: string): number => {
+    const p = e[name]?.port;
+    if (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > 65535) {
+      throw new Error(`${file}: emulators.${name}.port must be a port number, but was: ${JSON.stringify(p)}`);
+    }
+    return p;
+  };
+  return {
+    host: e['firestore']?.host ?? '127.0.0.1',
+    firestore: port('firestore'),
+    storage: port('storage'),
+    functions: port('functions'),
+  };
+}

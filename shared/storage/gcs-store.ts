@@ -1,0 +1,161 @@
+// ObjectStore on Google Cloud Storage through @google-cloud/storage (real GCS, or the local JSON-API
+// server when STORAGE_EMULATOR_HOST is set — the client decides, as it does in production).
+// Create-only writes use the precondition ifGenerationMatch=0.
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { type File, Storage } from '@google-cloud/storage';
+import { StreamjoinError } from '../errors.ts';
+import { type ObjectInfo, type ObjectStore, parseUri, type WriteOptions } from './port.ts';
+
+/** A Storage client for the project; against an emulator no credentials are looked up. */
+export function createStorageClient(options: {
+  projectId: string;
+  emulatorHost?: string | undefined;
+}): Storage {
+  const emulator = options.emulatorHost ?? process.env['STORAGE_EMULATOR_HOST'];
+  if (emulator !== undefined && emulator !== '') {
+    const endpoint = emulator.startsWith('http') ? emulator : `http://${emulator}`;
+    return new Storage({ projectId: options.projectId, apiEndpoint: endpoint.replace(/\/$/, '') });
+  }
+  return new Storage({ projectId: options.projectId });
+}
+
+function httpCode(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+function metaToInfo(uri: string, m: File['metadata']): ObjectInfo {
+  return {
+    uri,
+    size: Number(m.size ?? 0),
+    generation: String(m.generation ?? '0'),
+    updated: new Date(String(m.updated ?? m.timeCreated ?? 0)),
+  };
+}
+
+export class GcsObjectStore implements ObjectStore {
+  readonly storage: Storage;
+
+  constructor(storage: Storage) {
+    this.storage = storage;
+  }
+
+  private file(uri: string): File {
+    const p = parseUri(uri);
+    if (p.scheme !== 'gs' || p.path === '') {
+      throw new Error(`expected a gs://bucket/object URI, but was: ${JSON.stringify(uri)}`);
+    }
+    return this.storage.bucket(p.bucket).file(p.path);
+  }
+
+  private mapError(uri: string, err: unknown, ifAbsent = false): unknown {
+    const code = httpCode(err);
+    if (code === 404)
+      return new StreamjoinError('not-found', `object not found: ${uri}`, { context: { uri }, cause: err });
+    if (code === 412 && ifAbsent) {
+      return new StreamjoinError('already-exists', `object already exists: ${uri}`, {
+        context: { uri },
+        cause: err,
+        retryable: false,
+      });
+    }
+    return err;
+  }
+
+  async read(uri: string): Promise<Buffer> {
+    try {
+      const [buf] = await this.file(uri).download();
+      return buf;
+    } catch (err) {
+      throw this.mapError(uri, err);
+    }
+  }
+
+  async readRange(uri: string, start: number, end: number): Promise<Buffer> {
+    if (end <= start) return Buffer.alloc(0);
+    try {
+      // The client's range end is inclusive.
+      const [buf] = await this.file(uri).download({ start, end: end - 1, validation: false });
+      return buf;
+    } catch (err) {
+      throw this.mapError(uri, err);
+    }
+  }
+
+  openRead(uri: string): Readable {
+    return this.file(uri).createReadStream();
+  }
+
+  async stat(uri: string): Promise<ObjectInfo | undefined> {
+    try {
+      const [m] = await this.file(uri).getMetadata();
+      return metaToInfo(uri, m);
+    } catch (err) {
+      if (httpCode(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async write(uri: string, data: Uint8Array | string, options: WriteOptions = {}): Promise<ObjectInfo> {
+    const file = this.file(uri);
+    try {
+      await file.save(
+        typeof data === 'string'
+          ? Buffer.from(data)
+          : Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+        {
+          resumable: false,
+          ...(options.contentType === undefined ? {} : { contentType: options.contentType }),
+          ...(options.ifAbsent === true ? { preconditionOpts: { ifGenerationMatch: 0 } } : {}),
+        },
+      );
+    } catch (err) {
+      throw this.mapError(uri, err, options.ifAbsent === true);
+    }
+    return metaToInfo(uri, file.metadata);
+  }
+
+  async writeStream(
+    uri: string,
+    source: AsyncIterable<Uint8Array> | Readable,
+    options: WriteOptions = {},
+  ): Promise<ObjectInfo> {
+    const file = this.file(uri);
+    const sink = file.createWriteStream({
+      resumable: true,
+      ...(options.contentType === undefined ? {} : { contentType: options.contentType }),
+      ...(options.ifAbsent === true ? { preconditionOpts: { ifGenerationMatch: 0 } } : {}),
+    });
+    try {
+      await pipeline(source, sink);
+    } catch (err) {
+      throw this.mapError(uri, err, options.ifAbsent === true);
+    }
+    return metaToInfo(uri, file.metadata);
+  }
+
+  async *list(prefixUri: string): AsyncIterable<ObjectInfo> {
+    const p = parseUri(prefixUri);
+    const bucket = this.storage.bucket(p.bucket);
+    let pageToken: string | undefined;
+    do {
+      const [files, next] = await bucket.getFiles({
+        prefix: p.path,
+        autoPaginate: false,
+        maxResults: 1000,
+        ...(pageToken === undefined ? {} : { pageToken }),
+      });
+      for (const f of files) yield metaToInfo(`gs://${p.bucket}/${f.name}`, f.metadata);
+      pageToken = (next as { pageToken?: string } | null)?.pageToken;
+    } while (pageToken !== undefined);
+  }
+
+  async delete(uri: string): Promise<void> {
+    try {
+      await this.file(uri).delete();
+    } catch (err) {
+      if (httpCode(err) !== 404) throw err;
+    }
+  }
+}
