@@ -1,0 +1,31 @@
+// Wiring for the deployed functions: configuration, clients and adapters, created once per instance
+// (lazily, so a cold start pays only for what the invoked function uses).
+import type { Firestore } from '@google-cloud/firestore';
+import { type Config, loadConfig } from '../shared/config.ts';
+import { type Collections, collections, createFirestore } from '../shared/firestore/client.ts';
+import { createLogger, type Logger } from '../shared/log.ts';
+import { createObjectStore, type ObjectStore } from '../shared/storage/index.ts';
+
+export interface Runtime {
+  readonly config: Config;
+  readonly db: Firestore;
+  readonly collections: Collections;
+  readonly store: ObjectStore;
+  readonly log: Logger;
+}
+
+let runtime: Runtime | undefined;
+
+export function getRuntime(): Runtime {
+  if (runtime !== undefined) return runtime;
+  const config = loadConfig();
+  const db = createFirestore(config);
+  runtime = {
+    config,
+    db,
+    collections: collections(db, config.collectionPrefix),
+    store: createObjectStore({ projectId: config.projectId, emulatorHost: config.storageEmulatorHost }),
+    log: createLogger({ level: config.logLevel, name: 'streamjoin' }),
+  };
+  return runtime;
+}

@@ -1,0 +1,206 @@
+// The join state in Firestore: one document per order_id, and an outbox row per emitted row written
+// in the SAME atomic commit as the state change. Optimistic concurrency: states are read in bulk
+// (getAll), the pure transition runs, and all changes of a chunk are committed as one WriteBatch whose
+// every state write carries a precondition (create = must not exist, update = lastUpdateTime). If the
+// batch loses a race, only the keys of that chunk are retried one by one, each re-read and re-planned.
+import {
+  type DocumentReference,
+  type DocumentSnapshot,
+  FieldValue,
+  type Firestore,
+  Timestamp,
+  type WriteBatch,
+} from '@google-cloud/firestore';
+import { StreamjoinError } from '../errors.ts';
+import type { TableKind } from '../tables.ts';
+import { type Collections, docIdFor, shardOf } from './client.ts';
+import type { OpCounter } from './op-counter.ts';
+
+/** A row for one of the output tables; timestamps as epoch microseconds (number, < 2^53). */
+export interface OutboxRow {
+  /** Deterministic id (the same emission always has the same id). */
+  readonly id: string;
+  readonly table: TableKind;
+  readonly values: Readonly<Record<string, string | number | null>>;
+}
+
+/** Index fields of a state document, derived from the state by the caller. */
+export interface StateIndex {
+  readonly status: string;
+  /** Epoch ms when a waiting state times out (queried by the tick), or null. */
+  readonly deadlineMs: number | null;
+  /** Epoch ms after which Firestore TTL may delete the (terminal) state, or null. */
+  readonly expireAtMs: number | null;
+}
+
+export interface Transition<S> {
+  /** The new state, or undefined when nothing changes (no write). */
+  readonly next: S | undefined;
+  readonly emitted: readonly OutboxRow[];
+}
+
+export type TransitionFn<S> = (current: S | undefined) => Transition<S>;
+
+export interface JoinStoreOptions<S> {
+  readonly db: Firestore;
+  readonly collections: Collections;
+  readonly counter: OpCounter;
+  readonly index: (state: S) => StateIndex;
+  /** Shards of the deadline and outbox indexes (avoid the ~500 writes/s hotspot of monotonic values). */
+  readonly shards: number;
+  /** Max state keys per commit (each with its outbox rows). */
+  readonly chunkKeys?: number;
+  readonly maxAttempts?: number;
+}
+
+const FAILED_PRECONDITION = 9;
+const ALREADY_EXISTS = 6;
+const ABORTED = 10;
+
+function isConflict(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === FAILED_PRECONDITION || code === ALREADY_EXISTS || code === ABORTED;
+}
+
+export class JoinStore<S> {
+  private readonly o: JoinStoreOptions<S>;
+
+  constructor(options: JoinStoreOptions<S>) {
+    this.o = options;
+  }
+
+  stateRef(orderId: string): DocumentReference {
+    return this.o.collections.states.doc(docIdFor(orderId));
+  }
+
+  /** Reads current states (for inspection and tests). */
+  async getStates(orderIds: readonly string[]): Promise<Map<string, S>> {
+    const out = new Map<string, S>();
+    if (orderIds.length === 0) return out;
+    const snaps = await this.o.db.getAll(...orderIds.map((id) => this.stateRef(id)));
+    this.o.counter.reads += snaps.length;
+    snaps.forEach((snap, i) => {
+      if (snap.exists) out.set(orderIds[i]!, snap.get('s') as S);
+    });
+    return out;
+  }
+
+  /**
+   * Applies one transition per order id, atomically per order id (state + its outbox rows).
+   * Transition functions are pure and may run more than once (after a lost race).
+   */
+  async apply(items: ReadonlyMap<string, TransitionFn<S>>): Promise<{ conflicts: number; emitted: number }> {
+    const keys = [...items.keys()];
+    const chunk = this.o.chunkKeys ?? 200;
+    let conflicts = 0;
+    let emitted = 0;
+    for (let i = 0; i < keys.length; i += chunk) {
+      const part = keys.slice(i, i + chunk);
+      const r = await this.applyChunk(part, items);
+      conflicts += r.conflicts;
+      emitted += r.emitted;
+    }
+    return { conflicts, emitted };
+  }
+
+  private async applyChunk(
+    keys: readonly string[],
+    items: ReadonlyMap<string, TransitionFn<S>>,
+  ): Promise<{ conflicts: number; emitted: number }> {
+    const refs = keys.map((k) => this.stateRef(k));
+    const snaps = await this.o.db.getAll(...refs);
+    this.o.counter.reads += snaps.length;
+    const batch = this.o.db.batch();
+    let writes = 0;
+    let emitted = 0;
+    keys.forEach((key, i) => {
+      const t = items.get(key)!(snaps[i]!.exists ? (snaps[i]!.get('s') as S) : undefined);
+      writes += this.stage(batch, key, refs[i]!, snaps[i]!, t);
+      emitted += t.emitted.length;
+    });
+    if (writes === 0) return { conflicts: 0, emitted: 0 };
+    try {
+      await batch.commit();
+      this.o.counter.writes += writes;
+      return { conflicts: 0, emitted };
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+    // Lost a race on at least one key: retry each key on its own (re-read, re-plan).
+    let conflicts = 1;
+    emitted = 0;
+    for (const key of keys) {
+      const r = await this.applyOne(key, items.get(key)!);
+      conflicts += r.conflicts;
+      emitted += r.emitted;
+    }
+    return { conflicts, emitted };
+  }
+
+  private async applyOne(key: string, fn: TransitionFn<S>): Promise<{ conflicts: number; emitted: number }> {
+    const ref = this.stateRef(key);
+    const max = this.o.maxAttempts ?? 30;
+    for (let attempt = 1; attempt <= max; attempt++) {
+      const snap = await ref.get();
+      this.o.counter.reads++;
+      const t = fn(snap.exists ? (snap.get('s') as S) : undefined);
+      const batch = this.o.db.batch();
+      const writes = this.stage(batch, key, ref, snap, t);
+      if (writes === 0) return { conflicts: attempt - 1, emitted: 0 };
+      try {
+        await batch.commit();
+        this.o.counter.writes += writes;
+        return { conflicts: attempt - 1, emitted: t.emitted.length };
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+        await new Promise((r) =>
+          setTimeout(r, Math.min(1000, 10 * 2 ** Math.min(attempt, 7)) * Math.random()),
+        );
+      }
+    }
+    throw new StreamjoinError('conflict', `gave up after ${max} conflicting attempts on order_id state`, {
+      context: { orderId: key },
+    });
+  }
+
+  /** Adds the writes of one transition to a batch; returns how many writes. */
+  private stage(
+    batch: WriteBatch,
+    key: string,
+    ref: DocumentReference,
+    snap: DocumentSnapshot,
+    t: Transition<S>,
+  ): number {
+    if (t.next === undefined) {
+      if (t.emitted.length > 0) {
+        throw new StreamjoinError('internal', 'a transition emitted rows without changing the state', {
+          context: { orderId: key },
+        });
+      }
+      return 0;
+    }
+    const idx = this.o.index(t.next);
+    const fields = {
+      orderId: key,
+      s: t.next,
+      status: idx.status,
+      deadline: idx.deadlineMs === null ? null : Timestamp.fromMillis(idx.deadlineMs),
+      deadlineShard: shardOf(key, this.o.shards),
+      expireAt: idx.expireAtMs === null ? null : Timestamp.fromMillis(idx.expireAtMs),
+      updatedAt: FieldValue.serverTimestamp(),
+    };
+    if (snap.exists) batch.update(ref, fields, { lastUpdateTime: snap.updateTime! });
+    else batch.create(ref, fields);
+    for (const row of t.emitted) {
+      batch.set(this.o.collections.outbox.doc(docIdFor(row.id)), {
+        rowId: row.id,
+        table: row.table,
+        row: row.values,
+        orderId: key,
+        shard: shardOf(row.id, this.o.shards),
+        createdAt: FieldValue.serverTimestamp(),
+      });
+    }
+    return 1 + t.emitted.length;
+  }
+}
