@@ -1,0 +1,339 @@
+// Writes one Parquet data file of an Iceberg table as a stream of bytes, row group by row group, and
+// computes the Iceberg data-file statistics (counts, bounds, column sizes, partition day) on the way.
+//
+// Why not hyparquet-writer: measured on 1,000,000 joined rows it took ~5.8 s to write and peaked at
+// ~570 MiB RSS (one TextEncoder allocation per string value), missing both the 512 MiB and the
+// "within 2x of pyarrow" goals; this flat-schema encoder (PLAIN values, data page v1, ZSTD via
+// node:zlib) encodes rows as they arrive. hyparquet (the reader) checks its output in the tests.
+import type { Writable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { StreamjoinError } from '../errors.ts';
+import type { DataFileStats, Row, TableDef } from '../tables.ts';
+import { type Bound, type ColumnEncoder, createColumnEncoder, TimestampEncoder } from './column-encoder.ts';
+import { type ColumnChunkMeta, encodeFooter, PARQUET_MAGIC, type RowGroupMeta } from './format.ts';
+import { describeValue } from './partition.ts';
+
+export interface DataFileOptions {
+  /** Rows per row group: bounds the writer's memory (config `rowGroupRows`). Default 50,000. */
+  readonly rowGroupRows?: number;
+  /** Target uncompressed bytes of a data page. Default 1 MiB. */
+  readonly pageBytes?: number;
+  /** ZSTD level (1..22). Default 3. */
+  readonly zstdLevel?: number;
+  /** The partition day the rows must fall on; by default the day of the first row. */
+  readonly partitionDay?: number;
+  /** Footer `created_by`. */
+  readonly createdBy?: string;
+  /** Extra footer key/value metadata (e.g. `iceberg.schema`). */
+  readonly keyValueMetadata?: Readonly<Record<string, string>>;
+}
+
+/** What the file holds, as an Iceberg manifest entry needs it (DataFileStats without the URI, which the
+ *  caller chose), plus the number of row groups. Keys of the maps are Iceberg field ids. */
+export interface DataFileResult extends Omit<DataFileStats, 'uri'> {
+  readonly rowGroupCount: number;
+}
+
+/** An encoded file: iterate it (once) for the bytes, in order; `stats` settles when iteration ends
+ *  (rejects with the same error if encoding failed, or if the consumer stopped early). */
+export interface EncodedDataFile extends AsyncIterable<Uint8Array> {
+  readonly stats: Promise<DataFileResult>;
+}
+
+/** Where writeDataFile sends bytes: a Writable (ended when the file is complete) or an async consumer. */
+export type ByteSink = Writable | ((chunk: Uint8Array) => void | Promise<void>);
+
+const DEFAULTS = { rowGroupRows: 50_000, pageBytes: 1 << 20, zstdLevel: 3 } as const;
+const CREATED_BY = 'streamjoin parquet writer';
+
+function checkIntOption(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new StreamjoinError('config', `${name} must be an integer in [${min}, ${max}], but was: ${value}`);
+  }
+  return value;
+}
+
+/**
+ * Push-style encoder of one data file: `start()`, then `add(row)` per row (returns a row group's bytes
+ * when one is complete), then `finish()` (the last row group and the footer), then `result()`.
+ * After any thrown error the encoder is unusable and the bytes so far must be discarded.
+ */
+export class DataFileEncoder {
+  readonly table: TableDef;
+  private readonly rowGroupRows: number;
+  private readonly encoders: ColumnEncoder[];
+  private readonly names: string[];
+  private readonly partitionEncoder: TimestampEncoder;
+  private readonly createdBy: string;
+  private readonly keyValueMetadata: Readonly<Record<string, string>> | undefined;
+  private readonly rowGroups: RowGroupMeta[] = [];
+  private offset = 0;
+  private rows = 0;
+  private groupRows = 0;
+  private state: 'new' | 'open' | 'finished' | 'failed' = 'new';
+  private finalResult: DataFileResult | undefined;
+
+  constructor(table: TableDef, options: DataFileOptions = {}) {
+    this.table = table;
+    this.rowGroupRows = checkIntOption(
+      'rowGroupRows',
+      options.rowGroupRows ?? DEFAULTS.rowGroupRows,
+      1,
+      10_000_000,
+    );
+    const settings = {
+      table,
+      pageBytes: checkIntOption('pageBytes', options.pageBytes ?? DEFAULTS.pageBytes, 1024, 256 << 20),
+      zstdLevel: checkIntOption('zstdLevel', options.zstdLevel ?? DEFAULTS.zstdLevel, 1, 22),
+      rowNumber: () => this.rows,
+    };
+    const day = options.partitionDay;
+    if (day !== undefined) checkIntOption('partitionDay', day, -1e8, 1e8);
+    this.encoders = table.columns.map((c) => createColumnEncoder(c, settings, day));
+    this.names = table.columns.map((c) => c.name);
+    const source = this.encoders.find((e) => e.column.name === table.partitionSource);
+    if (!(source instanceof TimestampEncoder)) {
+      throw new StreamjoinError(
+        'config',
+        `${table.kind} table: partition source "${table.partitionSource}" must be a timestamptz column`,
+      );
+    }
+    this.partitionEncoder = source;
+    this.createdBy = options.createdBy ?? CREATED_BY;
+    this.keyValueMetadata = options.keyValueMetadata;
+  }
+
+  /** The leading magic bytes. */
+  start(): Buffer {
+    if (this.state !== 'new')
+      throw new StreamjoinError('internal', `start() called twice (state ${this.state})`);
+    this.state = 'open';
+    this.offset = PARQUET_MAGIC.length;
+    return Buffer.from(PARQUET_MAGIC);
+  }
+
+  /** Validates and encodes one row; returns a finished row group's bytes, if this row completed one. */
+  add(row: Row): Buffer | undefined {
+    if (this.state !== 'open')
+      throw new StreamjoinError('internal', `add() needs start() first (state ${this.state})`);
+    try {
+      if (typeof row !== 'object' || row === null) {
+        throw new StreamjoinError(
+          'invalid-input',
+          `${this.table.kind} table, row ${this.rows}: expected a row object, but was: ${describeValue(row)}`,
+        );
+      }
+      const { encoders, names } = this;
+      for (let c = 0; c < encoders.length; c++) encoders[c].append(row[names[c]]);
+      this.rows++;
+      if (++this.groupRows >= this.rowGroupRows) return this.flushRowGroup();
+      return undefined;
+    } catch (err) {
+      this.state = 'failed';
+      throw err;
+    }
+  }
+
+  private flushRowGroup(): Buffer {
+    const fileOffset = this.offset;
+    const parts: Buffer[] = [];
+    const columns: ColumnChunkMeta[] = [];
+    let offset = fileOffset;
+    for (const encoder of this.encoders) {
+      const chunk = encoder.finishChunk();
+      columns.push({
+        column: encoder.column,
+        dataPageOffset: offset,
+        numValues: chunk.numValues,
+        totalUncompressedSize: chunk.uncompressedSize,
+        totalCompressedSize: chunk.compressedSize,
+        nullCount: chunk.nullCount,
+        ...(chunk.min === undefined ? {} : { min: chunk.min }),
+        ...(chunk.max === undefined ? {} : { max: chunk.max }),
+      });
+      for (const page of chunk.pages) parts.push(page);
+      offset += chunk.compressedSize;
+    }
+    this.rowGroups.push({
+      columns,
+      numRows: this.groupRows,
+      fileOffset,
+      totalCompressedSize: offset - fileOffset,
+    });
+    this.offset = offset;
+    this.groupRows = 0;
+    return Buffer.concat(parts, offset - fileOffset);
+  }
+
+  /** The last row group (if any rows are pending) and the footer. Throws if the file has no rows. */
+  finish(): Buffer {
+    if (this.state !== 'open')
+      throw new StreamjoinError('internal', `finish() needs an open encoder (state ${this.state})`);
+    if (this.rows === 0) {
+      this.state = 'failed';
+      throw new StreamjoinError(
+        'invalid-input',
+        `${this.table.kind} table: expected at least one row for a data file, but got none`,
+      );
+    }
+    const parts: Buffer[] = [];
+    if (this.groupRows > 0) parts.push(this.flushRowGroup());
+    const footer = encodeFooter({
+      table: this.table,
+      numRows: this.rows,
+      rowGroups: this.rowGroups,
+      createdBy: this.createdBy,
+      ...(this.keyValueMetadata === undefined ? {} : { keyValueMetadata: this.keyValueMetadata }),
+    });
+    parts.push(footer);
+    this.offset += footer.length;
+    this.state = 'finished';
+    this.finalResult = this.computeResult();
+    return Buffer.concat(parts);
+  }
+
+  private computeResult(): DataFileResult {
+    const columnSizes: Record<number, number> = {};
+    const valueCounts: Record<number, number> = {};
+    const nullValueCounts: Record<number, number> = {};
+    const lowerBounds: Record<number, Bound> = {};
+    const upperBounds: Record<number, Bound> = {};
+    for (const e of this.encoders) {
+      const id = e.column.id;
+      columnSizes[id] = e.fileCompressedBytes;
+      valueCounts[id] = e.fileValues;
+      nullValueCounts[id] = e.fileNulls;
+      const bounds = e.fileBounds();
+      if (bounds) {
+        lowerBounds[id] = bounds.lower;
+        upperBounds[id] = bounds.upper;
+      }
+    }
+    const partitionDay = this.partitionEncoder.day;
+    if (partitionDay === undefined) {
+      throw new StreamjoinError(
+        'internal',
+        `${this.table.kind} table: no partition day after ${this.rows} rows`,
+      );
+    }
+    return {
+      fileSizeInBytes: this.offset,
+      recordCount: this.rows,
+      columnSizes,
+      valueCounts,
+      nullValueCounts,
+      lowerBounds,
+      upperBounds,
+      partitionDay,
+      rowGroupCount: this.rowGroups.length,
+    };
+  }
+
+  /** The statistics; available after finish(). */
+  result(): DataFileResult {
+    if (!this.finalResult)
+      throw new StreamjoinError('internal', `result() needs finish() first (state ${this.state})`);
+    return this.finalResult;
+  }
+
+  /** Bytes produced so far. */
+  get bytesWritten(): number {
+    return this.offset;
+  }
+}
+
+function isSyncIterable<T>(rows: AsyncIterable<T> | Iterable<T>): rows is Iterable<T> {
+  return typeof (rows as Iterable<T>)[Symbol.iterator] === 'function';
+}
+
+/**
+ * Encodes rows into one Parquet data file, lazily: rows are pulled only as the returned iterable is
+ * read, so a slow store slows the producer (backpressure) and memory stays at about one row group.
+ *
+ *     const file = encodeDataFile(rows, JOINED_TABLE, { rowGroupRows: config.rowGroupRows });
+ *     await store.writeStream(uri, file, { ifAbsent: true });
+ *     const stats: DataFileStats = { uri, ...(await file.stats) };
+ *
+ * Rows: column name → value; string → string, int → integer number in int32 range, timestamptz →
+ * bigint epoch microseconds (not ms, not Date); null only in optional columns. All rows must share the
+ * partition day of the table's partition source (see splitRowsByDay). Bad rows throw StreamjoinError
+ * 'invalid-input' naming the table, row number, column, what was expected and what came.
+ */
+export function encodeDataFile(
+  rows: AsyncIterable<Row> | Iterable<Row>,
+  table: TableDef,
+  options: DataFileOptions = {},
+): EncodedDataFile {
+  let resolveStats!: (r: DataFileResult) => void;
+  let rejectStats!: (e: unknown) => void;
+  const stats = new Promise<DataFileResult>((resolve, reject) => {
+    resolveStats = resolve;
+    rejectStats = reject;
+  });
+  stats.catch(() => {}); // the iteration reports the error too; awaiting stats is optional
+  const encoder = new DataFileEncoder(table, options); // option errors surface here, synchronously
+  let iterated = false;
+
+  async function* generate(): AsyncGenerator<Uint8Array, void, undefined> {
+    let settled = false;
+    try {
+      yield encoder.start();
+      if (isSyncIterable(rows)) {
+        for (const row of rows) {
+          const group = encoder.add(row);
+          if (group) yield group;
+        }
+      } else {
+        for await (const row of rows) {
+          const group = encoder.add(row);
+          if (group) yield group;
+        }
+      }
+      yield encoder.finish();
+      settled = true;
+      resolveStats(encoder.result());
+    } catch (err) {
+      settled = true;
+      rejectStats(err);
+      throw err;
+    } finally {
+      if (!settled) {
+        rejectStats(
+          new StreamjoinError(
+            'internal',
+            `${table.kind} data file abandoned after ${encoder.bytesWritten} bytes: the consumer stopped reading before the end`,
+          ),
+        );
+      }
+    }
+  }
+
+  return {
+    stats,
+    [Symbol.asyncIterator]() {
+      if (iterated) throw new StreamjoinError('internal', 'an EncodedDataFile can be iterated only once');
+      iterated = true;
+      return generate();
+    },
+  };
+}
+
+/**
+ * Writes rows as one Parquet data file into `sink` and resolves with its statistics once every byte has
+ * been accepted by the sink (a Writable is ended and flushed; a function is awaited per chunk).
+ */
+export async function writeDataFile(
+  rows: AsyncIterable<Row> | Iterable<Row>,
+  table: TableDef,
+  sink: ByteSink,
+  options: DataFileOptions = {},
+): Promise<DataFileResult> {
+  const file = encodeDataFile(rows, table, options);
+  if (typeof sink === 'function') {
+    for await (const chunk of file) await sink(chunk);
+  } else {
+    await pipeline(Readable.from(file, { objectMode: false }), sink);
+  }
+  return file.stats;
+}
