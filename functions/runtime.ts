@@ -1,10 +1,11 @@
 // Wiring for the deployed functions: configuration, clients and adapters, created once per instance
 // (lazily, so a cold start pays only for what the invoked function uses).
 import type { Firestore } from '@google-cloud/firestore';
+import type { Storage } from '@google-cloud/storage';
 import { type Config, loadConfig } from '../shared/config.ts';
 import { type Collections, collections, createFirestore } from '../shared/firestore/client.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
-import { createObjectStore, type ObjectStore } from '../shared/storage/index.ts';
+import { createObjectStore, createStorageClient, type ObjectStore } from '../shared/storage/index.ts';
 
 export interface Runtime {
   readonly config: Config;
@@ -28,4 +29,13 @@ export function getRuntime(): Runtime {
     log: createLogger({ level: config.logLevel, name: 'streamjoin' }),
   };
   return runtime;
+}
+
+let storage: Storage | undefined;
+
+/** The Storage client (input objects are read at an exact generation, which the ObjectStore port does not model). */
+export function getStorage(): Storage {
+  const { config } = getRuntime();
+  storage ??= createStorageClient({ projectId: config.projectId, emulatorHost: config.storageEmulatorHost });
+  return storage;
 }
