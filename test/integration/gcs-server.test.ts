@@ -154,6 +154,18 @@ describe('local GCS server: JSON API through the real client', () => {
     assert.deepEqual([...resumed], [0, 1, 2, 255]);
   });
 
+  it('accepts a resumable upload in several chunks (308 with Range between them)', async (t) => {
+    const { storage } = await setup(t);
+    await storage.createBucket('bkt');
+    const data = Buffer.alloc(256 * 1024 * 3 + 1000, 7);
+    data.write('start', 0);
+    data.write('end', data.length - 3);
+    const file = storage.bucket('bkt').file('chunked');
+    await file.save(data, { chunkSize: 256 * 1024 });
+    assert.ok((await file.download())[0].equals(data));
+    assert.equal((await file.getMetadata())[0].size, String(data.length));
+  });
+
   it('downloads whole objects with validated hashes, and corrupted bytes fail validation', async (t) => {
     const { storage, dir } = await setup(t);
     await storage.createBucket('bkt');
@@ -412,6 +424,17 @@ describe('local GCS server: files on disk', () => {
     // Deleting removes the file and the folders it leaves empty.
     await h.storage.bucket('bkt').file('stream/orders/2024_01_01/order_1_1.json').delete();
     await assert.rejects(stat(path.join(h.dir, 'bkt/stream')));
+  });
+
+  it('refuses a second server on the same data dir, and creates the configured buckets at start', async (t) => {
+    const h = await setup(t, { buckets: ['pre-made'] });
+    assert.deepEqual(await h.storage.bucket('pre-made').exists(), [true]);
+    await assert.rejects(
+      startGcsServer({ dataDir: h.dir, logLevel: 'silent' }),
+      /in use by another GCS server/,
+    );
+    await h.restart(); // the lock is released by close
+    assert.deepEqual(await h.storage.bucket('pre-made').exists(), [true]);
   });
 });
 

@@ -142,7 +142,17 @@ export async function startGcsServer(options: GcsServerOptions): Promise<GcsServ
   const projectId = options.projectId ?? 'local-project';
 
   const store = await ObjectStore.open(options.dataDir);
-  const queue = await DeliveryQueue.open(store.dataDir, tuning, log);
+  let queue: DeliveryQueue;
+  try {
+    for (const bucket of options.buckets ?? []) {
+      if (!store.listBuckets().some((b) => b.name === bucket))
+        await store.createBucket({ name: bucket, projectId });
+    }
+    queue = await DeliveryQueue.open(store.dataDir, tuning, log);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   let url = '';
   const api = new GcsApi({
     store,
@@ -152,13 +162,6 @@ export async function startGcsServer(options: GcsServerOptions): Promise<GcsServ
     defaultProjectId: projectId,
     sinksFor: (bucket) => [...new Set([...(sinks[bucket] ?? []), ...(sinks['*'] ?? [])])],
   });
-  for (const bucket of options.buckets ?? []) {
-    try {
-      store.getBucket(bucket);
-    } catch {
-      await store.createBucket({ name: bucket, projectId });
-    }
-  }
 
   const counters = { requests: 0, faultsInjected: 0 };
   const stats = (): GcsServerStats => {
@@ -259,7 +262,13 @@ export async function startGcsServer(options: GcsServerOptions): Promise<GcsServ
 
   const server = createServer((req, res) => void handle(req, res));
   server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
-  await once(server, 'listening');
+  try {
+    await once(server, 'listening');
+  } catch (err) {
+    await queue.close();
+    await store.close();
+    throw err;
+  }
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
@@ -283,6 +292,7 @@ export async function startGcsServer(options: GcsServerOptions): Promise<GcsServ
         server.closeAllConnections();
         await closed;
         await api.close();
+        await store.close();
         log.info({ url }, 'local GCS server stopped');
       })();
       return closing;

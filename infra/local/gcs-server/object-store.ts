@@ -147,6 +147,15 @@ function metaPathFor(bucket: string, name: string): string {
   return path.join('.meta', bucket, 'objects', hash.slice(0, 2), `${hash}.json`);
 }
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return isErrno(err, 'EPERM');
+  }
+}
+
 function isErrno(err: unknown, ...codes: string[]): boolean {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   return code !== undefined && codes.includes(code);
@@ -211,14 +220,46 @@ export class ObjectStore {
     this.dataDir = dataDir;
   }
 
-  /** Opens (creating if needed) a data dir and loads the metadata index. */
+  /** Opens (creating if needed) a data dir and loads the metadata index; one server per data dir. */
   static async open(dataDir: string): Promise<ObjectStore> {
     const store = new ObjectStore(path.resolve(dataDir));
     await mkdir(path.join(store.dataDir, '.meta'), { recursive: true });
-    await rm(path.join(store.dataDir, '.tmp'), { recursive: true, force: true });
-    await mkdir(path.join(store.dataDir, '.tmp'), { recursive: true });
-    await store.load();
+    await store.takeLock();
+    try {
+      await rm(path.join(store.dataDir, '.tmp'), { recursive: true, force: true });
+      await mkdir(path.join(store.dataDir, '.tmp'), { recursive: true });
+      await store.load();
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
     return store;
+  }
+
+  /** Claims the data dir with a pid file; a stale one (its process gone) is taken over. */
+  private async takeLock(): Promise<void> {
+    const lockPath = path.join(this.dataDir, '.lock');
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await writeFile(lockPath, String(process.pid), { flag: 'wx' });
+        return;
+      } catch (err) {
+        if (!isErrno(err, 'EEXIST')) throw err;
+      }
+      const pid = Number(await readFile(lockPath, 'utf8').catch(() => ''));
+      if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+        throw new Error(
+          `data dir ${this.dataDir} is in use by another GCS server (pid ${pid}); stop it or use another --data-dir`,
+        );
+      }
+      await rm(lockPath, { force: true });
+    }
+    throw new Error(`could not lock data dir ${this.dataDir}`);
+  }
+
+  /** Releases the data dir. */
+  async close(): Promise<void> {
+    await rm(path.join(this.dataDir, '.lock'), { force: true });
   }
 
   private async load(): Promise<void> {
