@@ -211,7 +211,7 @@ export class StringEncoder extends ColumnEncoder {
       } else if (value < this.min) this.min = value;
       else if (value > this.max) this.max = value;
     } else {
-      if (!(value as string & { isWellFormed(): boolean }).isWellFormed()) {
+      if (!value.isWellFormed()) {
         this.pos -= 4 + n;
         throw this.badValue('a string', value, 'it holds a lone UTF-16 surrogate, which is not valid UTF-8');
       }
