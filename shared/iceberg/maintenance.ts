@@ -1,0 +1,173 @@
+// Table maintenance: expire old snapshots (spec "Snapshot Retention Policy") and delete the files only
+// they referenced; delete orphan files (written by crashed or lost commits) older than a safety window.
+import { joinUri } from '../storage/port.ts';
+import { type CommitOptions, commitWithRetry } from './commit.ts';
+import { readManifestEntries, readManifestList } from './snapshot-producer.ts';
+import { isLive } from './spec/manifests.ts';
+import { ancestorsOf } from './spec/summary.ts';
+import {
+  MAIN_BRANCH,
+  type ManifestFile,
+  type Snapshot,
+  type SnapshotId,
+  type TableMetadata,
+} from './spec/types.ts';
+import { metadataVersionOf, refreshTable, type Table, versionHintUri } from './table.ts';
+
+export interface ExpireOptions extends CommitOptions {
+  /** Snapshots older than this (epoch ms) may expire. */
+  readonly olderThanMs: number;
+  /** Always keep at least this many snapshots of main's history (including the current one). Default 1. */
+  readonly retainLast?: number;
+}
+
+export interface ExpireResult {
+  readonly table: Table;
+  readonly expiredSnapshotIds: readonly SnapshotId[];
+  readonly deletedFiles: readonly string[];
+}
+
+/**
+ * Which snapshots expire: refs' snapshots are kept; main's ancestors are kept until one is both older
+ * than `olderThanMs` and beyond the first `retainLast`; everything else expires. Pure.
+ */
+export function snapshotsToExpire(md: TableMetadata, olderThanMs: number, retainLast: number): SnapshotId[] {
+  const keep = new Set<SnapshotId>();
+  for (const [name, ref] of Object.entries(md.refs)) {
+    keep.add(ref.snapshotId);
+    if (ref.type !== 'branch') continue;
+    const min = name === MAIN_BRANCH ? retainLast : (ref.minSnapshotsToKeep ?? retainLast);
+    ancestorsOf(md, ref.snapshotId).every((s, i) => {
+      if (i >= min && s.timestampMs < olderThanMs) return false;
+      keep.add(s.snapshotId);
+      return true;
+    });
+  }
+  return md.snapshots.filter((s) => !keep.has(s.snapshotId)).map((s) => s.snapshotId);
+}
+
+async function manifestsOf(table: Table, snapshots: readonly Snapshot[]): Promise<Map<string, ManifestFile>> {
+  const out = new Map<string, ManifestFile>();
+  for (const s of snapshots) {
+    for (const m of await readManifestList(table.store, s.manifestList)) out.set(m.manifestPath, m);
+  }
+  return out;
+}
+
+async function dataFilesOf(table: Table, manifests: Iterable<ManifestFile>): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const m of manifests) {
+    for (const e of await readManifestEntries(table.store, m)) out.add(e.dataFile.filePath);
+  }
+  return out;
+}
+
+async function deleteAll(table: Table, uris: readonly string[]): Promise<void> {
+  const queue = [...uris];
+  const worker = async () => {
+    for (let u = queue.pop(); u !== undefined; u = queue.pop()) await table.store.delete(u);
+  };
+  await Promise.all(Array.from({ length: Math.min(8, queue.length) }, worker));
+}
+
+/** Expires snapshots, commits the smaller metadata, then deletes files no retained snapshot references. */
+export async function expireSnapshots(table: Table, options: ExpireOptions): Promise<ExpireResult> {
+  const retainLast = Math.max(1, options.retainLast ?? 1);
+  let expired: Snapshot[] = [];
+  const outcome = await commitWithRetry(
+    table,
+    async (base) => {
+      const ids = new Set(snapshotsToExpire(base.metadata, options.olderThanMs, retainLast));
+      expired = base.metadata.snapshots.filter((s) => ids.has(s.snapshotId));
+      if (expired.length === 0) return { kind: 'noop', reason: 'no snapshot to expire' };
+      return {
+        kind: 'commit',
+        updates: [{ action: 'remove-snapshots', snapshotIds: [...ids] }],
+        requirements: [
+          { type: 'assert-table-uuid', uuid: base.metadata.tableUuid },
+          { type: 'assert-ref-snapshot-id', ref: MAIN_BRANCH, snapshotId: base.metadata.currentSnapshotId },
+        ],
+        attemptFiles: [],
+      };
+    },
+    (md) => expired.every((s) => !md.snapshots.some((x) => x.snapshotId === s.snapshotId)),
+    options,
+  );
+  if (!outcome.committed || expired.length === 0)
+    return { table: outcome.table, expiredSnapshotIds: [], deletedFiles: [] };
+
+  // A data file goes when no retained snapshot has it live: candidates are the files the expired
+  // manifests mention plus those retained manifests mark DELETED; the keepers are every live entry.
+  const after = outcome.table;
+  const retainedManifests = await manifestsOf(after, after.metadata.snapshots);
+  const expiredManifests = await manifestsOf(after, expired);
+  const goneManifests = [...expiredManifests.values()].filter((m) => !retainedManifests.has(m.manifestPath));
+  const live = new Set<string>();
+  const candidates = new Set<string>();
+  for (const m of retainedManifests.values()) {
+    for (const e of await readManifestEntries(after.store, m)) {
+      (isLive(e) ? live : candidates).add(e.dataFile.filePath);
+    }
+  }
+  for (const p of await dataFilesOf(after, goneManifests)) candidates.add(p);
+  const goneData = [...candidates].filter((p) => !live.has(p));
+  const oldMetadata = await unreferencedMetadataFiles(after);
+  const deleted = [
+    ...goneData,
+    ...goneManifests.map((m) => m.manifestPath),
+    ...expired.map((s) => s.manifestList),
+    ...oldMetadata,
+  ];
+  await deleteAll(after, deleted);
+  return { table: after, expiredSnapshotIds: expired.map((s) => s.snapshotId), deletedFiles: deleted };
+}
+
+/** Metadata files older than the oldest one the current metadata-log still lists. */
+async function unreferencedMetadataFiles(table: Table): Promise<string[]> {
+  const logged = table.metadata.metadataLog.map((e) => metadataVersionOf(e.metadataFile) ?? Infinity);
+  const oldestKept = Math.min(table.version, ...logged);
+  const out: string[] = [];
+  for await (const o of table.store.list(joinUri(table.location, 'metadata', 'v'))) {
+    const v = metadataVersionOf(o.uri);
+    if (v !== undefined && v < oldestKept) out.push(o.uri);
+  }
+  return out;
+}
+
+export interface OrphanOptions {
+  /** Only objects last updated before this (epoch ms) are deleted: commits in flight write newer ones. */
+  readonly olderThanMs: number;
+  /** Report without deleting. */
+  readonly dryRun?: boolean;
+}
+
+/** Every URI the table's current metadata reaches (metadata files, manifest lists, manifests, data). */
+export async function reachableFiles(table: Table): Promise<Set<string>> {
+  const md = table.metadata;
+  const out = new Set<string>([table.metadataUri, versionHintUri(table.location)]);
+  for (const e of md.metadataLog) out.add(e.metadataFile);
+  for (const s of md.snapshots) out.add(s.manifestList);
+  const manifests = await manifestsOf(table, md.snapshots);
+  for (const m of manifests.keys()) out.add(m);
+  for (const d of await dataFilesOf(table, manifests.values())) out.add(d);
+  return out;
+}
+
+/** Deletes objects under the table location that nothing reaches and that are older than the window. */
+export async function deleteOrphanFiles(
+  table: Table,
+  options: OrphanOptions,
+): Promise<{ table: Table; deletedFiles: string[] }> {
+  const current = await refreshTable(table);
+  const reachable = await reachableFiles(current);
+  const orphans: string[] = [];
+  for await (const o of current.store.list(`${current.location}/`)) {
+    if (reachable.has(o.uri)) continue;
+    const v = metadataVersionOf(o.uri);
+    if (v !== undefined && v >= current.version) continue; // a commit newer than our view
+    if (o.updated.getTime() >= options.olderThanMs) continue;
+    orphans.push(o.uri);
+  }
+  if (options.dryRun !== true) await deleteAll(current, orphans);
+  return { table: current, deletedFiles: orphans };
+}

@@ -1,0 +1,300 @@
+// Builds one snapshot on a base version: writes the manifest of added files (once per commit, reused
+// across retries thanks to sequence-number inheritance), rewrites manifests that lose files (replace),
+// merges small manifests when a snapshot would reference too many, writes the manifest list (once per
+// attempt) and returns the commit as data (updates + requirements) for commit.ts.
+import { randomUUID } from 'node:crypto';
+import { StreamjoinError } from '../errors.ts';
+import { faultPoint } from '../faults.ts';
+import type { ObjectStore } from '../storage/port.ts';
+import { joinUri } from '../storage/port.ts';
+import { COMMIT_FAULT_POINTS, type PlannedCommit } from './commit.ts';
+import {
+  decodeManifest,
+  decodeManifestList,
+  encodeManifest,
+  encodeManifestList,
+} from './spec/manifest-codec.ts';
+import {
+  describeManifest,
+  isLive,
+  manifestFileFor,
+  resolveEntry,
+  type WrittenManifest,
+} from './spec/manifests.ts';
+import { buildSummary } from './spec/summary.ts';
+import {
+  type DataFile,
+  ENTRY_STATUS,
+  MAIN_BRANCH,
+  type ManifestEntry,
+  type ManifestFile,
+  type PartitionSpec,
+  type ResolvedEntry,
+  type Schema,
+  type Snapshot,
+  type SnapshotId,
+  type TableMetadata,
+} from './spec/types.ts';
+import type { Table } from './table.ts';
+
+export interface ManifestMergeOptions {
+  /** Merge when a snapshot would reference more than this many manifests (Java default 100). */
+  readonly minCountToMerge: number;
+  /** Merged manifests grow up to about this size (Java `commit.manifest.target-size-bytes`, 8 MiB). */
+  readonly targetSizeBytes: number;
+}
+
+export const DEFAULT_MERGE: ManifestMergeOptions = { minCountToMerge: 100, targetSizeBytes: 8 * 1024 * 1024 };
+
+export function currentSchema(md: TableMetadata): Schema {
+  const s = md.schemas.find((x) => x.schemaId === md.currentSchemaId);
+  if (s === undefined)
+    throw new StreamjoinError('internal', `current schema ${md.currentSchemaId} is not in the table`);
+  return s;
+}
+
+export function defaultSpec(md: TableMetadata): PartitionSpec {
+  const s = md.partitionSpecs.find((x) => x.specId === md.defaultSpecId);
+  if (s === undefined)
+    throw new StreamjoinError('internal', `default spec ${md.defaultSpecId} is not in the table`);
+  return s;
+}
+
+export function snapshotById(md: TableMetadata, id: SnapshotId | undefined): Snapshot | undefined {
+  return id === undefined ? undefined : md.snapshots.find((s) => s.snapshotId === id);
+}
+
+export async function readManifestList(store: ObjectStore, uri: string): Promise<ManifestFile[]> {
+  return decodeManifestList(await store.read(uri));
+}
+
+/** A manifest's entries with inherited snapshot ids and sequence numbers filled in. */
+export async function readManifestEntries(
+  store: ObjectStore,
+  manifest: ManifestFile,
+): Promise<ResolvedEntry[]> {
+  return decodeManifest(await store.read(manifest.manifestPath)).map((e) => resolveEntry(e, manifest));
+}
+
+async function writeManifest(
+  store: ObjectStore,
+  uri: string,
+  schema: Schema,
+  spec: PartitionSpec,
+  entries: readonly ManifestEntry[],
+): Promise<WrittenManifest> {
+  const bytes = encodeManifest(schema, spec, entries);
+  // Create-only: a manifest name is never reused, so an existing object means a bug, not a retry.
+  await store.write(uri, bytes, { ifAbsent: true, contentType: 'application/octet-stream' });
+  return describeManifest(uri, bytes.length, spec, schema, entries);
+}
+
+/** A live entry copied into a new manifest keeps its (now explicit) snapshot id and sequence numbers. */
+function asExisting(e: ResolvedEntry): ManifestEntry {
+  return {
+    status: ENTRY_STATUS.existing,
+    snapshotId: e.snapshotId,
+    sequenceNumber: e.sequenceNumber,
+    fileSequenceNumber: e.fileSequenceNumber,
+    dataFile: e.dataFile,
+  };
+}
+
+export interface SnapshotChange {
+  readonly operation: 'append' | 'replace';
+  readonly added: readonly DataFile[];
+  /** Files to remove (by file path); each must be live in the base, or the plan is a conflict. */
+  readonly removed: readonly DataFile[];
+  readonly batchIds: readonly string[];
+  readonly summaryExtra?: Readonly<Record<string, string>>;
+}
+
+/** State of one commit across its attempts: the snapshot id and the added-files manifest stay the same. */
+export class SnapshotProducer {
+  readonly snapshotId: SnapshotId;
+  readonly commitId: string = randomUUID();
+  private readonly change: SnapshotChange;
+  private readonly merge: ManifestMergeOptions;
+  private readonly now: () => number;
+  private addedManifest: WrittenManifest | undefined;
+  private manifestCounter = 0;
+
+  constructor(
+    snapshotId: SnapshotId,
+    change: SnapshotChange,
+    options: { merge?: ManifestMergeOptions; now?: () => number } = {},
+  ) {
+    this.snapshotId = snapshotId;
+    this.change = change;
+    this.merge = options.merge ?? DEFAULT_MERGE;
+    this.now = options.now ?? Date.now;
+  }
+
+  private manifestUri(location: string): string {
+    return joinUri(location, 'metadata', `${this.commitId}-m${this.manifestCounter++}.avro`);
+  }
+
+  /** Writes this attempt's manifests and manifest list on `base`; returns the commit as data. */
+  async plan(base: Table, attempt: number): Promise<PlannedCommit> {
+    const { store, location, metadata: md } = base;
+    const schema = currentSchema(md);
+    const spec = defaultSpec(md);
+    const parent = snapshotById(md, md.currentSnapshotId);
+    const parentManifests = parent === undefined ? [] : await readManifestList(store, parent.manifestList);
+    const sequenceNumber = md.lastSequenceNumber + 1;
+    const attemptFiles: string[] = [];
+    const written: WrittenManifest[] = [];
+
+    if (this.change.added.length > 0) {
+      this.addedManifest ??= await writeManifest(
+        store,
+        this.manifestUri(location),
+        schema,
+        spec,
+        this.change.added.map((dataFile) => ({
+          status: ENTRY_STATUS.added,
+          snapshotId: this.snapshotId,
+          dataFile,
+        })),
+      );
+      written.push(this.addedManifest);
+    }
+
+    // Manifests with no live entry (only DELETED ones from an older replace) are dropped.
+    let kept = parentManifests.filter((m) => m.addedFilesCount + m.existingFilesCount > 0);
+    if (this.change.removed.length > 0) {
+      const remove = new Set(this.change.removed.map((f) => f.filePath));
+      const found = new Set<string>();
+      const stillKept: ManifestFile[] = [];
+      for (const m of kept) {
+        const entries = (await readManifestEntries(store, m)).filter(isLive);
+        if (!entries.some((e) => remove.has(e.dataFile.filePath))) {
+          stillKept.push(m);
+          continue;
+        }
+        const rewritten = entries.map((e): ManifestEntry => {
+          if (!remove.has(e.dataFile.filePath)) return asExisting(e);
+          found.add(e.dataFile.filePath);
+          return { ...asExisting(e), status: ENTRY_STATUS.deleted, snapshotId: this.snapshotId };
+        });
+        const uri = this.manifestUri(location);
+        attemptFiles.push(uri);
+        written.push(await writeManifest(store, uri, schema, spec, rewritten));
+      }
+      const missing = [...remove].filter((p) => !found.has(p));
+      if (missing.length > 0) {
+        throw new StreamjoinError(
+          'conflict',
+          `expected every file to replace to be live in snapshot ${parent?.snapshotId ?? 'none'}, but ${missing.length} are not (already rewritten or expired): ${missing.slice(0, 3).join(', ')}`,
+          { context: { missing }, retryable: false },
+        );
+      }
+      kept = stillKept;
+    }
+
+    if (written.length + kept.length > this.merge.minCountToMerge) {
+      kept = await this.mergeManifests(base, schema, spec, kept, attemptFiles, written);
+    }
+    faultPoint(COMMIT_FAULT_POINTS.afterManifests);
+
+    const manifests = [...written.map((w) => manifestFileFor(w, this.snapshotId, sequenceNumber)), ...kept];
+    const manifestList = joinUri(
+      location,
+      'metadata',
+      `snap-${this.snapshotId}-${attempt}-${this.commitId}.avro`,
+    );
+    await store.write(
+      manifestList,
+      encodeManifestList(
+        {
+          snapshotId: this.snapshotId,
+          ...(parent === undefined ? {} : { parentSnapshotId: parent.snapshotId }),
+          sequenceNumber,
+        },
+        manifests,
+      ),
+      { ifAbsent: true, contentType: 'application/octet-stream' },
+    );
+    attemptFiles.push(manifestList);
+    faultPoint(COMMIT_FAULT_POINTS.afterManifestList);
+
+    const snapshot: Snapshot = {
+      snapshotId: this.snapshotId,
+      ...(parent === undefined ? {} : { parentSnapshotId: parent.snapshotId }),
+      sequenceNumber,
+      timestampMs: this.now(),
+      manifestList,
+      summary: buildSummary({
+        operation: this.change.operation,
+        added: this.change.added,
+        removed: this.change.removed,
+        previous: parent?.summary,
+        batchIds: this.change.batchIds,
+        extra: {
+          ...(this.change.summaryExtra ?? {}),
+          'manifests-created': String(written.length),
+          'manifests-kept': String(kept.length),
+        },
+      }),
+      schemaId: schema.schemaId,
+    };
+    return {
+      kind: 'commit',
+      updates: [
+        { action: 'add-snapshot', snapshot },
+        { action: 'set-snapshot-ref', refName: MAIN_BRANCH, snapshotId: this.snapshotId, type: 'branch' },
+      ],
+      requirements: [
+        { type: 'assert-table-uuid', uuid: md.tableUuid },
+        { type: 'assert-ref-snapshot-id', ref: MAIN_BRANCH, snapshotId: parent?.snapshotId },
+      ],
+      attemptFiles,
+    };
+  }
+
+  /**
+   * Bin-packs the kept manifests smaller than the target size (in list order, newest first) and rewrites
+   * each bin of two or more as one manifest of EXISTING entries, so the count stays bounded.
+   */
+  private async mergeManifests(
+    base: Table,
+    schema: Schema,
+    spec: PartitionSpec,
+    kept: readonly ManifestFile[],
+    attemptFiles: string[],
+    written: WrittenManifest[],
+  ): Promise<ManifestFile[]> {
+    const out: ManifestFile[] = [];
+    const bins: ManifestFile[][] = [];
+    let bin: ManifestFile[] = [];
+    let binSize = 0;
+    for (const m of kept) {
+      if (m.manifestLength >= this.merge.targetSizeBytes || m.partitionSpecId !== spec.specId) {
+        out.push(m);
+        continue;
+      }
+      if (bin.length > 0 && binSize + m.manifestLength > this.merge.targetSizeBytes) {
+        bins.push(bin);
+        bin = [];
+        binSize = 0;
+      }
+      bin.push(m);
+      binSize += m.manifestLength;
+    }
+    if (bin.length > 0) bins.push(bin);
+    for (const b of bins) {
+      if (b.length === 1) {
+        out.push(b[0]!);
+        continue;
+      }
+      const entries: ManifestEntry[] = [];
+      for (const m of b) {
+        for (const e of await readManifestEntries(base.store, m)) if (isLive(e)) entries.push(asExisting(e));
+      }
+      const uri = this.manifestUri(base.location);
+      attemptFiles.push(uri);
+      written.push(await writeManifest(base.store, uri, schema, spec, entries));
+    }
+    return out;
+  }
+}

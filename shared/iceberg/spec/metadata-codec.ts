@@ -1,0 +1,390 @@
+// Table metadata JSON (Appendix C) <-> domain types. The only place the kebab-case wire names live.
+// Longs beyond 2^53 (snapshot ids written by Java engines) survive: parsing keeps the source digits as a
+// bigint, printing writes them back raw. Decoding returns issues instead of throwing (zod style). Pure.
+import {
+  FORMAT_VERSION,
+  type MetadataLogEntry,
+  OPERATIONS,
+  type Operation,
+  type PartitionSpec,
+  PRIMITIVE_TYPES,
+  type PrimitiveType,
+  REF_TYPES,
+  type Schema,
+  type Snapshot,
+  type SnapshotId,
+  type SnapshotLogEntry,
+  type SnapshotRef,
+  type SnapshotSummary,
+  type SortOrder,
+  type TableMetadata,
+  TRANSFORMS,
+  type Transform,
+} from './types.ts';
+
+// ---- JSON with 64-bit integers -------------------------------------------------------------------
+
+/** JSON.parse keeping integers outside ±2^53 exact, as bigint (Node ≥ 21: reviver source access). */
+export function parseJsonWithLongs(text: string): unknown {
+  return JSON.parse(text, function (this: unknown, _key, value, context?: { source?: string }) {
+    if (typeof value === 'number' && !Number.isSafeInteger(value) && context?.source !== undefined) {
+      if (/^-?\d+$/.test(context.source)) return BigInt(context.source);
+    }
+    return value;
+  } as (this: unknown, key: string, value: unknown) => unknown);
+}
+
+/** JSON.stringify printing bigint as a bare JSON integer. */
+export function stringifyJsonWithLongs(value: unknown, indent?: number): string {
+  const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+  return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? rawJSON(v.toString()) : v), indent);
+}
+
+// ---- Encoding ------------------------------------------------------------------------------------
+
+export function schemaToJson(schema: Schema): Record<string, unknown> {
+  return {
+    type: 'struct',
+    'schema-id': schema.schemaId,
+    ...(schema.identifierFieldIds === undefined ? {} : { 'identifier-field-ids': schema.identifierFieldIds }),
+    fields: schema.fields.map((f) => ({
+      id: f.id,
+      name: f.name,
+      required: f.required,
+      type: f.type,
+      ...(f.doc === undefined ? {} : { doc: f.doc }),
+    })),
+  };
+}
+
+export function partitionFieldsToJson(spec: PartitionSpec): Record<string, unknown>[] {
+  return spec.fields.map((f) => ({
+    name: f.name,
+    transform: f.transform,
+    'source-id': f.sourceId,
+    'field-id': f.fieldId,
+  }));
+}
+
+export function partitionSpecToJson(spec: PartitionSpec): Record<string, unknown> {
+  return { 'spec-id': spec.specId, fields: partitionFieldsToJson(spec) };
+}
+
+function sortOrderToJson(order: SortOrder): Record<string, unknown> {
+  return {
+    'order-id': order.orderId,
+    fields: order.fields.map((f) => ({
+      transform: f.transform,
+      'source-id': f.sourceId,
+      direction: f.direction,
+      'null-order': f.nullOrder,
+    })),
+  };
+}
+
+function refToJson(ref: SnapshotRef): Record<string, unknown> {
+  return {
+    'snapshot-id': ref.snapshotId,
+    type: ref.type,
+    ...(ref.minSnapshotsToKeep === undefined ? {} : { 'min-snapshots-to-keep': ref.minSnapshotsToKeep }),
+    ...(ref.maxSnapshotAgeMs === undefined ? {} : { 'max-snapshot-age-ms': ref.maxSnapshotAgeMs }),
+    ...(ref.maxRefAgeMs === undefined ? {} : { 'max-ref-age-ms': ref.maxRefAgeMs }),
+  };
+}
+
+export function snapshotToJson(s: Snapshot): Record<string, unknown> {
+  return {
+    'snapshot-id': s.snapshotId,
+    ...(s.parentSnapshotId === undefined ? {} : { 'parent-snapshot-id': s.parentSnapshotId }),
+    'sequence-number': s.sequenceNumber,
+    'timestamp-ms': s.timestampMs,
+    summary: { ...s.summary },
+    'manifest-list': s.manifestList,
+    ...(s.schemaId === undefined ? {} : { 'schema-id': s.schemaId }),
+  };
+}
+
+export function tableMetadataToJson(md: TableMetadata): Record<string, unknown> {
+  return {
+    'format-version': md.formatVersion,
+    'table-uuid': md.tableUuid,
+    location: md.location,
+    'last-sequence-number': md.lastSequenceNumber,
+    'last-updated-ms': md.lastUpdatedMs,
+    'last-column-id': md.lastColumnId,
+    'current-schema-id': md.currentSchemaId,
+    schemas: md.schemas.map(schemaToJson),
+    'default-spec-id': md.defaultSpecId,
+    'partition-specs': md.partitionSpecs.map(partitionSpecToJson),
+    'last-partition-id': md.lastPartitionId,
+    'default-sort-order-id': md.defaultSortOrderId,
+    'sort-orders': md.sortOrders.map(sortOrderToJson),
+    properties: { ...md.properties },
+    ...(md.currentSnapshotId === undefined ? {} : { 'current-snapshot-id': md.currentSnapshotId }),
+    refs: Object.fromEntries(Object.entries(md.refs).map(([k, v]) => [k, refToJson(v)])),
+    snapshots: md.snapshots.map(snapshotToJson),
+    statistics: [],
+    'partition-statistics': [],
+    'snapshot-log': md.snapshotLog.map((e) => ({
+      'timestamp-ms': e.timestampMs,
+      'snapshot-id': e.snapshotId,
+    })),
+    'metadata-log': md.metadataLog.map((e) => ({
+      'timestamp-ms': e.timestampMs,
+      'metadata-file': e.metadataFile,
+    })),
+  };
+}
+
+/** The metadata file's text (pretty-printed: operators read these files). */
+export function encodeTableMetadata(md: TableMetadata): string {
+  return `${stringifyJsonWithLongs(tableMetadataToJson(md), 2)}\n`;
+}
+
+// ---- Decoding ------------------------------------------------------------------------------------
+
+export interface ParseIssue {
+  readonly code: 'missing' | 'wrong-type' | 'unsupported' | 'invalid-json';
+  readonly path: string;
+  readonly message: string;
+}
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; issues: ParseIssue[] };
+
+class IssueError extends Error {
+  readonly issue: ParseIssue;
+  constructor(issue: ParseIssue) {
+    super(issue.message);
+    this.issue = issue;
+  }
+}
+
+type Obj = Record<string, unknown>;
+
+function show(v: unknown): string {
+  if (typeof v === 'bigint') return v.toString();
+  const s = JSON.stringify(v);
+  return s === undefined ? String(v) : s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+function fail(path: string, code: ParseIssue['code'], message: string): never {
+  throw new IssueError({ code, path, message: `${path}: ${message}` });
+}
+
+function obj(v: unknown, path: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    fail(path, 'wrong-type', `expected an object, but was: ${show(v)}`);
+  return v as Obj;
+}
+function arr(v: unknown, path: string): unknown[] {
+  if (!Array.isArray(v)) fail(path, 'wrong-type', `expected an array, but was: ${show(v)}`);
+  return v;
+}
+function req(o: Obj, key: string, path: string): unknown {
+  if (!(key in o) || o[key] === undefined) fail(`${path}.${key}`, 'missing', 'required but missing');
+  return o[key];
+}
+function int(v: unknown, path: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v))
+    fail(path, 'wrong-type', `expected an integer, but was: ${show(v)}`);
+  return v;
+}
+function long(v: unknown, path: string): SnapshotId {
+  if (typeof v === 'bigint') return v;
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
+  return fail(path, 'wrong-type', `expected a long integer, but was: ${show(v)}`);
+}
+function str(v: unknown, path: string): string {
+  if (typeof v !== 'string') fail(path, 'wrong-type', `expected a string, but was: ${show(v)}`);
+  return v;
+}
+function bool(v: unknown, path: string): boolean {
+  if (typeof v !== 'boolean') fail(path, 'wrong-type', `expected a boolean, but was: ${show(v)}`);
+  return v;
+}
+function oneOf<T extends string>(v: unknown, allowed: readonly T[], path: string): T {
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+    fail(path, 'unsupported', `expected one of ${allowed.join(', ')}, but was: ${show(v)}`);
+  }
+  return v as T;
+}
+function optional<T>(o: Obj, key: string, f: (v: unknown, path: string) => T, path: string): T | undefined {
+  const v = o[key];
+  return v === undefined || v === null ? undefined : f(v, `${path}.${key}`);
+}
+
+function decodeSchema(v: unknown, path: string): Schema {
+  const o = obj(v, path);
+  const fields = arr(req(o, 'fields', path), `${path}.fields`).map((fv, i) => {
+    const p = `${path}.fields[${i}]`;
+    const f = obj(fv, p);
+    const doc = optional(f, 'doc', str, p);
+    return {
+      id: int(req(f, 'id', p), `${p}.id`),
+      name: str(req(f, 'name', p), `${p}.name`),
+      required: bool(req(f, 'required', p), `${p}.required`),
+      type: oneOf<PrimitiveType>(req(f, 'type', p), PRIMITIVE_TYPES, `${p}.type`),
+      ...(doc === undefined ? {} : { doc }),
+    };
+  });
+  const ids = optional(
+    o,
+    'identifier-field-ids',
+    (x, p) => arr(x, p).map((e, i) => int(e, `${p}[${i}]`)),
+    path,
+  );
+  return {
+    schemaId: int(req(o, 'schema-id', path), `${path}.schema-id`),
+    fields,
+    ...(ids === undefined ? {} : { identifierFieldIds: ids }),
+  };
+}
+
+function decodeSpec(v: unknown, path: string): PartitionSpec {
+  const o = obj(v, path);
+  return {
+    specId: int(req(o, 'spec-id', path), `${path}.spec-id`),
+    fields: arr(req(o, 'fields', path), `${path}.fields`).map((fv, i) => {
+      const p = `${path}.fields[${i}]`;
+      const f = obj(fv, p);
+      return {
+        sourceId: int(req(f, 'source-id', p), `${p}.source-id`),
+        fieldId: int(req(f, 'field-id', p), `${p}.field-id`),
+        name: str(req(f, 'name', p), `${p}.name`),
+        transform: oneOf<Transform>(req(f, 'transform', p), TRANSFORMS, `${p}.transform`),
+      };
+    }),
+  };
+}
+
+function decodeSortOrder(v: unknown, path: string): SortOrder {
+  const o = obj(v, path);
+  return {
+    orderId: int(req(o, 'order-id', path), `${path}.order-id`),
+    fields: arr(req(o, 'fields', path), `${path}.fields`).map((fv, i) => {
+      const p = `${path}.fields[${i}]`;
+      const f = obj(fv, p);
+      return {
+        sourceId: int(req(f, 'source-id', p), `${p}.source-id`),
+        transform: oneOf<Transform>(req(f, 'transform', p), TRANSFORMS, `${p}.transform`),
+        direction: oneOf(req(f, 'direction', p), ['asc', 'desc'] as const, `${p}.direction`),
+        nullOrder: oneOf(req(f, 'null-order', p), ['nulls-first', 'nulls-last'] as const, `${p}.null-order`),
+      };
+    }),
+  };
+}
+
+function decodeSnapshot(v: unknown, path: string): Snapshot {
+  const o = obj(v, path);
+  const summaryObj = obj(req(o, 'summary', path), `${path}.summary`);
+  const summary: Record<string, string> = {};
+  for (const [k, sv] of Object.entries(summaryObj)) summary[k] = str(sv, `${path}.summary.${k}`);
+  const operation = oneOf<Operation>(summary['operation'], OPERATIONS, `${path}.summary.operation`);
+  const parent = optional(o, 'parent-snapshot-id', long, path);
+  const schemaId = optional(o, 'schema-id', int, path);
+  return {
+    snapshotId: long(req(o, 'snapshot-id', path), `${path}.snapshot-id`),
+    ...(parent === undefined ? {} : { parentSnapshotId: parent }),
+    sequenceNumber: int(req(o, 'sequence-number', path), `${path}.sequence-number`),
+    timestampMs: int(req(o, 'timestamp-ms', path), `${path}.timestamp-ms`),
+    manifestList: str(req(o, 'manifest-list', path), `${path}.manifest-list`),
+    summary: { ...summary, operation } as SnapshotSummary,
+    ...(schemaId === undefined ? {} : { schemaId }),
+  };
+}
+
+function decodeRef(v: unknown, path: string): SnapshotRef {
+  const o = obj(v, path);
+  const min = optional(o, 'min-snapshots-to-keep', int, path);
+  const maxAge = optional(o, 'max-snapshot-age-ms', int, path);
+  const maxRef = optional(o, 'max-ref-age-ms', int, path);
+  return {
+    snapshotId: long(req(o, 'snapshot-id', path), `${path}.snapshot-id`),
+    type: oneOf(req(o, 'type', path), REF_TYPES, `${path}.type`),
+    ...(min === undefined ? {} : { minSnapshotsToKeep: min }),
+    ...(maxAge === undefined ? {} : { maxSnapshotAgeMs: maxAge }),
+    ...(maxRef === undefined ? {} : { maxRefAgeMs: maxRef }),
+  };
+}
+
+function decodeMetadata(v: unknown): TableMetadata {
+  const p = '$';
+  const o = obj(v, p);
+  const version = int(req(o, 'format-version', p), '$.format-version');
+  if (version !== FORMAT_VERSION) {
+    fail('$.format-version', 'unsupported', `expected format version ${FORMAT_VERSION}, but was: ${version}`);
+  }
+  const properties: Record<string, string> = {};
+  const props = optional(o, 'properties', obj, p) ?? {};
+  for (const [k, pv] of Object.entries(props)) properties[k] = str(pv, `$.properties.${k}`);
+  let current = optional(o, 'current-snapshot-id', long, p);
+  if (current === -1n) current = undefined; // Java writes -1 for "no current snapshot" in v1/v2.
+  const snapshots = (optional(o, 'snapshots', arr, p) ?? []).map((s, i) =>
+    decodeSnapshot(s, `$.snapshots[${i}]`),
+  );
+  const refs: Record<string, SnapshotRef> = {};
+  for (const [k, rv] of Object.entries(optional(o, 'refs', obj, p) ?? {}))
+    refs[k] = decodeRef(rv, `$.refs.${k}`);
+  // "Always a main branch reference, even if refs is null": derive it from current-snapshot-id.
+  if (refs['main'] === undefined && current !== undefined)
+    refs['main'] = { snapshotId: current, type: 'branch' };
+  const snapshotLog: SnapshotLogEntry[] = (optional(o, 'snapshot-log', arr, p) ?? []).map((e, i) => {
+    const q = `$.snapshot-log[${i}]`;
+    const eo = obj(e, q);
+    return {
+      snapshotId: long(req(eo, 'snapshot-id', q), `${q}.snapshot-id`),
+      timestampMs: int(req(eo, 'timestamp-ms', q), `${q}.timestamp-ms`),
+    };
+  });
+  const metadataLog: MetadataLogEntry[] = (optional(o, 'metadata-log', arr, p) ?? []).map((e, i) => {
+    const q = `$.metadata-log[${i}]`;
+    const eo = obj(e, q);
+    return {
+      metadataFile: str(req(eo, 'metadata-file', q), `${q}.metadata-file`),
+      timestampMs: int(req(eo, 'timestamp-ms', q), `${q}.timestamp-ms`),
+    };
+  });
+  return {
+    formatVersion: FORMAT_VERSION,
+    tableUuid: str(req(o, 'table-uuid', p), '$.table-uuid'),
+    location: str(req(o, 'location', p), '$.location'),
+    lastSequenceNumber: int(req(o, 'last-sequence-number', p), '$.last-sequence-number'),
+    lastUpdatedMs: int(req(o, 'last-updated-ms', p), '$.last-updated-ms'),
+    lastColumnId: int(req(o, 'last-column-id', p), '$.last-column-id'),
+    schemas: arr(req(o, 'schemas', p), '$.schemas').map((s, i) => decodeSchema(s, `$.schemas[${i}]`)),
+    currentSchemaId: int(req(o, 'current-schema-id', p), '$.current-schema-id'),
+    partitionSpecs: arr(req(o, 'partition-specs', p), '$.partition-specs').map((s, i) =>
+      decodeSpec(s, `$.partition-specs[${i}]`),
+    ),
+    defaultSpecId: int(req(o, 'default-spec-id', p), '$.default-spec-id'),
+    lastPartitionId: int(req(o, 'last-partition-id', p), '$.last-partition-id'),
+    properties,
+    ...(current === undefined ? {} : { currentSnapshotId: current }),
+    snapshots,
+    snapshotLog,
+    metadataLog,
+    sortOrders: arr(req(o, 'sort-orders', p), '$.sort-orders').map((s, i) =>
+      decodeSortOrder(s, `$.sort-orders[${i}]`),
+    ),
+    defaultSortOrderId: int(req(o, 'default-sort-order-id', p), '$.default-sort-order-id'),
+    refs,
+  };
+}
+
+/** Parses a v2 metadata file's text. */
+export function decodeTableMetadata(text: string): ParseResult<TableMetadata> {
+  let raw: unknown;
+  try {
+    raw = parseJsonWithLongs(text);
+  } catch (err) {
+    return {
+      ok: false,
+      issues: [{ code: 'invalid-json', path: '$', message: `expected JSON: ${(err as Error).message}` }],
+    };
+  }
+  try {
+    return { ok: true, value: decodeMetadata(raw) };
+  } catch (err) {
+    if (err instanceof IssueError) return { ok: false, issues: [err.issue] };
+    throw err;
+  }
+}

@@ -1,0 +1,187 @@
+// A commit as data (iceberg-rust `TableUpdate`/`TableRequirement`, the REST catalog's vocabulary):
+// requirements are checked against the metadata a commit lands on, updates turn one metadata version
+// into the next. Also the initial metadata of a new table and snapshot id generation. Pure.
+import { randomUUID } from 'node:crypto';
+import type { TableDef } from '../../tables.ts';
+import { partitionSpecFromTableDef, schemaFromTableDef, UNSORTED_ORDER } from './schema.ts';
+import {
+  FORMAT_VERSION,
+  MAIN_BRANCH,
+  type MetadataLogEntry,
+  type RefType,
+  type Snapshot,
+  type SnapshotId,
+  type SnapshotRef,
+  type TableMetadata,
+} from './types.ts';
+
+export type TableUpdate =
+  | { readonly action: 'add-snapshot'; readonly snapshot: Snapshot }
+  | {
+      readonly action: 'set-snapshot-ref';
+      readonly refName: string;
+      readonly snapshotId: SnapshotId;
+      readonly type: RefType;
+    }
+  | { readonly action: 'remove-snapshots'; readonly snapshotIds: readonly SnapshotId[] }
+  | { readonly action: 'set-properties'; readonly updates: Readonly<Record<string, string>> };
+
+export type TableRequirement =
+  | { readonly type: 'assert-table-uuid'; readonly uuid: string }
+  /** The ref must point at this snapshot (undefined: the ref must not exist — an empty table). */
+  | {
+      readonly type: 'assert-ref-snapshot-id';
+      readonly ref: string;
+      readonly snapshotId: SnapshotId | undefined;
+    };
+
+/** Why the requirements do not hold on `md`, or undefined when they all do. */
+export function checkRequirements(
+  md: TableMetadata,
+  requirements: readonly TableRequirement[],
+): string | undefined {
+  for (const r of requirements) {
+    if (r.type === 'assert-table-uuid' && md.tableUuid !== r.uuid) {
+      return `expected table uuid ${r.uuid}, but the table's is ${md.tableUuid}`;
+    }
+    if (r.type === 'assert-ref-snapshot-id') {
+      const actual = md.refs[r.ref]?.snapshotId;
+      if (actual !== r.snapshotId) {
+        return `expected branch ${r.ref} at snapshot ${r.snapshotId ?? 'none'}, but it is at ${actual ?? 'none'}`;
+      }
+    }
+  }
+  return undefined;
+}
+
+export interface ApplyContext {
+  readonly nowMs: number;
+  /** Location of the metadata file `base` was read from: it goes into the new file's metadata-log. */
+  readonly baseMetadataFile: string;
+  /** Keep at most this many metadata-log entries (Java `write.metadata.previous-versions-max`, default 100). */
+  readonly maxMetadataLog?: number;
+}
+
+/** The next metadata version: `updates` applied in order to `base`. Throws on an impossible update. */
+export function applyUpdates(
+  base: TableMetadata,
+  updates: readonly TableUpdate[],
+  ctx: ApplyContext,
+): TableMetadata {
+  let snapshots = [...base.snapshots];
+  let snapshotLog = [...base.snapshotLog];
+  let refs: Record<string, SnapshotRef> = { ...base.refs };
+  let currentSnapshotId = base.currentSnapshotId;
+  let lastSequenceNumber = base.lastSequenceNumber;
+  let properties = { ...base.properties };
+  const lastUpdatedMs = Math.max(ctx.nowMs, base.lastUpdatedMs);
+  for (const u of updates) {
+    switch (u.action) {
+      case 'add-snapshot': {
+        const s = u.snapshot;
+        if (snapshots.some((x) => x.snapshotId === s.snapshotId)) {
+          throw new Error(`expected a new snapshot id, but ${s.snapshotId} is already in the table`);
+        }
+        if (s.sequenceNumber <= lastSequenceNumber) {
+          throw new Error(
+            `expected sequence number above the table's last (${lastSequenceNumber}), but the snapshot has ${s.sequenceNumber}`,
+          );
+        }
+        snapshots.push(s);
+        lastSequenceNumber = s.sequenceNumber;
+        break;
+      }
+      case 'set-snapshot-ref': {
+        if (!snapshots.some((x) => x.snapshotId === u.snapshotId)) {
+          throw new Error(
+            `expected ref ${u.refName} to point at a snapshot of the table, but ${u.snapshotId} is not`,
+          );
+        }
+        refs[u.refName] = { ...(refs[u.refName] ?? {}), snapshotId: u.snapshotId, type: u.type };
+        if (u.refName === MAIN_BRANCH) {
+          currentSnapshotId = u.snapshotId;
+          snapshotLog.push({ snapshotId: u.snapshotId, timestampMs: lastUpdatedMs });
+        }
+        break;
+      }
+      case 'remove-snapshots': {
+        const gone = new Set(u.snapshotIds);
+        for (const [name, ref] of Object.entries(refs)) {
+          if (gone.has(ref.snapshotId)) {
+            throw new Error(
+              `expected removed snapshots to be unreferenced, but ref ${name} points at ${ref.snapshotId}`,
+            );
+          }
+        }
+        snapshots = snapshots.filter((s) => !gone.has(s.snapshotId));
+        snapshotLog = snapshotLog.filter((e) => !gone.has(e.snapshotId));
+        refs = { ...refs };
+        break;
+      }
+      case 'set-properties':
+        properties = { ...properties, ...u.updates };
+        break;
+    }
+  }
+  const maxLog = ctx.maxMetadataLog ?? 100;
+  const metadataLog: MetadataLogEntry[] = [
+    ...base.metadataLog,
+    { metadataFile: ctx.baseMetadataFile, timestampMs: base.lastUpdatedMs },
+  ].slice(-maxLog);
+  return {
+    ...base,
+    lastSequenceNumber,
+    lastUpdatedMs,
+    properties,
+    ...(currentSnapshotId === undefined ? {} : { currentSnapshotId }),
+    snapshots,
+    snapshotLog,
+    metadataLog,
+    refs,
+  };
+}
+
+/** Metadata v1 of a new, empty table for a project table definition. */
+export function newTableMetadata(
+  def: TableDef,
+  location: string,
+  nowMs: number,
+  properties: Readonly<Record<string, string>> = {},
+): TableMetadata {
+  const schema = schemaFromTableDef(def);
+  const spec = partitionSpecFromTableDef(def, schema);
+  return {
+    formatVersion: FORMAT_VERSION,
+    tableUuid: randomUUID(),
+    location,
+    lastSequenceNumber: 0,
+    lastUpdatedMs: nowMs,
+    lastColumnId: Math.max(...schema.fields.map((f) => f.id)),
+    schemas: [schema],
+    currentSchemaId: schema.schemaId,
+    partitionSpecs: [spec],
+    defaultSpecId: spec.specId,
+    lastPartitionId: Math.max(999, ...spec.fields.map((f) => f.fieldId)),
+    properties: { 'write.format.default': 'parquet', ...properties },
+    snapshots: [],
+    snapshotLog: [],
+    metadataLog: [],
+    sortOrders: [UNSORTED_ORDER],
+    defaultSortOrderId: UNSORTED_ORDER.orderId,
+    refs: {},
+  };
+}
+
+const MAX_LONG = (1n << 63n) - 1n;
+
+/**
+ * A positive random 63-bit snapshot id, as the spec's Appendix F describes the Java reference: a type 4
+ * UUID's most significant 64 bits XOR its least significant 64 bits, AND Long.MAX_VALUE. Avoids `taken`.
+ */
+export function newSnapshotId(taken: ReadonlySet<SnapshotId> = new Set()): SnapshotId {
+  for (;;) {
+    const hex = randomUUID().replaceAll('-', '');
+    const id = (BigInt(`0x${hex.slice(0, 16)}`) ^ BigInt(`0x${hex.slice(16)}`)) & MAX_LONG;
+    if (id !== 0n && !taken.has(id)) return id;
+  }
+}
