@@ -1,0 +1,237 @@
+// Deploy-time settings of the three functions (memory, CPU, timeout, concurrency, instances) and of the
+// deployment itself. The functions never read these: they only shape `gcloud functions deploy`.
+
+import { FUNCTION_NAMES, type FunctionName } from '../../functions/names.ts';
+import type { Setting } from '../../shared/config.ts';
+import { parseDuration } from '../../shared/config.ts';
+import { StreamjoinError } from '../../shared/errors.ts';
+
+export interface FunctionSpec {
+  /** Cloud Run memory limit, e.g. `512Mi`, `1Gi`. */
+  readonly memory: string;
+  /** vCPUs, e.g. `1`, `0.5`. Concurrency above 1 needs at least 1 vCPU. */
+  readonly cpu: string;
+  readonly timeoutSeconds: number;
+  readonly concurrency: number;
+  readonly maxInstances: number;
+  readonly minInstances: number;
+}
+
+export interface DeploySettings {
+  readonly functions: Readonly<Record<FunctionName, FunctionSpec>>;
+  /** Firestore location when the database has to be created (a region or `nam5`/`eur3`); default: the region. */
+  readonly firestoreLocation: string | undefined;
+  /** Cloud Scheduler location; default: the region. */
+  readonly schedulerLocation: string | undefined;
+  readonly timeZone: string;
+}
+
+class BadValue extends Error {}
+
+const memory = (raw: string): string => {
+  if (!/^\d+(Mi|Gi)$/.test(raw)) throw new BadValue();
+  return raw;
+};
+const cpu = (raw: string): string => {
+  if (!/^(\d+(\.\d+)?|\.\d+)$/.test(raw) || Number(raw) <= 0 || Number(raw) > 8) throw new BadValue();
+  return raw;
+};
+const seconds =
+  (max: number) =>
+  (raw: string): number => {
+    const ms = parseDuration(raw);
+    if (ms < 1000 || ms % 1000 !== 0 || ms / 1000 > max) throw new BadValue();
+    return ms / 1000;
+  };
+const int =
+  (min: number, max: number) =>
+  (raw: string): number => {
+    if (!/^\d+$/.test(raw)) throw new BadValue();
+    const n = Number(raw);
+    if (n < min || n > max) throw new BadValue();
+    return n;
+  };
+const location = (raw: string): string => {
+  if (!/^[a-z][a-z0-9-]{1,40}$/.test(raw)) throw new BadValue();
+  return raw;
+};
+const timeZone = (raw: string): string => {
+  if (!/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/.test(raw)) throw new BadValue();
+  return raw;
+};
+
+function deploySetting<T>(
+  env: string,
+  def: string | undefined,
+  expected: string,
+  parse: (raw: string) => T,
+  description: string,
+): Setting<T> {
+  return { env, default: def, expected, parse, description, deploy: false };
+}
+
+/** Event-driven functions stop at 540 s; HTTP functions at 3600 s (Cloud Run functions limits). */
+const EVENT_MAX_TIMEOUT_S = 540;
+const HTTP_MAX_TIMEOUT_S = 3600;
+
+function functionSettings(
+  name: FunctionName,
+  defaults: Record<keyof FunctionSpec, string>,
+  maxTimeout: number,
+) {
+  const up = `STREAMJOIN_${name.toUpperCase()}`;
+  return {
+    memory: deploySetting(
+      `${up}_MEMORY`,
+      defaults.memory,
+      'a memory size such as 512Mi or 2Gi',
+      memory,
+      `Memory of ${name}.`,
+    ),
+    cpu: deploySetting(
+      `${up}_CPU`,
+      defaults.cpu,
+      'a CPU count in (0, 8] such as 1 or 0.5',
+      cpu,
+      `vCPUs of ${name}.`,
+    ),
+    timeoutSeconds: deploySetting(
+      `${up}_FUNCTION_TIMEOUT`,
+      defaults.timeoutSeconds,
+      `a whole number of seconds in [1s, ${maxTimeout}s]`,
+      seconds(maxTimeout),
+      `Execution timeout of ${name}.`,
+    ),
+    concurrency: deploySetting(
+      `${up}_CONCURRENCY`,
+      defaults.concurrency,
+      'an integer in [1, 1000]',
+      int(1, 1000),
+      `Concurrent requests per ${name} instance.`,
+    ),
+    maxInstances: deploySetting(
+      `${up}_MAX_INSTANCES`,
+      defaults.maxInstances,
+      'an integer in [1, 1000]',
+      int(1, 1000),
+      `Most ${name} instances at once.`,
+    ),
+    minInstances: deploySetting(
+      `${up}_MIN_INSTANCES`,
+      defaults.minInstances,
+      'an integer in [0, 100]',
+      int(0, 100),
+      `Instances of ${name} kept warm (each costs money at idle).`,
+    ),
+  };
+}
+
+// ingest: one file per event, Firestore transactions per order_id; concurrency 8 on 1 vCPU keeps the
+// instance count (and cold starts) low. tick and compact run alone: one instance, one request, so an
+// overlapping scheduler call is refused (429) and retried instead of contending for the same rows.
+export const DEPLOY_SETTINGS = {
+  ingest: functionSettings(
+    FUNCTION_NAMES.ingest,
+    {
+      memory: '512Mi',
+      cpu: '1',
+      timeoutSeconds: '540s',
+      concurrency: '8',
+      maxInstances: '20',
+      minInstances: '0',
+    },
+    EVENT_MAX_TIMEOUT_S,
+  ),
+  tick: functionSettings(
+    FUNCTION_NAMES.tick,
+    {
+      memory: '1Gi',
+      cpu: '1',
+      timeoutSeconds: '300s',
+      concurrency: '1',
+      maxInstances: '1',
+      minInstances: '0',
+    },
+    HTTP_MAX_TIMEOUT_S,
+  ),
+  compact: functionSettings(
+    FUNCTION_NAMES.compact,
+    {
+      memory: '2Gi',
+      cpu: '1',
+      timeoutSeconds: '540s',
+      concurrency: '1',
+      maxInstances: '1',
+      minInstances: '0',
+    },
+    HTTP_MAX_TIMEOUT_S,
+  ),
+  firestoreLocation: deploySetting(
+    'STREAMJOIN_FIRESTORE_LOCATION',
+    undefined,
+    'a Firestore location such as europe-west1 or eur3',
+    location,
+    'Where the Firestore database is created if missing (default: the region).',
+  ),
+  schedulerLocation: deploySetting(
+    'STREAMJOIN_SCHEDULER_LOCATION',
+    undefined,
+    'a Cloud Scheduler location such as europe-west1',
+    location,
+    'Where the Cloud Scheduler jobs live (default: the region).',
+  ),
+  timeZone: deploySetting(
+    'STREAMJOIN_SCHEDULER_TIME_ZONE',
+    'Etc/UTC',
+    'an IANA time zone',
+    timeZone,
+    'Time zone of the scheduler jobs.',
+  ),
+} as const;
+
+/** Reads and validates the deploy settings; every bad value is reported at once. */
+export function loadDeploySettings(env: Record<string, string | undefined> = process.env): DeploySettings {
+  const problems: string[] = [];
+  const read = <T>(s: Setting<T>): T | undefined => {
+    const raw = env[s.env];
+    const value = raw === undefined || raw === '' ? s.default : raw;
+    if (value === undefined) return undefined;
+    try {
+      return s.parse(value);
+    } catch {
+      problems.push(`${s.env} must be ${s.expected}, but was: ${JSON.stringify(value)}`);
+      return undefined;
+    }
+  };
+  const fn = (name: FunctionName): FunctionSpec => {
+    const s = DEPLOY_SETTINGS[name];
+    return {
+      memory: read(s.memory)!,
+      cpu: read(s.cpu)!,
+      timeoutSeconds: read(s.timeoutSeconds)!,
+      concurrency: read(s.concurrency)!,
+      maxInstances: read(s.maxInstances)!,
+      minInstances: read(s.minInstances)!,
+    };
+  };
+  const functions = { ingest: fn('ingest'), tick: fn('tick'), compact: fn('compact') };
+  for (const [name, spec] of Object.entries(functions)) {
+    if (spec.concurrency > 1 && Number(spec.cpu) < 1) {
+      problems.push(
+        `STREAMJOIN_${name.toUpperCase()}_CONCURRENCY above 1 needs STREAMJOIN_${name.toUpperCase()}_CPU of at least 1, but CPU was: ${JSON.stringify(spec.cpu)}`,
+      );
+    }
+  }
+  const settings: DeploySettings = {
+    functions,
+    firestoreLocation: read(DEPLOY_SETTINGS.firestoreLocation),
+    schedulerLocation: read(DEPLOY_SETTINGS.schedulerLocation),
+    timeZone: read(DEPLOY_SETTINGS.timeZone)!,
+  };
+  if (problems.length > 0) {
+    throw new StreamjoinError('config', `invalid deploy settings:\n  ${problems.join('\n  ')}`, {
+      context: { problems },
+    });
+  }
+  return settings;
+}

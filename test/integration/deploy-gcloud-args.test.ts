@@ -1,0 +1,156 @@
+// Every gcloud command line of the deploy and destroy plans goes through the INSTALLED gcloud: with no
+// credentials (an empty config dir) each must fail on authentication, which gcloud checks only after
+// its argument parser accepted the line. An argument error (exit 2, "unrecognized arguments", "argument
+// --x: ...") fails the test with the command and gcloud's message.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { substitute } from '../../infra/gcp/execute.ts';
+import { formatCommand } from '../../infra/gcp/format.ts';
+import { type Argv, type Plan, planDeploy, planDestroy } from '../../infra/gcp/plan.ts';
+import { loadDeploySettings } from '../../infra/gcp/settings.ts';
+import { loadConfig } from '../../shared/config.ts';
+import { SAMPLE_ENV, sampleDeployOptions } from '../unit/deploy/sample.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const FAKE_VARIABLES = {
+  GCS_SERVICE_AGENT: 'service-123456789012@gs-project-accounts.iam.gserviceaccount.com',
+  TICK_URL: 'https://tick-123456789012.europe-west1.run.app',
+  COMPACT_URL: 'https://compact-123456789012.europe-west1.run.app',
+};
+/** gcloud's answer once parsing succeeded and it needs an account: `ERROR: (gcloud.group.command) You do not ...`. */
+const AUTH_FAILURE = /ERROR: \(([\w.-]+)\) You do not currently have an active account selected/;
+const ARGUMENT_ERROR =
+  /unrecognized arguments|argument [^ ]+: |invalid choice|Invalid value for|must be specified|is required|not a valid|Bad value|expected one argument/i;
+
+let home: string;
+
+before(() => {
+  home = mkdtempSync(join(tmpdir(), 'streamjoin-gcloud-'));
+});
+after(() => {
+  rmSync(home, { recursive: true, force: true });
+});
+
+function gcloudCommands(plans: readonly Plan[]): Argv[] {
+  const seen = new Map<string, Argv>();
+  for (const plan of plans) {
+    for (const step of plan.steps) {
+      const lines: Argv[] = [];
+      if (step.kind === 'gcloud') {
+        lines.push(step.argv);
+        if (step.check !== undefined) lines.push(step.check.argv);
+        if (step.update !== undefined && !('manual' in step.update)) lines.push(step.update);
+      } else if (step.kind === 'lookup') {
+        lines.push(step.argv);
+      }
+      for (const l of lines) {
+        const argv = substitute(l, FAKE_VARIABLES);
+        seen.set(JSON.stringify(argv), argv);
+      }
+    }
+  }
+  return [...seen.values()];
+}
+
+function runGcloud(argv: Argv): Promise<{ code: number | null; stderr: string; ms: number }> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd: ROOT,
+      // Nothing of the caller's environment: no account, no ADC, no metadata server probe, no prompts.
+      env: {
+        PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+        HOME: home,
+        CLOUDSDK_CONFIG: join(home, 'gcloud'),
+        CLOUDSDK_CORE_DISABLE_PROMPTS: '1',
+        CLOUDSDK_CORE_CHECK_GCE_METADATA: 'false',
+        CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK: '1',
+        CLOUDSDK_CORE_DISABLE_USAGE_REPORTING: '1',
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 30_000,
+    });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr, ms: Date.now() - started }));
+  });
+}
+
+async function inPool<T, R>(items: readonly T[], width: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await fn(items[i]!);
+      }
+    }),
+  );
+  return results;
+}
+
+test('every gcloud command line of the plans passes the installed gcloud parser and stops at auth', async (t) => {
+  const config = loadConfig(SAMPLE_ENV);
+  const settings = loadDeploySettings(SAMPLE_ENV);
+  const plans = [
+    planDeploy(config, await sampleDeployOptions()),
+    // A non-default database and delimiter-escaped env values exercise the other quoting paths.
+    planDeploy(
+      loadConfig({
+        ...SAMPLE_ENV,
+        STREAMJOIN_FIRESTORE_DATABASE: 'streamjoin-db',
+        STREAMJOIN_ORDERS_PREFIX: 'in,orders/',
+      }),
+      await sampleDeployOptions(),
+    ),
+    planDestroy(config, { project: 'sample-project', region: 'europe-west1', deleteData: true, settings }),
+  ];
+  const commands = gcloudCommands(plans);
+  assert.ok(
+    commands.length >= 30,
+    `expected the plans to hold at least 30 distinct gcloud lines, got ${commands.length}`,
+  );
+  const started = Date.now();
+  const results = await inPool(commands, 6, runGcloud);
+  const elapsed = Date.now() - started;
+  t.diagnostic(
+    `${commands.length} gcloud lines in ${(elapsed / 1000).toFixed(1)} s (slowest ${Math.max(...results.map((r) => r.ms))} ms)`,
+  );
+  const bad: string[] = [];
+  commands.forEach((argv, i) => {
+    const r = results[i]!;
+    const firstError =
+      r.stderr.split('\n').find((l) => l.startsWith('ERROR')) ?? r.stderr.trim().split('\n')[0];
+    // The command path gcloud names must be the command we ran (the group and verb exist).
+    const path = AUTH_FAILURE.exec(r.stderr)?.[1];
+    const ranPath = argv.slice(0, path?.split('.').length ?? 0).join('.');
+    if (r.code !== 1 || ARGUMENT_ERROR.test(r.stderr) || path === undefined || path !== ranPath) {
+      bad.push(`${formatCommand(argv)}\n  → exit ${r.code}: ${firstError}`);
+    }
+  });
+  assert.deepEqual(bad, [], `gcloud rejected these lines (expected an auth failure):\n${bad.join('\n')}`);
+});
+
+test('the parser check itself catches a bad flag', async () => {
+  const r = await runGcloud([
+    'gcloud',
+    'functions',
+    'deploy',
+    'ingest',
+    '--gen2',
+    '--retries',
+    '--project=sample-project',
+  ]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /unrecognized arguments: --retries/);
+  assert.doesNotMatch(r.stderr, /active account/);
+});
