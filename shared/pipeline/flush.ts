@@ -62,6 +62,10 @@ export interface FlushResult {
 }
 
 const PAGE = 1000;
+/** The cutoff is compared with commit timestamps (createdAt), so it is wall-clock time — not the
+ *  injectable processing clock — a little in the past. Client clock skew cannot lose or duplicate a
+ *  row: the batch's set is fixed by what its read returned (`last`), see the module comment. */
+const CUTOFF_LAG_MS = 0;
 const MAX_DELETE_BATCH = 400;
 
 /** Outbox row → table row: timestamps are stored as epoch micros (number) and become bigint. */
@@ -196,7 +200,7 @@ export class Flusher {
     if (current !== null && leaseUntil !== null && leaseUntil.toMillis() > this.now()) return 'busy';
     if (current === null) {
       // Anything to flush? (An empty query costs one read.)
-      const cutoff = Timestamp.fromMillis(this.now() - 250);
+      const cutoff = Timestamp.fromMillis(Date.now() - CUTOFF_LAG_MS);
       const probe = await this.shardQuery(table, shard).where('createdAt', '<=', cutoff).limit(1).get();
       this.d.counter.reads += Math.max(1, probe.size);
       if (probe.empty) return undefined;
@@ -231,7 +235,7 @@ export class Flusher {
         table,
         shard,
         status: 'claimed',
-        cutoff: Timestamp.fromMillis(now - 250),
+        cutoff: Timestamp.fromMillis(Date.now() - CUTOFF_LAG_MS),
         maxRows: this.d.maxRows,
         last: null,
       };
