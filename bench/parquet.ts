@@ -2,13 +2,16 @@
 // the same rows with pyarrow (bench/parquet_pyarrow.py) in the same run; prints rows/s, wall time, peak
 // RSS and the ratio. Each writer runs in its own child process so peak RSS is its own.
 //
-//   npx node bench/parquet.ts [--rows 1000000] [--row-group-rows 50000] [--zstd-level 3] [--keep]
+//   npx node bench/parquet.ts [--rows 1000000] [--row-group-rows 50000] [--zstd-level 3] [--repeat 3] [--keep]
+//                             [--hyparquet-writer]   (also time hyparquet-writer 0.17, the alternative)
 import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { closeSync, createWriteStream, openSync, writeSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { constants as zlibConstants, zstdCompressSync } from 'node:zlib';
+import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import { writeDataFile } from '../shared/parquet/index.ts';
 import { JOINED_TABLE, type Row } from '../shared/tables.ts';
 
@@ -25,8 +28,12 @@ export interface ParquetBenchOptions {
   readonly rows?: number;
   readonly rowGroupRows?: number;
   readonly zstdLevel?: number;
+  /** Runs of each writer, alternating; figures are medians (the box is shared and noisy). Default 3. */
+  readonly repeat?: number;
   /** Python interpreter with pyarrow (default $PYTHON or python3). */
   readonly python?: string;
+  /** Also time hyparquet-writer (streaming ParquetWriter, same schema, ZSTD, untruncated stats). */
+  readonly hyparquetWriter?: boolean;
   /** Keep the two files (their folder is printed) instead of deleting them. */
   readonly keep?: boolean;
   readonly log?: (line: string) => void;
@@ -123,6 +130,71 @@ async function runNodeChild(
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }
 
+/** Child process: the same rows through hyparquet-writer's streaming ParquetWriter, one row group at a
+ *  time, configured as the Iceberg tables need (field ids, REQUIRED, logical types, ZSTD, whole bounds). */
+async function runHyparquetChild(
+  rows: number,
+  out: string,
+  rowGroupRows: number,
+  zstdLevel: number,
+): Promise<void> {
+  const columns = JOINED_TABLE.columns;
+  const schema = [
+    { name: 'schema', num_children: columns.length },
+    ...columns.map((c) => ({
+      name: c.name,
+      field_id: c.id,
+      repetition_type: c.required ? ('REQUIRED' as const) : ('OPTIONAL' as const),
+      ...(c.type === 'string'
+        ? {
+            type: 'BYTE_ARRAY' as const,
+            converted_type: 'UTF8' as const,
+            logical_type: { type: 'STRING' as const },
+          }
+        : c.type === 'int'
+          ? { type: 'INT32' as const }
+          : {
+              type: 'INT64' as const,
+              converted_type: 'TIMESTAMP_MICROS' as const,
+              logical_type: { type: 'TIMESTAMP' as const, isAdjustedToUTC: true, unit: 'MICROS' as const },
+            }),
+    })),
+  ];
+  const fd = openSync(out, 'w');
+  const writer = new ByteWriter();
+  const flush = () => {
+    writeSync(fd, new Uint8Array(writer.buffer, 0, writer.index));
+    writer.index = 0;
+  };
+  Object.assign(writer, { flush, finish: flush });
+  const level = { params: { [zlibConstants.ZSTD_c_compressionLevel]: zstdLevel } };
+  const t0 = performance.now();
+  const pw = new ParquetWriter({
+    writer,
+    schema,
+    codec: 'ZSTD',
+    compressors: { ZSTD: (input: Uint8Array) => zstdCompressSync(input, level) },
+    statisticsTruncateLength: Number.POSITIVE_INFINITY,
+  });
+  let group: Row[] = [];
+  const writeGroup = () => {
+    const columnData = columns.map((c) => ({ name: c.name, data: group.map((r) => r[c.name]) }));
+    pw.write({ columnData, rowGroupSize: group.length });
+    group = [];
+  };
+  for (const row of generateJoinedRows(rows)) {
+    group.push(row);
+    if (group.length === rowGroupRows) writeGroup();
+  }
+  if (group.length > 0) writeGroup();
+  pw.finish();
+  closeSync(fd);
+  const totalSeconds = (performance.now() - t0) / 1000;
+  process.stdout.write(
+    `${JSON.stringify({ totalSeconds, maxRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`,
+  );
+}
+
 function runChild(command: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -150,12 +222,19 @@ function runChild(command: string, args: string[]): Promise<string> {
 
 const round = (x: number, digits = 2) => Number(x.toFixed(digits));
 
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
 export async function runParquetBench(
   options: ParquetBenchOptions = {},
 ): Promise<{ figures: BenchFigure[] }> {
   const rows = options.rows ?? 1_000_000;
   const rowGroupRows = options.rowGroupRows ?? 50_000;
   const zstdLevel = options.zstdLevel ?? 3;
+  const repeat = options.repeat ?? 3;
   const python = options.python ?? process.env['PYTHON'] ?? 'python3';
   const log = options.log ?? ((line: string) => console.log(line));
   const dir = await mkdtemp(join(tmpdir(), 'streamjoin-bench-parquet-'));
@@ -165,46 +244,83 @@ export async function runParquetBench(
     log(
       `parquet bench: ${rows.toLocaleString('en')} joined rows, row groups of ${rowGroupRows}, ZSTD level ${zstdLevel}`,
     );
-    const nodeOut = await runChild(process.execPath, [
-      HERE,
-      '--child',
-      `--rows=${rows}`,
-      `--out=${nodeFile}`,
-      `--row-group-rows=${rowGroupRows}`,
-      `--zstd-level=${zstdLevel}`,
-    ]);
-    const node = JSON.parse(nodeOut) as NodeChildReport;
-    const pyOut = await runChild(python, [
-      PY_SCRIPT,
-      '--rows',
-      String(rows),
-      '--out',
-      pyFile,
-      '--row-group-rows',
-      String(rowGroupRows),
-      '--zstd-level',
-      String(zstdLevel),
-      '--check',
-      nodeFile,
-    ]);
-    const py = JSON.parse(pyOut) as PyReport;
-    const nodeWrite = node.totalSeconds - node.generateSeconds;
-    const pyTotal = py.build_seconds + py.write_seconds;
+    const nodeRuns: NodeChildReport[] = [];
+    const pyRuns: PyReport[] = [];
+    for (let run = 0; run < repeat; run++) {
+      const nodeOut = await runChild(process.execPath, [
+        HERE,
+        '--child',
+        `--rows=${rows}`,
+        `--out=${nodeFile}`,
+        `--row-group-rows=${rowGroupRows}`,
+        `--zstd-level=${zstdLevel}`,
+      ]);
+      nodeRuns.push(JSON.parse(nodeOut) as NodeChildReport);
+      const pyOut = await runChild(python, [
+        PY_SCRIPT,
+        '--rows',
+        String(rows),
+        '--out',
+        pyFile,
+        '--row-group-rows',
+        String(rowGroupRows),
+        '--zstd-level',
+        String(zstdLevel),
+        '--check',
+        nodeFile,
+      ]);
+      pyRuns.push(JSON.parse(pyOut) as PyReport);
+    }
+    const node = nodeRuns[0];
+    const py = pyRuns[0];
+    const nodeWrites = nodeRuns.map((r) => r.totalSeconds - r.generateSeconds);
+    const pyTotals = pyRuns.map((r) => r.build_seconds + r.write_seconds);
+    const nodeWrite = median(nodeWrites);
+    const pyTotal = median(pyTotals);
+    const nodeRss = Math.max(...nodeRuns.map((r) => r.maxRssMiB));
+    const nodeGenerate = median(nodeRuns.map((r) => r.generateSeconds));
+    const pyWrite = median(pyRuns.map((r) => r.write_seconds));
+    const pyBuild = median(pyRuns.map((r) => r.build_seconds));
+    const sameRows = pyRuns.every((r) => r.node_file_equal === true);
+    let hyparquet: { totalSeconds: number; maxRssMiB: number } | undefined;
+    if (options.hyparquetWriter) {
+      const args = [
+        `--rows=${rows}`,
+        `--out=${join(dir, 'hyparquet.parquet')}`,
+        `--row-group-rows=${rowGroupRows}`,
+      ];
+      const out = await runChild(process.execPath, [
+        HERE,
+        '--child-hyparquet',
+        ...args,
+        `--zstd-level=${zstdLevel}`,
+      ]);
+      hyparquet = JSON.parse(out) as { totalSeconds: number; maxRssMiB: number };
+    }
     const ratio = nodeWrite / pyTotal;
+    const list = (xs: number[]) => xs.map((x) => round(x)).join(', ');
+    log(`  medians of ${repeat} alternating runs`);
     log(
-      `  node  : ${round(node.totalSeconds)} s total, of which generating rows ${round(node.generateSeconds)} s → ` +
-        `write ${round(nodeWrite)} s = ${Math.round(rows / nodeWrite).toLocaleString('en')} rows/s; ` +
-        `peak RSS ${round(node.maxRssMiB, 0)} MiB; ${round(node.fileBytes / 2 ** 20)} MiB, ${node.rowGroups} row groups`,
+      `  node  : write ${round(nodeWrite)} s [${list(nodeWrites)}] = ${Math.round(rows / nodeWrite).toLocaleString('en')} ` +
+        `rows/s (row generation, ${round(nodeGenerate)} s, timed apart and subtracted); peak RSS ${round(nodeRss, 0)} MiB; ` +
+        `${round(node.fileBytes / 2 ** 20)} MiB in ${node.rowGroups} row groups`,
     );
     log(
-      `  pyarrow ${py.pyarrow_version}: build table ${round(py.build_seconds)} s + write ${round(py.write_seconds)} s = ` +
-        `${round(pyTotal)} s = ${Math.round(rows / pyTotal).toLocaleString('en')} rows/s; peak RSS ` +
-        `${round(py.max_rss_mib, 0)} MiB (includes the generated Python lists); ${round(py.file_bytes / 2 ** 20)} MiB`,
+      `  pyarrow ${py.pyarrow_version}: build table ${round(pyBuild)} s + write ${round(pyWrite)} s = ${round(pyTotal)} s ` +
+        `[${list(pyTotals)}] = ${Math.round(rows / pyTotal).toLocaleString('en')} rows/s; peak RSS ` +
+        `${round(py.max_rss_mib, 0)} MiB (with the generated Python lists); ${round(py.file_bytes / 2 ** 20)} MiB`,
     );
     log(
-      `  ratio node/pyarrow: ${round(ratio)} (write only vs build+write; goal ≤ 2); vs pyarrow write alone: ` +
-        `${round(nodeWrite / py.write_seconds)}; node file read back by pyarrow equals pyarrow's rows: ${py.node_file_equal}`,
+      `  ratio node/pyarrow: ${round(ratio)} (goal ≤ 2; against pyarrow's write alone: ${round(nodeWrite / pyWrite)}); ` +
+        `pyarrow reads the node file as exactly its own rows: ${sameRows}`,
     );
+    if (hyparquet) {
+      const write = hyparquet.totalSeconds - nodeGenerate;
+      log(
+        `  hyparquet-writer 0.17 (for comparison, one run): write ~${round(write)} s (ratio ${round(write / pyTotal)}); ` +
+          `peak RSS ${round(hyparquet.maxRssMiB, 0)} MiB`,
+      );
+    }
     if (options.keep) log(`  files kept in ${dir}`);
     return {
       figures: [
@@ -212,10 +328,10 @@ export async function runParquetBench(
         { name: 'parquet write wall time (node, excl. row generation)', value: round(nodeWrite), unit: 's' },
         {
           name: 'parquet write peak RSS (node)',
-          value: round(node.maxRssMiB, 0),
+          value: round(nodeRss, 0),
           unit: 'MiB',
           goal: '< 512',
-          meets: node.maxRssMiB < 512,
+          meets: nodeRss < 512,
         },
         { name: 'parquet build+write wall time (pyarrow)', value: round(pyTotal), unit: 's' },
         {
@@ -227,10 +343,10 @@ export async function runParquetBench(
         },
         {
           name: 'parquet node file equals pyarrow rows',
-          value: py.node_file_equal ? 1 : 0,
+          value: sameRows ? 1 : 0,
           unit: 'bool',
           goal: '= 1',
-          meets: py.node_file_equal === true,
+          meets: sameRows,
         },
       ],
     };
@@ -261,14 +377,19 @@ if (process.argv[1] === HERE) {
   const rows = intArg(args, '--rows', 1_000_000);
   const rowGroupRows = intArg(args, '--row-group-rows', 50_000);
   const zstdLevel = intArg(args, '--zstd-level', 3);
+  const repeat = intArg(args, '--repeat', 3);
   if (args.includes('--child')) {
     await runNodeChild(rows, argValue(args, '--out') ?? 'out.parquet', rowGroupRows, zstdLevel);
+  } else if (args.includes('--child-hyparquet')) {
+    await runHyparquetChild(rows, argValue(args, '--out') ?? 'out.parquet', rowGroupRows, zstdLevel);
   } else {
     const { figures } = await runParquetBench({
       rows,
       rowGroupRows,
       zstdLevel,
+      repeat,
       keep: args.includes('--keep'),
+      hyparquetWriter: args.includes('--hyparquet-writer'),
     });
     const missed = figures.filter((f) => f.meets === false).map((f) => f.name);
     if (missed.length > 0) console.log(`goals missed: ${missed.join('; ')}`);

@@ -135,6 +135,11 @@ export function encodeFooter(input: FooterInput): Buffer {
       w.i64(7, c.totalCompressedSize); // total_compressed_size
       w.i64(9, c.dataPageOffset); // data_page_offset
       w.struct(12); // statistics
+      // Deprecated max/min too for the signed integer types, whose order never changed, for old readers;
+      // never for strings (their deprecated order was signed bytes).
+      const legacy = c.column.type !== 'string';
+      if (legacy && c.max !== undefined) w.binary(1, c.max); // max
+      if (legacy && c.min !== undefined) w.binary(2, c.min); // min
       w.i64(3, c.nullCount); // null_count
       if (c.max !== undefined) w.binary(5, c.max); // max_value
       if (c.min !== undefined) w.binary(6, c.min); // min_value
