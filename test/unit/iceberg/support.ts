@@ -123,3 +123,46 @@ export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   for await (const x of it) out.push(x);
   return out;
 }
+
+/** URIs the table reaches that do not exist (must be none). */
+export async function missingReachableFiles(
+  table: import('../../../shared/iceberg/table.ts').Table,
+): Promise<string[]> {
+  const { reachableFiles } = await import('../../../shared/iceberg/maintenance.ts');
+  const missing: string[] = [];
+  for (const uri of await reachableFiles(table)) {
+    if (uri.endsWith('version-hint.text')) continue;
+    if ((await table.store.stat(uri)) === undefined) missing.push(uri);
+  }
+  return missing;
+}
+
+/** How many snapshots of the table's history list each batch id. */
+export function batchIdCounts(table: import('../../../shared/iceberg/table.ts').Table): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const s of table.metadata.snapshots) {
+    const v = s.summary['streamjoin.batch-ids'];
+    for (const id of v === undefined ? [] : v.split(',')) out.set(id, (out.get(id) ?? 0) + 1);
+  }
+  return out;
+}
+
+/** The table's history is one chain: every snapshot but the first has the previous as parent, sequence numbers strictly increase. */
+export function assertLinearHistory(table: import('../../../shared/iceberg/table.ts').Table): void {
+  const snaps = [...table.metadata.snapshots].sort((a, b) => a.sequenceNumber - b.sequenceNumber);
+  for (let i = 1; i < snaps.length; i++) {
+    const prev = snaps[i - 1]!;
+    const cur = snaps[i]!;
+    if (cur.parentSnapshotId !== prev.snapshotId) {
+      throw new Error(
+        `expected snapshot ${cur.snapshotId} to have parent ${prev.snapshotId}, but was ${cur.parentSnapshotId}`,
+      );
+    }
+    if (!(cur.sequenceNumber > prev.sequenceNumber))
+      throw new Error('expected strictly increasing sequence numbers');
+  }
+  const last = snaps.at(-1);
+  if (last !== undefined && table.metadata.currentSnapshotId !== last.snapshotId) {
+    throw new Error('expected main to point at the newest snapshot');
+  }
+}
