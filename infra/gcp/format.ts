@@ -63,7 +63,7 @@ function formatStep(step: Step, n: number, total: number): string {
         if (step.action === 'ensure') {
           for (const e of step.check.expect) lines.push(`${I}done when: ${describeExpectation(e)}`);
         } else {
-          lines.push(`${I}skipped when missing${step.check.expect.length > 0 ? ' or when not:' : ''}`);
+          lines.push(`${I}skipped when missing${step.check.expect.length > 0 ? ', or unless:' : ''}`);
           for (const e of step.check.expect) lines.push(`${I}  ${describeExpectation(e)}`);
         }
       }
@@ -125,7 +125,9 @@ export function formatPlan(plan: Plan): string {
   const total = plan.steps.length;
   const head = [
     `# streamjoin ${plan.kind} plan: project ${plan.project}, region ${plan.region}, ${total} steps`,
-    '# Each step runs its read-only check first and changes only what is missing or different;',
+    plan.kind === 'deploy'
+      ? '# Each step runs its read-only check first and changes only what is missing or different;'
+      : '# Each step runs its read-only check first and deletes only what is there;',
     `# ${ref('NAME')} values come from the lookup steps. Nothing below has been run.`,
     '',
   ];

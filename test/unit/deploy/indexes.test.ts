@@ -1,0 +1,69 @@
+// firestore.indexes.json: the repository's file parses; bad files are refused with the place and value.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { parseFirestoreIndexes, withCollectionPrefix } from '../../../infra/gcp/indexes.ts';
+import { ROOT } from './sample.ts';
+
+test("the repository's firestore.indexes.json declares the indexes the pipeline queries need", () => {
+  const parsed = parseFirestoreIndexes(readFileSync(`${ROOT}firestore.indexes.json`, 'utf8'));
+  const shape = parsed.indexes.map(
+    (ix) => `${ix.collectionGroup}(${ix.fields.map((f) => `${f.fieldPath} ${f.order}`).join(', ')})`,
+  );
+  assert.deepEqual(shape, [
+    'streamjoin_states(status ASCENDING, deadlineShard ASCENDING, deadline ASCENDING)',
+    'streamjoin_outbox(table ASCENDING, shard ASCENDING, createdAt ASCENDING)',
+    'streamjoin_batches(table ASCENDING, status ASCENDING, createdAt ASCENDING)',
+  ]);
+  assert.deepEqual(parsed.fieldOverrides, [
+    { collectionGroup: 'streamjoin_states', fieldPath: 'expireAt', ttl: true, exemptFromIndexing: true },
+  ]);
+});
+
+test('withCollectionPrefix renames only the default-prefixed collections', () => {
+  const renamed = withCollectionPrefix(
+    {
+      indexes: [
+        { collectionGroup: 'streamjoin_states', queryScope: 'COLLECTION', fields: [] },
+        { collectionGroup: 'other', queryScope: 'COLLECTION', fields: [] },
+      ],
+      fieldOverrides: [
+        { collectionGroup: 'streamjoin_states', fieldPath: 'expireAt', ttl: true, exemptFromIndexing: false },
+      ],
+    },
+    'acme',
+  );
+  assert.deepEqual(
+    renamed.indexes.map((i) => i.collectionGroup),
+    ['acme_states', 'other'],
+  );
+  assert.equal(renamed.fieldOverrides[0]!.collectionGroup, 'acme_states');
+});
+
+test('bad index files are refused with the place and the value', () => {
+  const cases = [
+    { name: 'not JSON', input: '{', expected: /must be JSON/ },
+    {
+      name: 'indexes not a list',
+      input: '{"indexes": {}}',
+      expected: /indexes must be a list, but was: \{\}/,
+    },
+    {
+      name: 'bad order',
+      input:
+        '{"indexes":[{"collectionGroup":"a","fields":[{"fieldPath":"x","order":"UP"},{"fieldPath":"y","order":"ASCENDING"}]}]}',
+      expected: /indexes\[0\]\.fields\[0\] order must be ASCENDING or DESCENDING, but was: "UP"/,
+    },
+    {
+      name: 'one field',
+      input: '{"indexes":[{"collectionGroup":"a","fields":[{"fieldPath":"x","order":"ASCENDING"}]}]}',
+      expected: /at least two fields/,
+    },
+    {
+      name: 'per-field index list',
+      input: '{"fieldOverrides":[{"collectionGroup":"a","fieldPath":"f","indexes":[{"order":"ASCENDING"}]}]}',
+      expected: /fieldOverrides\[0\] indexes must be \[\]/,
+    },
+  ];
+  for (const c of cases) assert.throws(() => parseFirestoreIndexes(c.input), c.expected, c.name);
+});

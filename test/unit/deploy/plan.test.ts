@@ -1,0 +1,317 @@
+// planDeploy / planDestroy: what gets created, with which flags and which least-privilege roles.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  envVarsFlag,
+  functionEnvironment,
+  type GcloudStep,
+  intervalToCron,
+  type Plan,
+  planDeploy,
+  planDestroy,
+  settingText,
+} from '../../../infra/gcp/plan.ts';
+import { loadDeploySettings } from '../../../infra/gcp/settings.ts';
+import { loadConfig, SETTINGS } from '../../../shared/config.ts';
+import { SAMPLE_ENV, sampleDeployOptions } from './sample.ts';
+
+const gcloudSteps = (plan: Plan): GcloudStep[] =>
+  plan.steps.filter((s): s is GcloudStep => s.kind === 'gcloud');
+const step = (plan: Plan, id: string): GcloudStep => {
+  const s = gcloudSteps(plan).find((x) => x.id === id);
+  assert.ok(s, `expected a step ${id}; have ${plan.steps.map((x) => x.id).join(', ')}`);
+  return s;
+};
+const flags = (argv: readonly string[]): Set<string> => new Set(argv.filter((a) => a.startsWith('--')));
+
+test('settingText writes each value in a form that parses back to it', () => {
+  const cases = [
+    { name: 'minutes', setting: SETTINGS.orderTimeoutMs, value: 900_000, expected: '15m' },
+    { name: 'days', setting: SETTINGS.tombstoneRetentionMs, value: 7 * 86_400_000, expected: '7d' },
+    { name: 'odd ms', setting: SETTINGS.orderTimeoutMs, value: 1500, expected: '1500ms' },
+    { name: 'MiB', setting: SETTINGS.targetFileSize, value: 128 * 1024 ** 2, expected: '128MiB' },
+    { name: 'plain bytes', setting: SETTINGS.targetFileSize, value: 1_000_000, expected: '1000000' },
+    { name: 'integer stays an integer', setting: SETTINGS.evictBatchSize, value: 60_000, expected: '60000' },
+    { name: 'string', setting: SETTINGS.warehouse, value: 'gs://wh-bucket/', expected: 'gs://wh-bucket/' },
+  ];
+  for (const c of cases) {
+    assert.equal(settingText(c.setting, c.value), c.expected, c.name);
+    assert.equal(c.setting.parse(c.expected), c.value, `${c.name} round trip`);
+  }
+});
+
+test('envVarsFlag switches the delimiter when a value holds a comma', () => {
+  const cases = [
+    { name: 'plain', input: { A: '1', B: 'x/y' }, expected: '--set-env-vars=A=1,B=x/y' },
+    { name: 'comma', input: { A: 'a,b', B: '2' }, expected: '--set-env-vars=^|^A=a,b|B=2' },
+    { name: 'comma and pipe', input: { A: 'a,b|c' }, expected: '--set-env-vars=^@^A=a,b|c' },
+  ];
+  for (const c of cases) assert.equal(envVarsFlag(c.input), c.expected, c.name);
+});
+
+test('intervalToCron', () => {
+  const ok = [
+    { ms: 60_000, expected: '* * * * *' },
+    { ms: 5 * 60_000, expected: '*/5 * * * *' },
+    { ms: 30 * 60_000, expected: '*/30 * * * *' },
+    { ms: 3_600_000, expected: '0 * * * *' },
+    { ms: 6 * 3_600_000, expected: '0 */6 * * *' },
+    { ms: 86_400_000, expected: '0 0 * * *' },
+  ];
+  for (const c of ok) assert.equal(intervalToCron(c.ms, 'X'), c.expected, String(c.ms));
+  for (const ms of [10_000, 7 * 60_000, 90 * 60_000, 5 * 3_600_000]) {
+    assert.throws(
+      () => intervalToCron(ms, 'STREAMJOIN_TICK_INTERVAL'),
+      /STREAMJOIN_TICK_INTERVAL must be whole minutes/,
+    );
+  }
+});
+
+test('functions get every deploy setting, the project from --project, and no local-only setting', () => {
+  const env = functionEnvironment(
+    loadConfig({ ...SAMPLE_ENV, FIRESTORE_EMULATOR_HOST: '127.0.0.1:8681' }),
+    'other-project',
+  );
+  assert.equal(env['GOOGLE_CLOUD_PROJECT'], 'other-project');
+  assert.equal(env['STREAMJOIN_INPUT_BUCKET'], 'sample-project-input');
+  assert.equal(env['FIRESTORE_EMULATOR_HOST'], undefined);
+  assert.equal(env['STORAGE_EMULATOR_HOST'], undefined);
+  const deployed = Object.values(SETTINGS)
+    .filter((s) => s.deploy)
+    .map((s) => s.env);
+  assert.deepEqual(Object.keys(env).sort(), deployed.sort());
+});
+
+test('the deploy plan: function flags', async () => {
+  const plan = planDeploy(loadConfig(SAMPLE_ENV), await sampleDeployOptions());
+  const ingest = step(plan, 'function:ingest').argv;
+  const cases = [
+    {
+      fn: 'ingest',
+      has: [
+        '--gen2',
+        '--runtime=nodejs24',
+        '--source=.',
+        '--entry-point=ingest',
+        '--trigger-bucket=sample-project-input',
+        '--retry',
+        '--timeout=540s',
+        '--service-account=streamjoin-ingest@sample-project.iam.gserviceaccount.com',
+        '--trigger-service-account=streamjoin-trigger@sample-project.iam.gserviceaccount.com',
+        '--quiet',
+      ],
+      hasNot: ['--trigger-http', '--allow-unauthenticated'],
+    },
+    {
+      fn: 'tick',
+      has: [
+        '--gen2',
+        '--entry-point=tick',
+        '--trigger-http',
+        '--no-allow-unauthenticated',
+        '--max-instances=1',
+        '--concurrency=1',
+        '--service-account=streamjoin-tick@sample-project.iam.gserviceaccount.com',
+      ],
+      hasNot: ['--retry', '--allow-unauthenticated'],
+    },
+    {
+      fn: 'compact',
+      has: [
+        '--trigger-http',
+        '--no-allow-unauthenticated',
+        '--entry-point=compact',
+        '--service-account=streamjoin-compact@sample-project.iam.gserviceaccount.com',
+      ],
+      hasNot: ['--retry'],
+    },
+  ];
+  for (const c of cases) {
+    const f = flags(step(plan, `function:${c.fn}`).argv);
+    for (const h of c.has) assert.ok(f.has(h), `${c.fn} must have ${h}`);
+    for (const h of c.hasNot) assert.ok(!f.has(h), `${c.fn} must not have ${h}`);
+  }
+  assert.ok(
+    ingest.some(
+      (a) =>
+        a.startsWith('--set-env-vars=') && a.includes('STREAMJOIN_WAREHOUSE=gs://sample-project-warehouse/'),
+    ),
+  );
+});
+
+test('the deploy plan grants exactly the least-privilege roles', async () => {
+  const plan = planDeploy(loadConfig(SAMPLE_ENV), await sampleDeployOptions());
+  const grants = gcloudSteps(plan)
+    .filter((s) => s.id.startsWith('iam:'))
+    .map((s) => {
+      const on = s.id.startsWith('iam:project:') ? 'project' : s.argv[4]!;
+      const role = s.argv.find((a) => a.startsWith('--role='))!.slice(7);
+      const member = s.argv
+        .find((a) => a.startsWith('--member='))!
+        .slice(9)
+        .replace('@sample-project.iam.gserviceaccount.com', '');
+      return `${on} ${role} ${member}`;
+    })
+    .sort();
+  assert.deepEqual(grants, [
+    'compact roles/run.invoker serviceAccount:streamjoin-scheduler',
+    'gs://sample-project-input roles/storage.objectViewer serviceAccount:streamjoin-ingest',
+    'gs://sample-project-warehouse roles/storage.objectAdmin serviceAccount:streamjoin-compact',
+    'gs://sample-project-warehouse roles/storage.objectCreator serviceAccount:streamjoin-tick',
+    'gs://sample-project-warehouse roles/storage.objectViewer serviceAccount:streamjoin-tick',
+    'ingest roles/run.invoker serviceAccount:streamjoin-trigger',
+    'project roles/cloudbuild.builds.builder serviceAccount:streamjoin-build',
+    'project roles/datastore.user serviceAccount:streamjoin-compact',
+    'project roles/datastore.user serviceAccount:streamjoin-ingest',
+    'project roles/datastore.user serviceAccount:streamjoin-tick',
+    'project roles/eventarc.eventReceiver serviceAccount:streamjoin-trigger',
+    'project roles/pubsub.publisher serviceAccount:${GCS_SERVICE_AGENT}',
+    'tick roles/run.invoker serviceAccount:streamjoin-scheduler',
+  ]);
+});
+
+test('the deploy plan: every command names the project and never prompts', async () => {
+  const plan = planDeploy(loadConfig(SAMPLE_ENV), await sampleDeployOptions());
+  for (const s of gcloudSteps(plan)) {
+    assert.ok(s.argv.includes('--quiet'), `${s.id} must pass --quiet`);
+    assert.ok(
+      s.argv.includes('sample-project') || s.argv.includes('--project=sample-project'),
+      `${s.id} must name the project`,
+    );
+    assert.ok(
+      s.check === undefined || s.check.argv.some((a) => a.includes('sample-project')),
+      `${s.id} check must name the project`,
+    );
+  }
+});
+
+test('the deploy plan: scheduler jobs with OIDC tokens for the invoker account', async () => {
+  const plan = planDeploy(
+    loadConfig({ ...SAMPLE_ENV, STREAMJOIN_COMPACT_INTERVAL: '10m' }),
+    await sampleDeployOptions(),
+  );
+  const jobs = plan.steps.filter((s) => s.kind === 'scheduler-job');
+  assert.deepEqual(
+    jobs.map((j) => [
+      j.job?.schedule,
+      j.job?.httpTarget.uri,
+      j.job?.httpTarget.oidcToken.serviceAccountEmail,
+      j.job?.httpTarget.oidcToken.audience,
+    ]),
+    [
+      [
+        '* * * * *',
+        '${TICK_URL}',
+        'streamjoin-scheduler@sample-project.iam.gserviceaccount.com',
+        '${TICK_URL}',
+      ],
+      [
+        '*/10 * * * *',
+        '${COMPACT_URL}',
+        'streamjoin-scheduler@sample-project.iam.gserviceaccount.com',
+        '${COMPACT_URL}',
+      ],
+    ],
+  );
+  const lookups = plan.steps.filter((s) => s.kind === 'lookup').map((s) => s.variable);
+  assert.deepEqual(lookups, ['GCS_SERVICE_AGENT', 'TICK_URL', 'COMPACT_URL']);
+  // Each variable is set by a step before the first step that uses it.
+  for (const v of lookups) {
+    const set = plan.steps.findIndex((s) => s.kind === 'lookup' && s.variable === v);
+    const used = plan.steps.findIndex((s) => s.kind !== 'lookup' && JSON.stringify(s).includes(`\${${v}}`));
+    assert.ok(set < used, `${v} set at ${set}, used at ${used}`);
+  }
+});
+
+test('the deploy plan: indexes, TTL and rules follow the collection prefix', async () => {
+  const env = { ...SAMPLE_ENV, STREAMJOIN_COLLECTION_PREFIX: 'acme' };
+  const plan = planDeploy(loadConfig(env), await sampleDeployOptions(env));
+  const ids = plan.steps.map((s) => s.id).filter((id) => id.startsWith('firestore:'));
+  assert.deepEqual(ids, [
+    'firestore:database',
+    'firestore:index:acme_states:status,deadlineShard,deadline',
+    'firestore:index:acme_outbox:table,shard,createdAt',
+    'firestore:index:acme_batches:table,status,createdAt',
+    'firestore:exempt:acme_states.expireAt',
+    'firestore:ttl:acme_states.expireAt',
+    'firestore:rules',
+  ]);
+  const ttl = step(plan, 'firestore:ttl:acme_states.expireAt');
+  assert.ok(ttl.argv.includes('--enable-ttl') && ttl.argv.includes('--collection-group=acme_states'));
+});
+
+test('the deploy plan: a different source or setting changes the spec label; the same input gives the same plan', async () => {
+  const config = loadConfig(SAMPLE_ENV);
+  const o = await sampleDeployOptions();
+  const a = planDeploy(config, o);
+  assert.deepEqual(planDeploy(config, o), a);
+  const label = (p: Plan, fn: string) =>
+    step(p, `function:${fn}`).argv.find((x) => x.startsWith('--update-labels='));
+  const b = planDeploy(config, { ...o, sourceHash: '0'.repeat(64) });
+  assert.notEqual(label(a, 'tick'), label(b, 'tick'));
+  const c = planDeploy(loadConfig({ ...SAMPLE_ENV, STREAMJOIN_TICK_FUNCTION_TIMEOUT: '120s' }), {
+    ...o,
+    settings: loadDeploySettings({ STREAMJOIN_TICK_FUNCTION_TIMEOUT: '120s' }),
+  });
+  assert.notEqual(label(a, 'tick'), label(c, 'tick'));
+  assert.equal(label(a, 'ingest'), label(c, 'ingest'));
+});
+
+test('the deploy plan refuses a local warehouse', async () => {
+  const o = await sampleDeployOptions();
+  assert.throws(
+    () => planDeploy(loadConfig({ ...SAMPLE_ENV, STREAMJOIN_WAREHOUSE: 'file:///tmp/wh/' }), o),
+    /STREAMJOIN_WAREHOUSE must be a gs:\/\/ URI/,
+  );
+});
+
+test('the destroy plan deletes buckets and Firestore data only with deleteData', () => {
+  const config = loadConfig(SAMPLE_ENV);
+  const settings = loadDeploySettings({});
+  const keep = planDestroy(config, {
+    project: 'sample-project',
+    region: 'europe-west1',
+    deleteData: false,
+    settings,
+  });
+  const wipe = planDestroy(config, {
+    project: 'sample-project',
+    region: 'europe-west1',
+    deleteData: true,
+    settings,
+  });
+  const destructive = (p: Plan) =>
+    p.steps.map((s) => s.id).filter((id) => id.startsWith('bucket:') || id === 'firestore:data');
+  assert.deepEqual(destructive(keep), []);
+  assert.deepEqual(destructive(wipe), [
+    'firestore:data',
+    'bucket:sample-project-input',
+    'bucket:sample-project-warehouse',
+  ]);
+  assert.ok(keep.steps.every((s) => s.kind !== 'gcloud' || s.action === 'remove'));
+});
+
+test('deploy settings are validated, every problem at once', () => {
+  assert.equal(loadDeploySettings({}).functions.ingest.timeoutSeconds, 540);
+  assert.throws(
+    () =>
+      loadDeploySettings({
+        STREAMJOIN_INGEST_FUNCTION_TIMEOUT: '10m',
+        STREAMJOIN_TICK_MEMORY: '1GB',
+        STREAMJOIN_COMPACT_CPU: '0.5',
+        STREAMJOIN_COMPACT_CONCURRENCY: '4',
+      }),
+    (err: Error) => {
+      assert.match(
+        err.message,
+        /STREAMJOIN_INGEST_FUNCTION_TIMEOUT must be a whole number of seconds in \[1s, 540s\], but was: "10m"/,
+      );
+      assert.match(err.message, /STREAMJOIN_TICK_MEMORY must be a memory size/);
+      assert.match(
+        err.message,
+        /STREAMJOIN_COMPACT_CONCURRENCY above 1 needs STREAMJOIN_COMPACT_CPU of at least 1/,
+      );
+      return true;
+    },
+  );
+});
