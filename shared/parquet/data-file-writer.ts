@@ -9,6 +9,7 @@ import type { Writable } from 'node:stream';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StreamjoinError } from '../errors.ts';
+import type { ObjectStore } from '../storage/port.ts';
 import type { DataFileStats, Row, TableDef } from '../tables.ts';
 import { type Bound, type ColumnEncoder, createColumnEncoder, TimestampEncoder } from './column-encoder.ts';
 import { type ColumnChunkMeta, encodeFooter, PARQUET_MAGIC, type RowGroupMeta } from './format.ts';
@@ -46,6 +47,8 @@ export type ByteSink = Writable | ((chunk: Uint8Array) => void | Promise<void>);
 
 const DEFAULTS = { rowGroupRows: 50_000, pageBytes: 1 << 20, zstdLevel: 3 } as const;
 const CREATED_BY = 'streamjoin parquet writer';
+/** Media type registered for Parquet (IANA, 2024). */
+export const PARQUET_CONTENT_TYPE = 'application/vnd.apache.parquet';
 
 function checkIntOption(name: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
@@ -336,4 +339,32 @@ export async function writeDataFile(
     await pipeline(Readable.from(file, { objectMode: false }), sink);
   }
   return file.stats;
+}
+
+/**
+ * Streams rows as one data file into an object store (bytes go to `store.writeStream` as they are
+ * encoded) and returns the manifest statistics with the URI. `ifAbsent` makes the write create-only
+ * (StreamjoinError 'already-exists' if the object is there, e.g. a retried batch).
+ */
+export async function storeDataFile(
+  store: Pick<ObjectStore, 'writeStream'>,
+  uri: string,
+  rows: AsyncIterable<Row> | Iterable<Row>,
+  table: TableDef,
+  options: DataFileOptions & { readonly ifAbsent?: boolean } = {},
+): Promise<DataFileStats & { readonly rowGroupCount: number }> {
+  const file = encodeDataFile(rows, table, options);
+  const info = await store.writeStream(uri, file, {
+    contentType: PARQUET_CONTENT_TYPE,
+    ...(options.ifAbsent === undefined ? {} : { ifAbsent: options.ifAbsent }),
+  });
+  const stats = await file.stats;
+  if (info.size !== stats.fileSizeInBytes) {
+    throw new StreamjoinError(
+      'state-unknown',
+      `${uri}: expected ${stats.fileSizeInBytes} bytes in the stored data file, but the store reports ${info.size}`,
+      { context: { uri } },
+    );
+  }
+  return { uri, ...stats };
 }

@@ -6,6 +6,8 @@ export {
   type DataFileResult,
   type EncodedDataFile,
   encodeDataFile,
+  PARQUET_CONTENT_TYPE,
+  storeDataFile,
   writeDataFile,
 } from './data-file-writer.ts';
 export {

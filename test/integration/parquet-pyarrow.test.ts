@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { encodeDataFile } from '../../shared/parquet/index.ts';
+import { storeDataFile } from '../../shared/parquet/index.ts';
 import { FileObjectStore } from '../../shared/storage/file-store.ts';
 import {
   JOINED_TABLE,
@@ -91,11 +91,18 @@ describe('Parquet data files read by pyarrow', () => {
     const files = [];
     for (const c of cases) {
       const path = join(dir, `${c.name}.parquet`);
-      const file = encodeDataFile(c.rows, c.table, { rowGroupRows: c.rowGroupRows });
-      const info = await store.writeStream(`file://${path}`, file, { ifAbsent: true });
-      const stats = await file.stats;
-      assert.equal(info.size, stats.fileSizeInBytes);
+      const uri = `file://${path}`;
+      const stats = await storeDataFile(store, uri, c.rows, c.table, {
+        rowGroupRows: c.rowGroupRows,
+        ifAbsent: true,
+      });
+      assert.equal(stats.uri, uri);
       assert.equal(stats.recordCount, c.rows.length);
+      assert.equal((await store.stat(uri))?.size, stats.fileSizeInBytes);
+      // create-only: a retried batch cannot write a second copy over the first
+      await assert.rejects(storeDataFile(store, uri, c.rows, c.table, { ifAbsent: true }), {
+        kind: 'already-exists',
+      });
       files.push({
         path,
         columns: c.table.columns,

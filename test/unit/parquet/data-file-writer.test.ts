@@ -10,8 +10,10 @@ import { StreamjoinError } from '../../../shared/errors.ts';
 import {
   type DataFileResult,
   encodeDataFile,
+  PARQUET_CONTENT_TYPE,
   partitionDayOf,
   splitRowsByDay,
+  storeDataFile,
   writeDataFile,
 } from '../../../shared/parquet/index.ts';
 import { JOINED_TABLE, type Row, type TableDef, UNMATCHED_TABLE } from '../../../shared/tables.ts';
@@ -323,6 +325,62 @@ describe('streaming', () => {
       throw new Error('disk full');
     };
     await assert.rejects(writeDataFile([joinedRow(1)], JOINED_TABLE, sink), /disk full/);
+  });
+});
+
+describe('storeDataFile', () => {
+  /** A store stub whose writeStream drains the source like the real adapters and reports a size. */
+  function stubStore(reportSize?: (bytes: number) => number) {
+    const calls: {
+      uri: string;
+      contentType: string | undefined;
+      ifAbsent: boolean | undefined;
+      bytes: Buffer;
+    }[] = [];
+    return {
+      calls,
+      async writeStream(
+        uri: string,
+        source: AsyncIterable<Uint8Array>,
+        options: { contentType?: string; ifAbsent?: boolean } = {},
+      ) {
+        const parts: Uint8Array[] = [];
+        for await (const chunk of source) parts.push(chunk);
+        const bytes = Buffer.concat(parts);
+        calls.push({ uri, contentType: options.contentType, ifAbsent: options.ifAbsent, bytes });
+        const size = reportSize ? reportSize(bytes.length) : bytes.length;
+        return { uri, size, generation: '1', updated: new Date() };
+      },
+    };
+  }
+
+  it('streams the file to the store and returns DataFileStats with the URI', async () => {
+    const store = stubStore();
+    const uri = 'gs://warehouse/default/orders_payments/data/joined_at_day=2024-05-01/b-1.parquet';
+    const stats = await storeDataFile(store, uri, [joinedRow(1), joinedRow(2)], JOINED_TABLE, {
+      ifAbsent: true,
+    });
+    assert.equal(stats.uri, uri);
+    assert.equal(stats.recordCount, 2);
+    assert.equal(store.calls.length, 1);
+    assert.deepEqual(
+      {
+        contentType: store.calls[0].contentType,
+        ifAbsent: store.calls[0].ifAbsent,
+        size: store.calls[0].bytes.length,
+      },
+      { contentType: PARQUET_CONTENT_TYPE, ifAbsent: true, size: stats.fileSizeInBytes },
+    );
+    assert.deepEqual((await readBack(store.calls[0].bytes)).rows, plain([joinedRow(1), joinedRow(2)]));
+  });
+
+  it('fails as state-unknown when the store reports another size than was written', async () => {
+    const store = stubStore((n) => n - 1);
+    await assert.rejects(storeDataFile(store, 'file:///tmp/x.parquet', [joinedRow(1)], JOINED_TABLE), {
+      kind: 'state-unknown',
+      message:
+        /file:\/\/\/tmp\/x.parquet: expected \d+ bytes in the stored data file, but the store reports \d+/,
+    });
   });
 });
 
