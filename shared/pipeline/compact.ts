@@ -1,0 +1,245 @@
+// Compact (Cloud Scheduler, every few minutes): commit all staged micro-batches of each table as ONE
+// Iceberg append snapshot (batch ids in the summary, so a retried commit after a success is skipped),
+// then table maintenance: bin-pack small files of a partition into larger ones (a `replace` snapshot),
+// expire old snapshots, delete orphan files. Idempotent and safe to overlap.
+import { randomUUID } from 'node:crypto';
+import { type Firestore, Timestamp } from '@google-cloud/firestore';
+import type { Config } from '../config.ts';
+import { StreamjoinError } from '../errors.ts';
+import { faultPoint } from '../faults.ts';
+import type { Collections } from '../firestore/client.ts';
+import type { OpCounter } from '../firestore/op-counter.ts';
+import {
+  appendBatches,
+  deleteOrphanFiles,
+  expireSnapshots,
+  listDataFiles,
+  loadOrCreateTable,
+  rewriteFiles,
+  type Table,
+} from '../iceberg/index.ts';
+import { readDataFileRows } from '../iceberg/reader.ts';
+import { currentSchema } from '../iceberg/snapshot-producer.ts';
+import type { ResolvedEntry } from '../iceberg/spec/types.ts';
+import type { Logger } from '../log.ts';
+import type { ObjectStore } from '../storage/port.ts';
+import { joinUri } from '../storage/port.ts';
+import { type DataFileStats, TABLES, type TableKind } from '../tables.ts';
+import { deserializeStats, type SerializedStats } from './flush.ts';
+import { storeDataFileWriter, tableUris } from './tick.ts';
+
+export interface CompactDeps {
+  readonly db: Firestore;
+  readonly collections: Collections;
+  readonly counter: OpCounter;
+  readonly store: ObjectStore;
+  readonly config: Config;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+export interface TableCompactResult {
+  readonly table: TableKind;
+  readonly committedBatches: number;
+  readonly skippedBatches: number;
+  readonly addedFiles: number;
+  readonly snapshotId?: string;
+  readonly rewrittenFiles: number;
+  readonly rewrittenInto: number;
+  readonly expiredSnapshots: number;
+  readonly deletedFiles: number;
+}
+
+/** Batches per commit: bounds one run's work (the rest goes in the next run). */
+const MAX_BATCHES_PER_COMMIT = 500;
+
+export function tableLocationOf(config: Config, kind: TableKind): string {
+  return tableUris(config)[kind].replace(/\/+$/, '');
+}
+
+export async function runCompact(
+  deps: CompactDeps,
+  options: { maintenance?: boolean; tables?: readonly TableKind[] } = {},
+): Promise<TableCompactResult[]> {
+  const out: TableCompactResult[] = [];
+  for (const kind of options.tables ?? (['joined', 'unmatched'] as const)) {
+    out.push(await compactTable(deps, kind, options.maintenance ?? true));
+  }
+  return out;
+}
+
+async function compactTable(
+  deps: CompactDeps,
+  kind: TableKind,
+  maintenance: boolean,
+): Promise<TableCompactResult> {
+  const now = (deps.now ?? Date.now)();
+  const location = tableLocationOf(deps.config, kind);
+  let table = await loadOrCreateTable(deps.store, location, TABLES[kind], { nowMs: now });
+
+  // 1. Commit staged batches as one append snapshot.
+  const staged = await deps.collections.batches
+    .where('table', '==', kind)
+    .where('status', '==', 'staged')
+    .limit(MAX_BATCHES_PER_COMMIT)
+    .get();
+  deps.counter.reads += Math.max(1, staged.size);
+  let committedBatches = 0;
+  let skippedBatches = 0;
+  let addedFiles = 0;
+  let snapshotId: string | undefined;
+  if (!staged.empty) {
+    const batches = staged.docs
+      .map((d) => ({
+        batchId: d.get('batchId') as string,
+        files: ((d.get('files') as SerializedStats[]) ?? []).map(deserializeStats),
+      }))
+      .sort((a, b) => (a.batchId < b.batchId ? -1 : 1));
+    const withFiles = batches.filter((b) => b.files.length > 0);
+    let done: string[] = batches.filter((b) => b.files.length === 0).map((b) => b.batchId);
+    if (withFiles.length > 0) {
+      const r = await appendBatches(table, withFiles, {
+        now: () => (deps.now ?? Date.now)(),
+        logger: deps.log,
+      });
+      table = r.table;
+      committedBatches = r.committedBatchIds.length;
+      skippedBatches = r.skippedBatchIds.length;
+      addedFiles = r.addedFiles;
+      snapshotId = r.snapshotId?.toString();
+      done = [...done, ...r.committedBatchIds, ...r.skippedBatchIds];
+    }
+    faultPoint('compact.after-commit');
+    for (let i = 0; i < done.length; i += 400) {
+      const wb = deps.db.batch();
+      for (const id of done.slice(i, i + 400)) {
+        wb.update(deps.collections.batches.doc(id), {
+          status: 'committed',
+          committedAt: Timestamp.fromMillis(now),
+          snapshotId: snapshotId ?? null,
+        });
+      }
+      await wb.commit();
+      deps.counter.writes += Math.min(400, done.length - i);
+    }
+    deps.log.info(
+      { table: kind, committedBatches, skippedBatches, addedFiles, snapshotId },
+      'committed staged batches',
+    );
+  }
+
+  let rewrittenFiles = 0;
+  let rewrittenInto = 0;
+  let expiredSnapshots = 0;
+  let deletedFiles = 0;
+  if (maintenance) {
+    // 2. Bin-pack small files per partition.
+    const rw = await rewriteSmallFiles(deps, table, kind);
+    table = rw.table;
+    rewrittenFiles = rw.removed;
+    rewrittenInto = rw.added;
+    // 3. Expire old snapshots and the files only they referenced.
+    const ex = await expireSnapshots(table, {
+      olderThanMs: now - deps.config.snapshotRetentionMs,
+      retainLast: deps.config.minSnapshotsToKeep,
+      logger: deps.log,
+    });
+    table = ex.table;
+    expiredSnapshots = ex.expiredSnapshotIds.length;
+    // 4. Orphans (crashed or lost commits) older than the safety window.
+    const orphans = await deleteOrphanFiles(table, { olderThanMs: now - deps.config.orphanSafetyMs });
+    deletedFiles = ex.deletedFiles.length + orphans.deletedFiles.length;
+  }
+  return {
+    table: kind,
+    committedBatches,
+    skippedBatches,
+    addedFiles,
+    ...(snapshotId === undefined ? {} : { snapshotId }),
+    rewrittenFiles,
+    rewrittenInto,
+    expiredSnapshots,
+    deletedFiles,
+  };
+}
+
+/** Groups of small files (per partition) to rewrite into files of about the target size. Pure. */
+export function planRewrite(
+  files: readonly ResolvedEntry[],
+  options: { targetFileSize: number; minFilesToCompact: number },
+): ResolvedEntry[][] {
+  const small = files.filter((f) => f.dataFile.fileSizeInBytes < options.targetFileSize * 0.75);
+  const byPartition = new Map<string, ResolvedEntry[]>();
+  for (const f of small) {
+    const key = JSON.stringify(f.dataFile.partition);
+    const list = byPartition.get(key);
+    if (list === undefined) byPartition.set(key, [f]);
+    else list.push(f);
+  }
+  const groups: ResolvedEntry[][] = [];
+  for (const list of byPartition.values()) {
+    if (list.length < options.minFilesToCompact) continue;
+    list.sort((a, b) => (a.dataFile.filePath < b.dataFile.filePath ? -1 : 1));
+    let cur: ResolvedEntry[] = [];
+    let size = 0;
+    for (const f of list) {
+      if (cur.length > 0 && size + f.dataFile.fileSizeInBytes > options.targetFileSize) {
+        groups.push(cur);
+        cur = [];
+        size = 0;
+      }
+      cur.push(f);
+      size += f.dataFile.fileSizeInBytes;
+    }
+    if (cur.length > 0) groups.push(cur);
+  }
+  // A group of one file gains nothing.
+  return groups.filter((g) => g.length > 1);
+}
+
+async function rewriteSmallFiles(
+  deps: CompactDeps,
+  table: Table,
+  kind: TableKind,
+): Promise<{ table: Table; removed: number; added: number }> {
+  const groups = planRewrite(await listDataFiles(table), deps.config);
+  let removed = 0;
+  let added = 0;
+  const def = TABLES[kind];
+  const schema = currentSchema(table.metadata);
+  const write = storeDataFileWriter(deps.store, deps.config);
+  for (const group of groups) {
+    const first = group[0]!.dataFile.filePath;
+    const dir = first.slice(0, first.lastIndexOf('/'));
+    const uri = joinUri(dir, `compacted-${randomUUID()}.parquet`);
+    async function* rows() {
+      for (const f of group)
+        yield* readDataFileRows(deps.store, f.dataFile.filePath, f.dataFile.fileSizeInBytes, schema);
+    }
+    const stats: DataFileStats = await write(uri, def, rows());
+    faultPoint('compact.rewrite-after-write');
+    try {
+      const r = await rewriteFiles(
+        table,
+        { remove: group.map((g) => g.dataFile), add: [stats] },
+        { logger: deps.log },
+      );
+      table = r.table;
+      removed += group.length;
+      added++;
+    } catch (err) {
+      if (err instanceof StreamjoinError && err.kind === 'conflict') {
+        // Another compaction rewrote these files first: ours is an orphan, removed after the safety window.
+        deps.log.info({ table: kind, uri }, 'rewrite lost to a concurrent compaction; re-planned next run');
+        await deps.store.delete(uri);
+        continue;
+      }
+      throw err;
+    }
+    deps.log.info(
+      { table: kind, files: group.length, into: uri, rows: stats.recordCount },
+      'rewrote small files',
+    );
+  }
+  return { table, removed, added };
+}
