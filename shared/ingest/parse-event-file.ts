@@ -153,7 +153,12 @@ export async function* parseEventFile(
     const head = await readHead(raw, 2);
     ctx.gzip = head.bytes.length >= 2 && head.bytes[0] === 0x1f && head.bytes[1] === 0x8b;
     const decoded = ctx.gzip ? gunzip(head.stream, ctx) : limitPlain(head.stream, ctx);
-    yield* parseText(new Cursor(decoded), ctx);
+    try {
+      yield* parseText(new Cursor(decoded), ctx);
+    } finally {
+      // Stopped early (the caller broke out, or a file issue): release the inflater and the source.
+      await decoded.return(undefined);
+    }
     yield { kind: 'end', summary: summarize(ctx) };
   } catch (err) {
     if (!(err instanceof FileProblem)) throw err;

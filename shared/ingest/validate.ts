@@ -142,7 +142,7 @@ function validateFields<T>(fields: Fields<T>, kind: EventKind, value: unknown, a
         {
           code: 'not-an-object',
           path: at,
-          message: `a ${kind} must be a JSON object, but was: ${describeValue(value)}`,
+          message: `${kind === 'order' ? 'an order' : 'a payment'} must be a JSON object, but was: ${describeValue(value)}`,
         },
       ],
     };
