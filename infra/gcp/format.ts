@@ -86,9 +86,8 @@ function formatStep(step: Step, n: number, total: number): string {
         lines.push(`${I}if present: DELETE ${base}/${step.name}`);
         break;
       }
-      const mask = JOB_UPDATE_MASK.map((f) => f.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())).join(
-        ',',
-      );
+      // As the client sends it: field paths by their proto names.
+      const mask = JOB_UPDATE_MASK.join(',');
       lines.push(
         `${I}if missing: POST ${base}/${step.parent}/jobs`,
         `${I}if different: PATCH ${base}/${step.name}?updateMask=${mask}`,

@@ -9,6 +9,7 @@ import {
   type Plan,
   planDeploy,
   planDestroy,
+  ref,
   settingText,
 } from '../../../infra/gcp/plan.ts';
 import { loadDeploySettings } from '../../../infra/gcp/settings.ts';
@@ -165,7 +166,7 @@ test('the deploy plan grants exactly the least-privilege roles', async () => {
     'project roles/datastore.user serviceAccount:streamjoin-ingest',
     'project roles/datastore.user serviceAccount:streamjoin-tick',
     'project roles/eventarc.eventReceiver serviceAccount:streamjoin-trigger',
-    'project roles/pubsub.publisher serviceAccount:${GCS_SERVICE_AGENT}',
+    `project roles/pubsub.publisher serviceAccount:${ref('GCS_SERVICE_AGENT')}`,
     'tick roles/run.invoker serviceAccount:streamjoin-scheduler',
   ]);
 });
@@ -201,15 +202,15 @@ test('the deploy plan: scheduler jobs with OIDC tokens for the invoker account',
     [
       [
         '* * * * *',
-        '${TICK_URL}',
+        ref('TICK_URL'),
         'streamjoin-scheduler@sample-project.iam.gserviceaccount.com',
-        '${TICK_URL}',
+        ref('TICK_URL'),
       ],
       [
         '*/10 * * * *',
-        '${COMPACT_URL}',
+        ref('COMPACT_URL'),
         'streamjoin-scheduler@sample-project.iam.gserviceaccount.com',
-        '${COMPACT_URL}',
+        ref('COMPACT_URL'),
       ],
     ],
   );
@@ -218,7 +219,7 @@ test('the deploy plan: scheduler jobs with OIDC tokens for the invoker account',
   // Each variable is set by a step before the first step that uses it.
   for (const v of lookups) {
     const set = plan.steps.findIndex((s) => s.kind === 'lookup' && s.variable === v);
-    const used = plan.steps.findIndex((s) => s.kind !== 'lookup' && JSON.stringify(s).includes(`\${${v}}`));
+    const used = plan.steps.findIndex((s) => s.kind !== 'lookup' && JSON.stringify(s).includes(ref(v)));
     assert.ok(set < used, `${v} set at ${set}, used at ${used}`);
   }
 });
