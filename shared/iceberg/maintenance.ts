@@ -54,10 +54,16 @@ async function manifestsOf(table: Table, snapshots: readonly Snapshot[]): Promis
   return out;
 }
 
-async function dataFilesOf(table: Table, manifests: Iterable<ManifestFile>): Promise<Set<string>> {
+async function dataFilesOf(
+  table: Table,
+  manifests: Iterable<ManifestFile>,
+  which: 'all' | 'live' = 'all',
+): Promise<Set<string>> {
   const out = new Set<string>();
   for (const m of manifests) {
-    for (const e of await readManifestEntries(table.store, m)) out.add(e.dataFile.filePath);
+    for (const e of await readManifestEntries(table.store, m)) {
+      if (which === 'all' || isLive(e)) out.add(e.dataFile.filePath);
+    }
   }
   return out;
 }
@@ -141,7 +147,10 @@ export interface OrphanOptions {
   readonly dryRun?: boolean;
 }
 
-/** Every URI the table's current metadata reaches (metadata files, manifest lists, manifests, data). */
+/**
+ * Every URI the table's current metadata reaches: metadata files, manifest lists, manifests, and the
+ * data files some snapshot has live (a DELETED entry is informational: no reader opens that file).
+ */
 export async function reachableFiles(table: Table): Promise<Set<string>> {
   const md = table.metadata;
   const out = new Set<string>([table.metadataUri, versionHintUri(table.location)]);
@@ -149,7 +158,7 @@ export async function reachableFiles(table: Table): Promise<Set<string>> {
   for (const s of md.snapshots) out.add(s.manifestList);
   const manifests = await manifestsOf(table, md.snapshots);
   for (const m of manifests.keys()) out.add(m);
-  for (const d of await dataFilesOf(table, manifests.values())) out.add(d);
+  for (const d of await dataFilesOf(table, manifests.values(), 'live')) out.add(d);
   return out;
 }
 

@@ -148,7 +148,7 @@ export async function createTable(
   return { store, location, version: 1, metadataUri, metadata };
 }
 
-/** Loads the table, creating it on first use. */
+/** Loads the table, creating it on first use (the writers' entry point). */
 export async function loadOrCreateTable(
   store: ObjectStore,
   location: string,
@@ -156,8 +156,10 @@ export async function loadOrCreateTable(
   options: CreateTableOptions = {},
 ): Promise<Table> {
   const version = await findLatestVersion(store, location);
-  if (version !== undefined) return readTableVersion(store, location, version);
-  return createTable(store, location, def, options);
+  if (version === undefined) return createTable(store, location, def, options);
+  // A writer repairs a hint left behind by a crash between the metadata write and the hint write.
+  if ((await readVersionHint(store, location)) !== version) await writeVersionHint(store, location, version);
+  return readTableVersion(store, location, version);
 }
 
 /** Rewrites version-hint.text; best effort (readers probe forward), so failures are swallowed. */
