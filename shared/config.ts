@@ -235,7 +235,7 @@ export const SETTINGS = {
   ),
   indexShards: setting(
     'STREAMJOIN_INDEX_SHARDS',
-    '8',
+    '4',
     'an integer in [1, 64]',
     int(1, 64),
     'Shards of the deadline and outbox indexes (each shard takes ~500 writes/s).',

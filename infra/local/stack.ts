@@ -148,18 +148,11 @@ export async function stackUp(options: UpOptions): Promise<StackRecord> {
       save();
     }
     for (const [name, port] of fns) {
-      // GET / on a CloudEvent target answers 500; any HTTP answer means it is serving.
-      await waitUntil(
-        `function ${name}`,
-        async () =>
-          (await fetch(`http://${ports.host}:${port}/`, { signal: AbortSignal.timeout(2000) }).then((r) =>
-            r.arrayBuffer(),
-          )) !== undefined,
-        {
-          timeoutMs: 30_000,
-          logFile: path.join(dataDir, 'logs', `${name}.log`),
-        },
-      );
+      // GET / on a CloudEvent target answers 500 with a stack trace in the log: probe the port instead.
+      await waitUntil(`function ${name}`, () => portInUse(port, ports.host), {
+        timeoutMs: 30_000,
+        logFile: path.join(dataDir, 'logs', `${name}.log`),
+      });
     }
 
     // 3. Local GCS server, delivering the input bucket's finalize events to ingest.

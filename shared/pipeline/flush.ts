@@ -171,6 +171,23 @@ export class Flusher {
     const batches: StagedBatch[] = [];
     let busyShards = 0;
     const jobs: Array<() => Promise<void>> = [];
+    // Leases whose holder died after its rows were gone (crash during or after the delete step): the
+    // shard probe cannot see them, so finish and release them here (one read when there are none).
+    const stale = await this.d.collections.flush
+      .where('leaseUntil', '<', Timestamp.fromMillis(this.now()))
+      .get();
+    this.d.counter.reads += Math.max(1, stale.size);
+    for (const doc of stale.docs) {
+      const [table, shard] = [
+        doc.get('table') as TableKind | undefined,
+        doc.get('shard') as number | undefined,
+      ];
+      if (table === undefined || shard === undefined) continue;
+      jobs.push(async () => {
+        const b = await this.claim(table, shard, { takeoverOnly: true });
+        if (b !== undefined) batches.push(await this.finish(b));
+      });
+    }
     for (const table of options.tables ?? (['joined', 'unmatched'] as const)) {
       for (let shard = 0; shard < this.d.shards; shard++) {
         jobs.push(async () => {
@@ -192,26 +209,27 @@ export class Flusher {
 
   /** One batch of one shard: claim (or take over), write, stage, delete, release. */
   async flushShard(table: TableKind, shard: number): Promise<StagedBatch | 'busy' | undefined> {
-    const leaseRef = this.d.collections.flush.doc(`${table}-${shard}`);
-    const lease = await leaseRef.get();
-    this.d.counter.reads++;
-    const current = lease.exists ? (lease.get('batchId') as string | null) : null;
-    const leaseUntil = lease.exists ? (lease.get('leaseUntil') as Timestamp | null) : null;
-    if (current !== null && leaseUntil !== null && leaseUntil.toMillis() > this.now()) return 'busy';
-    if (current === null) {
-      // Anything to flush? (An empty query costs one read.)
-      const cutoff = Timestamp.fromMillis(Date.now() - CUTOFF_LAG_MS);
-      const probe = await this.shardQuery(table, shard).where('createdAt', '<=', cutoff).limit(1).get();
-      this.d.counter.reads += Math.max(1, probe.size);
-      if (probe.empty) return undefined;
-    }
+    // Anything to flush? (An empty query costs one read; an idle tick costs one per shard.) A batch
+    // abandoned by a crash still has its rows here, so it is found and taken over by this path too.
+    const cutoff = Timestamp.fromMillis(Date.now() - CUTOFF_LAG_MS);
+    const probe = await this.shardQuery(table, shard)
+      .where('createdAt', '<=', cutoff)
+      .limit(1)
+      .select()
+      .get();
+    this.d.counter.reads += Math.max(1, probe.size);
+    if (probe.empty) return undefined;
     const batch = await this.claim(table, shard);
     if (batch === undefined) return 'busy';
     faultPoint('flush.after-claim');
     return this.finish(batch);
   }
 
-  private async claim(table: TableKind, shard: number): Promise<BatchDoc | undefined> {
+  private async claim(
+    table: TableKind,
+    shard: number,
+    options: { takeoverOnly?: boolean } = {},
+  ): Promise<BatchDoc | undefined> {
     const leaseRef = this.d.collections.flush.doc(`${table}-${shard}`);
     return this.d.db.runTransaction(async (tx) => {
       const lease = await tx.get(leaseRef);
@@ -223,11 +241,16 @@ export class Flusher {
         if (leaseUntil !== null && leaseUntil.toMillis() > now) return undefined;
         // Take over a batch whose holder is presumed dead: same batch, same rows, same file names.
         const b = await tx.get(this.d.collections.batches.doc(current));
-        tx.set(leaseRef, { batchId: current, leaseUntil: until, owner: this.owner }, { merge: true });
+        tx.set(
+          leaseRef,
+          { table, shard, batchId: current, leaseUntil: until, owner: this.owner },
+          { merge: true },
+        );
         if (!b.exists) throw new StreamjoinError('internal', `flush lease names missing batch ${current}`);
         this.d.log.warn({ table, shard, batchId: current }, 'taking over an abandoned flush batch');
         return b.data() as BatchDoc;
       }
+      if (options.takeoverOnly === true) return undefined;
       const seq = ((lease.exists ? (lease.get('seq') as number) : 0) ?? 0) + 1;
       const batchId = `${table}-s${shard}-${String(seq).padStart(8, '0')}-${randomBytes(4).toString('hex')}`;
       const doc: BatchDoc = {
@@ -240,7 +263,7 @@ export class Flusher {
         last: null,
       };
       tx.set(this.d.collections.batches.doc(batchId), { ...doc, createdAt: Timestamp.fromMillis(now) });
-      tx.set(leaseRef, { batchId, seq, leaseUntil: until, owner: this.owner });
+      tx.set(leaseRef, { table, shard, batchId, seq, leaseUntil: until, owner: this.owner });
       return doc;
     });
   }
