@@ -11,8 +11,11 @@ test("the repository's firestore.indexes.json declares the indexes the pipeline 
     (ix) => `${ix.collectionGroup}(${ix.fields.map((f) => `${f.fieldPath} ${f.order}`).join(', ')})`,
   );
   assert.deepEqual(shape, [
-    'streamjoin_states(status ASCENDING, deadlineShard ASCENDING, deadline ASCENDING)',
-    'streamjoin_outbox(table ASCENDING, shard ASCENDING, createdAt ASCENDING)',
+    // evict.ts: deadlineShard == s, deadline <= now, orderBy deadline
+    'streamjoin_states(deadlineShard ASCENDING, deadline ASCENDING)',
+    // flush.ts: table == t, shard == s, createdAt <= cutoff, orderBy createdAt, rowId
+    'streamjoin_outbox(table ASCENDING, shard ASCENDING, createdAt ASCENDING, rowId ASCENDING)',
+    // compact.ts: table == t, status == staged (ordered by age when it needs to be)
     'streamjoin_batches(table ASCENDING, status ASCENDING, createdAt ASCENDING)',
   ]);
   assert.deepEqual(parsed.fieldOverrides, [

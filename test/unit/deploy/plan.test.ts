@@ -230,8 +230,8 @@ test('the deploy plan: indexes, TTL and rules follow the collection prefix', asy
   const ids = plan.steps.map((s) => s.id).filter((id) => id.startsWith('firestore:'));
   assert.deepEqual(ids, [
     'firestore:database',
-    'firestore:index:acme_states:status,deadlineShard,deadline',
-    'firestore:index:acme_outbox:table,shard,createdAt',
+    'firestore:index:acme_states:deadlineShard,deadline',
+    'firestore:index:acme_outbox:table,shard,createdAt,rowId',
     'firestore:index:acme_batches:table,status,createdAt',
     'firestore:exempt:acme_states.expireAt',
     'firestore:ttl:acme_states.expireAt',
