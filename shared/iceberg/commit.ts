@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isRetryable, StreamjoinError } from '../errors.ts';
 import { faultPoint } from '../faults.ts';
 import type { Logger } from '../log.ts';
-import { encodeTableMetadata } from './spec/metadata-codec.ts';
+import { encodeTableMetadataBytes } from './spec/metadata-codec.ts';
 import type { TableMetadata } from './spec/types.ts';
 import { applyUpdates, checkRequirements, type TableRequirement, type TableUpdate } from './spec/updates.ts';
 import { metadataUriFor, refreshTable, type Table, writeVersionHint } from './table.ts';
@@ -81,7 +81,7 @@ export async function commitWithRetry(
     const version = base.version + 1;
     const uri = metadataUriFor(base.location, version);
     try {
-      await base.store.write(uri, encodeTableMetadata(next), {
+      await base.store.write(uri, encodeTableMetadataBytes(next), {
         ifAbsent: true,
         contentType: 'application/json',
       });
@@ -140,6 +140,7 @@ async function backoff(attempt: number, options: CommitOptions): Promise<void> {
 
 /** Files of attempts that lost: unreferenced by construction (each attempt's names are unique). */
 async function deleteQuietly(table: Table, uris: readonly string[]): Promise<void> {
+  if (uris.length === 0) return;
   const referenced = new Set(table.metadata.snapshots.map((s) => s.manifestList));
   await Promise.all(
     uris

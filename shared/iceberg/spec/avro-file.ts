@@ -39,8 +39,17 @@ const HEADER = avro.Type.forSchema({
   ],
 });
 
+// Building an avsc Type compiles code; the few schemas in use are built once and reused.
+const typeCache = new Map<string, avro.Type>();
 function recordType(schema: AvroSchema): avro.Type {
-  return avro.Type.forSchema(schema as avro.Schema, { registry: { long: LONG } as never });
+  const key = JSON.stringify(schema);
+  let type = typeCache.get(key);
+  if (type === undefined) {
+    type = avro.Type.forSchema(schema as avro.Schema, { registry: { long: LONG } as never });
+    if (typeCache.size > 64) typeCache.clear();
+    typeCache.set(key, type);
+  }
+  return type;
 }
 
 export type AvroCodec = 'null' | 'deflate';

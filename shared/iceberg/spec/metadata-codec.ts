@@ -136,9 +136,64 @@ export function tableMetadataToJson(md: TableMetadata): Record<string, unknown> 
   };
 }
 
-/** The metadata file's text (pretty-printed: operators read these files). */
+// Snapshots and log entries are immutable and carried from version to version, so each one's JSON
+// bytes are computed once: encoding the 1,000th version is a copy of cached bytes, not a walk (and a
+// UTF-8 encoding) of the whole history.
+const fragments = new WeakMap<object, Buffer>();
+function fragment(o: object, wire: () => unknown): Buffer {
+  let bytes = fragments.get(o);
+  if (bytes === undefined) {
+    bytes = Buffer.from(stringifyJsonWithLongs(wire()));
+    fragments.set(o, bytes);
+  }
+  return bytes;
+}
+
+const COMMA = Buffer.from(',');
+function jsonArray(name: string, items: readonly Buffer[]): Buffer[] {
+  const out: Buffer[] = [Buffer.from(`${JSON.stringify(name)}:[`)];
+  items.forEach((b, i) => {
+    if (i > 0) out.push(COMMA);
+    out.push(b);
+  });
+  out.push(Buffer.from(']'));
+  return out;
+}
+
+/** The metadata file's bytes (compact JSON, keys in the order the spec lists them, as Java writes it). */
+export function encodeTableMetadataBytes(md: TableMetadata): Buffer {
+  const parts: Buffer[] = [Buffer.from('{')];
+  const head = tableMetadataToJson({ ...md, snapshots: [], snapshotLog: [], metadataLog: [] });
+  Object.entries(head).forEach(([key, value], i) => {
+    if (i > 0) parts.push(COMMA);
+    if (key === 'snapshots') {
+      parts.push(
+        ...jsonArray(
+          key,
+          md.snapshots.map((x) => fragment(x, () => snapshotToJson(x))),
+        ),
+      );
+    } else if (key === 'snapshot-log') {
+      const log = md.snapshotLog.map((e) =>
+        fragment(e, () => ({ 'timestamp-ms': e.timestampMs, 'snapshot-id': e.snapshotId })),
+      );
+      parts.push(...jsonArray(key, log));
+    } else if (key === 'metadata-log') {
+      const log = md.metadataLog.map((e) =>
+        fragment(e, () => ({ 'timestamp-ms': e.timestampMs, 'metadata-file': e.metadataFile })),
+      );
+      parts.push(...jsonArray(key, log));
+    } else {
+      parts.push(Buffer.from(`${JSON.stringify(key)}:${stringifyJsonWithLongs(value)}`));
+    }
+  });
+  parts.push(Buffer.from('}'));
+  return Buffer.concat(parts);
+}
+
+/** The metadata file's text. */
 export function encodeTableMetadata(md: TableMetadata): string {
-  return `${stringifyJsonWithLongs(tableMetadataToJson(md), 2)}\n`;
+  return encodeTableMetadataBytes(md).toString('utf8');
 }
 
 // ---- Decoding ------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import {
   encodeTableMetadata,
   parseJsonWithLongs,
   stringifyJsonWithLongs,
+  tableMetadataToJson,
 } from '../../../shared/iceberg/spec/metadata-codec.ts';
 import { partitionSpecFromTableDef, schemaFromTableDef } from '../../../shared/iceberg/spec/schema.ts';
 import type { ManifestEntry, ManifestFile, TableMetadata } from '../../../shared/iceberg/spec/types.ts';
@@ -48,11 +49,31 @@ describe('table metadata JSON', () => {
   it('round-trips, keeping a snapshot id above 2^53 exact', () => {
     const md = sampleMetadata();
     const text = encodeTableMetadata(md);
-    assert.match(text, /"current-snapshot-id": 9007199254740993/);
-    assert.match(text, /"snapshot-id": 9007199254740993/);
+    assert.match(text, /"current-snapshot-id":9007199254740993/);
+    assert.match(text, /"snapshot-id":9007199254740993/);
     const back = decodeTableMetadata(text);
     assert.ok(back.ok);
     assert.deepEqual(back.value, md);
+  });
+
+  it('encodes from cached snapshot fragments exactly what the wire object holds, version after version', () => {
+    const md = sampleMetadata();
+    const first = encodeTableMetadata(md);
+    const next = applyUpdates(md, [{ action: 'set-properties', updates: { k: 'v' } }], {
+      nowMs: 3_000,
+      baseMetadataFile: 'file:///wh/default/orders_payments/metadata/v2.metadata.json',
+    });
+    assert.equal(encodeTableMetadata(md), first);
+    for (const m of [md, next]) {
+      assert.deepEqual(
+        parseJsonWithLongs(encodeTableMetadata(m)),
+        parseJsonWithLongs(stringifyJsonWithLongs(tableMetadataToJson(m))),
+      );
+    }
+    assert.equal(
+      (parseJsonWithLongs(encodeTableMetadata(next)) as { 'metadata-log': unknown[] })['metadata-log'].length,
+      2,
+    );
   });
 
   it('writes the v2 wire names (kebab-case) and no domain names', () => {
