@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { stackDown, stackStatus, stackUp } from '../infra/local/stack.ts';
 import { SETTINGS } from '../shared/config.ts';
 import { describeError } from '../shared/errors.ts';
+import { registerOpsCommands } from './ops-commands.ts';
 import { fail, table } from './output.ts';
 
 const program = new Command('streamjoin')
@@ -105,6 +106,46 @@ local
       ]),
     );
     if (!st.services.every((s) => s.running && s.answering)) process.exitCode = 1;
+  });
+
+registerOpsCommands(program);
+
+program
+  .command('deploy')
+  .description(
+    'deploy to Google Cloud: APIs, buckets, Firestore, service accounts, functions, scheduler jobs (idempotent)',
+  )
+  .requiredOption('--project <id>', 'Google Cloud project id')
+  .requiredOption('--region <region>', 'region of the functions and buckets, e.g. europe-west1')
+  .option('--dry-run', 'print every gcloud command and Scheduler request body; touch nothing')
+  .action(async (o: { project: string; region: string; dryRun?: boolean }) => {
+    try {
+      const { runDeploy } = await import('../infra/gcp/deploy.ts');
+      await runDeploy({ project: o.project, region: o.region, dryRun: o.dryRun === true });
+    } catch (err) {
+      fail(describeError(err));
+    }
+  });
+
+program
+  .command('destroy')
+  .description('remove what deploy created (buckets and Firestore data only with --delete-data)')
+  .requiredOption('--project <id>', 'Google Cloud project id')
+  .requiredOption('--region <region>', 'region used by deploy')
+  .option('--delete-data', 'also delete the buckets and the Firestore collections')
+  .option('--dry-run', 'print the plan; touch nothing')
+  .action(async (o: { project: string; region: string; deleteData?: boolean; dryRun?: boolean }) => {
+    try {
+      const { runDestroy } = await import('../infra/gcp/deploy.ts');
+      await runDestroy({
+        project: o.project,
+        region: o.region,
+        dryRun: o.dryRun === true,
+        deleteData: o.deleteData === true,
+      });
+    } catch (err) {
+      fail(describeError(err));
+    }
   });
 
 await program.parseAsync(process.argv);

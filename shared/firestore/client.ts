@@ -7,6 +7,9 @@ export function createFirestore(
   config: Pick<Config, 'projectId' | 'firestoreDatabase' | 'firestoreEmulatorHost'>,
 ): Firestore {
   const host = config.firestoreEmulatorHost;
+  // Against the emulator the client would still probe the GCE metadata server (a warning and a
+  // non-loopback request): tell google-auth-library not to.
+  if (host !== undefined) process.env['METADATA_SERVER_DETECTION'] ??= 'none';
   return new Firestore({
     projectId: config.projectId,
     databaseId: config.firestoreDatabase,
