@@ -72,7 +72,10 @@ export const UNMATCHED_TABLE: TableDef = {
   partitionName: 'emitted_at_day',
 };
 
-export const TABLES: Readonly<Record<TableKind, TableDef>> = { joined: JOINED_TABLE, unmatched: UNMATCHED_TABLE };
+export const TABLES: Readonly<Record<TableKind, TableDef>> = {
+  joined: JOINED_TABLE,
+  unmatched: UNMATCHED_TABLE,
+};
 
 /** A row as the pipeline holds it: timestamps as epoch microseconds (bigint), ints as numbers. */
 export type RowValue = string | number | bigint | null;
