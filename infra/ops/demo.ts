@@ -11,6 +11,7 @@ import { currentSchema } from '../../shared/iceberg/snapshot-producer.ts';
 import { tableLocationOf } from '../../shared/pipeline/compact.ts';
 import { FileObjectStore } from '../../shared/storage/file-store.ts';
 import { createStorageClient } from '../../shared/storage/gcs-store.ts';
+import type { LocalPorts } from '../local/ports.ts';
 import { stackDown, stackUp } from '../local/stack.ts';
 import { drain, formatBacklog } from './drain.ts';
 import {
@@ -34,6 +35,8 @@ export interface DemoOptions {
   readonly gzip: boolean;
   readonly faults?: FaultMix;
   readonly drainTimeoutMs?: number;
+  /** Ports of the stack (default: firebase.json). */
+  readonly ports?: LocalPorts;
   /** Extra environment for the stack (e.g. fault injection in chaos tests). */
   readonly env?: Record<string, string>;
   readonly log: (line: string) => void;
@@ -120,6 +123,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const rec = await stackUp({
     dataDir,
     fresh: true,
+    ...(o.ports === undefined ? {} : { ports: o.ports }),
     env: {
       STREAMJOIN_ORDER_TIMEOUT: o.timeout,
       STREAMJOIN_PAYMENT_TIMEOUT: o.timeout,

@@ -6,16 +6,32 @@ import type { Config } from '../config.ts';
 export function createFirestore(
   config: Pick<Config, 'projectId' | 'firestoreDatabase' | 'firestoreEmulatorHost'>,
 ): Firestore {
-  const host = config.firestoreEmulatorHost;
+  const host = config.firestoreEmulatorHost?.replace(/^https?:\/\//, '');
+  if (host === undefined)
+    return new Firestore({
+      projectId: config.projectId,
+      databaseId: config.firestoreDatabase,
+      ignoreUndefinedProperties: true,
+    });
   // Against the emulator the client would still probe the GCE metadata server (a warning and a
   // non-loopback request): tell google-auth-library not to.
-  if (host !== undefined) process.env['METADATA_SERVER_DETECTION'] ??= 'none';
-  return new Firestore({
-    projectId: config.projectId,
-    databaseId: config.firestoreDatabase,
-    ...(host === undefined ? {} : { host: host.replace(/^https?:\/\//, ''), ssl: false }),
-    ignoreUndefinedProperties: true,
-  });
+  process.env['METADATA_SERVER_DETECTION'] ??= 'none';
+  // The client lets FIRESTORE_EMULATOR_HOST override the `host` setting, read once in the constructor;
+  // the configured emulator must win (a CLI or test process may talk to another stack's emulator).
+  const previous = process.env['FIRESTORE_EMULATOR_HOST'];
+  process.env['FIRESTORE_EMULATOR_HOST'] = host;
+  try {
+    return new Firestore({
+      projectId: config.projectId,
+      databaseId: config.firestoreDatabase,
+      host,
+      ssl: false,
+      ignoreUndefinedProperties: true,
+    });
+  } finally {
+    if (previous === undefined) delete process.env['FIRESTORE_EMULATOR_HOST'];
+    else process.env['FIRESTORE_EMULATOR_HOST'] = previous;
+  }
 }
 
 export interface Collections {
