@@ -53,6 +53,8 @@ export interface JoinStoreOptions<S> {
   readonly maxAttempts?: number;
 }
 
+/** Writes per commit: Firestore's documented limit is 500 per batch. */
+const MAX_WRITES_PER_COMMIT = 450;
 const FAILED_PRECONDITION = 9;
 const ALREADY_EXISTS = 6;
 const ABORTED = 10;
@@ -110,30 +112,53 @@ export class JoinStore<S> {
     const refs = keys.map((k) => this.stateRef(k));
     const snaps = await this.o.db.getAll(...refs);
     this.o.counter.reads += snaps.length;
-    const batch = this.o.db.batch();
-    let writes = 0;
-    let emitted = 0;
+    // Pack the keys' writes into commits of at most MAX_WRITES_PER_COMMIT (a key's writes stay together).
+    const groups: Array<{ batch: WriteBatch; keys: string[]; writes: number; emitted: number }> = [];
+    let cur = { batch: this.o.db.batch(), keys: [] as string[], writes: 0, emitted: 0 };
     keys.forEach((key, i) => {
       const t = items.get(key)!(snaps[i]!.exists ? (snaps[i]!.get('s') as S) : undefined);
-      writes += this.stage(batch, key, refs[i]!, snaps[i]!, t);
-      emitted += t.emitted.length;
+      const n = t.next === undefined ? 0 : 1 + t.emitted.length;
+      if (n === 0) return;
+      if (n > MAX_WRITES_PER_COMMIT) {
+        throw new StreamjoinError(
+          'internal',
+          `one order_id needs ${n} writes in one commit (max ${MAX_WRITES_PER_COMMIT}): chunk the input smaller`,
+          {
+            context: { orderId: key },
+          },
+        );
+      }
+      if (cur.writes + n > MAX_WRITES_PER_COMMIT) {
+        groups.push(cur);
+        cur = { batch: this.o.db.batch(), keys: [], writes: 0, emitted: 0 };
+      }
+      this.stage(cur.batch, key, refs[i]!, snaps[i]!, t);
+      cur.keys.push(key);
+      cur.writes += n;
+      cur.emitted += t.emitted.length;
     });
-    if (writes === 0) return { conflicts: 0, emitted: 0 };
-    try {
-      await batch.commit();
-      this.o.counter.writes += writes;
-      return { conflicts: 0, emitted };
-    } catch (err) {
-      if (!isConflict(err)) throw err;
-    }
-    // Lost a race on at least one key: retry each key on its own (re-read, re-plan).
-    let conflicts = 1;
-    emitted = 0;
-    for (const key of keys) {
-      const r = await this.applyOne(key, items.get(key)!);
-      conflicts += r.conflicts;
-      emitted += r.emitted;
-    }
+    if (cur.writes > 0) groups.push(cur);
+    let conflicts = 0;
+    let emitted = 0;
+    await Promise.all(
+      groups.map(async (g) => {
+        try {
+          await g.batch.commit();
+          this.o.counter.writes += g.writes;
+          emitted += g.emitted;
+          return;
+        } catch (err) {
+          if (!isConflict(err)) throw err;
+        }
+        // Lost a race on at least one key: retry each key of this commit on its own (re-read, re-plan).
+        conflicts++;
+        for (const key of g.keys) {
+          const r = await this.applyOne(key, items.get(key)!);
+          conflicts += r.conflicts;
+          emitted += r.emitted;
+        }
+      }),
+    );
     return { conflicts, emitted };
   }
 
