@@ -133,17 +133,7 @@ export async function stackUp(options: UpOptions): Promise<StackRecord> {
     for (const [name, port] of fns) {
       const logFile = path.join(dataDir, 'logs', `${name}.log`);
       log(`starting function ${name} on ${ports.host}:${port}`);
-      const p = spawnManaged(
-        name,
-        NODE,
-        [
-          FF_MAIN,
-          `--target=${name}`,
-          `--port=${port}`,
-          `--source=${path.join(REPO_ROOT, 'functions/index.ts')}`,
-        ],
-        { env: { ...env, HOST: ports.host }, logFile, detached: true, cwd: REPO_ROOT },
-      );
+      const p = spawnFunction(name, ports.host, port, env, logFile);
       services.push({ name, pid: p.pid, url: `http://${ports.host}:${port}/`, logFile });
       save();
     }
@@ -196,6 +186,68 @@ export async function stackUp(options: UpOptions): Promise<StackRecord> {
     rmSync(stackFile(dataDir), { force: true });
     throw err;
   }
+}
+
+/** One Functions Framework process serving `name` (its own process group, detached). */
+function spawnFunction(
+  name: string,
+  host: string,
+  port: number,
+  env: Record<string, string>,
+  logFile: string,
+) {
+  return spawnManaged(
+    name,
+    NODE,
+    [FF_MAIN, `--target=${name}`, `--port=${port}`, `--source=${path.join(REPO_ROOT, 'functions/index.ts')}`],
+    { env: { ...env, HOST: host }, logFile, detached: true, cwd: REPO_ROOT },
+  );
+}
+
+/**
+ * Chaos tests: kills one function's process group (SIGKILL by default: a crash, no clean-up) if it is
+ * still running, starts it again exactly as `up` did, waits until it listens, and records the new pid
+ * in stack.json. Returns the new record.
+ */
+export async function restartFunction(
+  dataDir: string,
+  name: string,
+  options: { signal?: NodeJS.Signals; timeoutMs?: number } = {},
+): Promise<ServiceRecord> {
+  const dir = path.resolve(dataDir);
+  const rec = readStack(dir);
+  const svc = rec?.services.find((s) => s.name === name);
+  if (rec === undefined || svc === undefined || !(Object.values(FUNCTION_NAMES) as string[]).includes(name)) {
+    throw new Error(`expected a running local stack in ${dir} with function ${JSON.stringify(name)}`);
+  }
+  const url = new URL(svc.url);
+  const port = Number(url.port);
+  try {
+    process.kill(-svc.pid, options.signal ?? 'SIGKILL');
+  } catch {
+    // already gone
+  }
+  await stopGroup(svc.pid, 2000);
+  await waitUntil(
+    `port ${port} of ${name} to be released`,
+    async () => !(await portInUse(port, url.hostname)),
+    {
+      timeoutMs: 10_000,
+    },
+  );
+  const p = spawnFunction(name, url.hostname, port, rec.env, svc.logFile);
+  const next: ServiceRecord = { ...svc, pid: p.pid };
+  const latest = readStack(dir) ?? rec;
+  writeFileSync(
+    stackFile(dir),
+    `${JSON.stringify({ ...latest, services: latest.services.map((s) => (s.name === name ? next : s)) }, null, 2)}\n`,
+  );
+  await waitUntil(`function ${name}`, () => portInUse(port, url.hostname), {
+    timeoutMs: options.timeoutMs ?? 30_000,
+    proc: p,
+    logFile: svc.logFile,
+  });
+  return next;
 }
 
 async function ensureBuckets(config: Config, storageUrl: string): Promise<void> {

@@ -1,0 +1,88 @@
+// `npm run test:chaos [-- --seed N --count N --runs N --timeout 20s --warehouse gs|file --keep]`: chaos runs
+// of the whole local pipeline (see chaos.ts), one per seed (seed, seed+1, …). Prints the faults injected
+// and the verdict of each run, and ends with `chaos: N passed, N failed`; exits 1 if any run failed.
+// The defaults are CI-sized (300 orders, one run, a couple of minutes).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { stackDown } from '../../infra/local/stack.ts';
+import { formatVerify } from '../../infra/ops/verify.ts';
+import { formatFaults, runChaos } from './chaos.ts';
+
+const { values } = parseArgs({
+  options: {
+    seed: { type: 'string' },
+    count: { type: 'string', default: '300' },
+    runs: { type: 'string', default: '1' },
+    timeout: { type: 'string', default: '20s' },
+    'flush-lease': { type: 'string', default: '5s' },
+    warehouse: { type: 'string', default: 'gs' },
+    'drain-timeout': { type: 'string', default: '300' },
+    keep: { type: 'boolean', default: false },
+  },
+  strict: true,
+});
+
+function int(name: string, raw: string | undefined, min: number): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) {
+    console.error(`--${name} expects an integer >= ${min}, but was: ${JSON.stringify(raw)}`);
+    process.exit(2);
+  }
+  return n;
+}
+const firstSeed =
+  values.seed === undefined ? Math.floor(Math.random() * 1_000_000) : int('seed', values.seed, 0);
+const count = int('count', values.count, 1);
+const runs = int('runs', values.runs, 1);
+const drainTimeoutMs = int('drain-timeout', values['drain-timeout'], 10) * 1000;
+if (values.warehouse !== 'gs' && values.warehouse !== 'file') {
+  console.error(`--warehouse expects gs or file, but was: ${JSON.stringify(values.warehouse)}`);
+  process.exit(2);
+}
+const warehouse = values.warehouse;
+
+let current: string | undefined;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    console.error(`\nchaos: ${sig}, stopping the local stack`);
+    void (current === undefined ? Promise.resolve(0) : stackDown(current)).finally(() => process.exit(130));
+  });
+}
+
+let passed = 0;
+let failed = 0;
+for (let i = 0; i < runs; i++) {
+  const seed = firstSeed + i;
+  current = mkdtempSync(path.join(tmpdir(), `streamjoin-chaos-${seed}-`));
+  const r = await runChaos({
+    seed,
+    count,
+    timeout: values.timeout,
+    flushLease: values['flush-lease'],
+    warehouse,
+    keep: values.keep,
+    dataDir: current,
+    drainTimeoutMs,
+    log: (line) => console.log(line),
+  });
+  console.log(`  faults injected:\n    ${formatFaults(r.faults)}`);
+  console.log(
+    `  workload: ${r.truth.events} events in ${r.truth.files} files, ${r.truth.rows} expected rows, ` +
+      `${r.truth.rejects} bad records, ${r.truth.duplicates} duplicate records`,
+  );
+  if (r.verify !== undefined) console.log(formatVerify(r.verify).replace(/^/gm, '  '));
+  if (r.rejectsWithoutReason > 0)
+    console.log(`  ${r.rejectsWithoutReason} quarantined record(s) without a reason`);
+  if (r.error !== undefined) console.log(`  error: ${r.error}`);
+  console.log(
+    `chaos seed ${seed}: ${r.pass ? 'PASS' : 'FAIL'} in ${Math.round(r.elapsedMs / 1000)} s` +
+      (r.pass && !values.keep ? '' : ` (data, logs and tables kept in ${r.dataDir})`),
+  );
+  if (r.pass) passed++;
+  else failed++;
+  current = undefined;
+}
+console.log(`chaos: ${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
