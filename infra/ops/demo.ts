@@ -216,9 +216,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       verify,
       truth: plan.truth,
       latency: { p50: percentile(lat, 50), p95: percentile(lat, 95), max: lat.at(-1) ?? 0, n: lat.length },
-      firestore: sumFirestoreOps(
-        ['ingest', 'tick', 'compact'].map((n) => path.join(dataDir, 'logs', `${n}.log`)),
-      ),
+      ...sumFunctionLogs(['ingest', 'tick', 'compact'].map((n) => path.join(dataDir, 'logs', `${n}.log`))),
+      uploadedFiles: plan.files.length,
       snapshots,
       dataFiles,
       rejects: rejects.length,
