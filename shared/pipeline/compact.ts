@@ -3,12 +3,10 @@
 // then table maintenance: bin-pack small files of a partition into larger ones (a `replace` snapshot),
 // expire old snapshots, delete orphan files. Idempotent and safe to overlap.
 import { randomUUID } from 'node:crypto';
-import { type Firestore, Timestamp } from '@google-cloud/firestore';
+import { Timestamp } from '@google-cloud/firestore';
 import type { Config } from '../config.ts';
 import { StreamjoinError } from '../errors.ts';
 import { faultPoint } from '../faults.ts';
-import type { Collections } from '../firestore/client.ts';
-import type { OpCounter } from '../firestore/op-counter.ts';
 import {
   appendBatches,
   deleteOrphanFiles,
@@ -21,22 +19,13 @@ import {
 import { readDataFileRows } from '../iceberg/reader.ts';
 import { currentSchema } from '../iceberg/snapshot-producer.ts';
 import type { ResolvedEntry } from '../iceberg/spec/types.ts';
-import type { Logger } from '../log.ts';
-import type { ObjectStore } from '../storage/port.ts';
 import { joinUri } from '../storage/port.ts';
 import { type DataFileStats, TABLES, type TableKind } from '../tables.ts';
 import { deserializeStats, type SerializedStats } from './flush.ts';
-import { storeDataFileWriter, tableUris } from './tick.ts';
+import { storeDataFileWriter, type TickDeps, tableUris } from './tick.ts';
 
-export interface CompactDeps {
-  readonly db: Firestore;
-  readonly collections: Collections;
-  readonly counter: OpCounter;
-  readonly store: ObjectStore;
-  readonly config: Config;
-  readonly log: Logger;
-  readonly now?: () => number;
-}
+/** Compact needs what the tick needs: Firestore (batches), the object store and the configuration. */
+export type CompactDeps = TickDeps;
 
 export interface TableCompactResult {
   readonly table: TableKind;
