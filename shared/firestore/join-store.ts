@@ -11,6 +11,7 @@ import {
   Timestamp,
   type WriteBatch,
 } from '@google-cloud/firestore';
+import { settleAll } from '../async.ts';
 import { StreamjoinError } from '../errors.ts';
 import type { TableKind } from '../tables.ts';
 import { type Collections, docIdFor, shardOf } from './client.ts';
@@ -140,7 +141,7 @@ export class JoinStore<S> {
     if (cur.writes > 0) groups.push(cur);
     let conflicts = 0;
     let emitted = 0;
-    await Promise.all(
+    await settleAll(
       groups.map(async (g) => {
         try {
           await g.batch.commit();

@@ -3,6 +3,7 @@
 // over several index ranges) and each hit is expired through the same pure state machine and the same
 // atomic state+outbox commit as ingest. Bounded per run; `more` says a backlog remains.
 import { Timestamp } from '@google-cloud/firestore';
+import { settleAll } from '../async.ts';
 import type { Config } from '../config.ts';
 import type { TransitionFn } from '../firestore/join-store.ts';
 import {
@@ -36,7 +37,7 @@ export async function evictExpired(
   const counters = zeroCounters();
   let expired = 0;
   let more = false;
-  await Promise.all(
+  await settleAll(
     Array.from({ length: shards }, async (_, shard) => {
       const snap = await deps.collections.states
         .where('deadlineShard', '==', shard)

@@ -197,13 +197,23 @@ export class Flusher {
         });
       }
     }
-    // A few shards at a time: the work is Firestore round trips and object writes.
+    // A few shards at a time: the work is Firestore round trips and object writes. After a failure no
+    // new shard starts, and the call returns only when the running ones have stopped (no work may go
+    // on in the background after the function has answered).
     let next = 0;
+    let failure: { error: unknown } | undefined;
     await Promise.all(
       Array.from({ length: 4 }, async () => {
-        while (next < jobs.length) await jobs[next++]!();
+        while (failure === undefined && next < jobs.length) {
+          try {
+            await jobs[next++]!();
+          } catch (error) {
+            failure ??= { error };
+          }
+        }
       }),
     );
+    if (failure !== undefined) throw failure.error;
     return { batches, rows: batches.reduce((n, b) => n + b.rowCount, 0), busyShards };
   }
 

@@ -261,6 +261,11 @@ export async function startGcsServer(options: GcsServerOptions): Promise<GcsServ
   }
 
   const server = createServer((req, res) => void handle(req, res));
+  // Keep idle connections open longer than clients keep them in their pools (Node's agents: ~5 s):
+  // with equal timeouts a client can reuse a socket the server is just closing, and a non-idempotent
+  // upload then fails with ECONNRESET (seen in CI).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
   try {
     await once(server, 'listening');
