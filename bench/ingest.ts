@@ -1,0 +1,447 @@
+// Benchmark: ingest throughput through the core (shared/pipeline/ingest.ts ingestObject) against the real
+// Firestore emulator, next to the emulator's raw throughput for the same number of plain operations in the
+// same run; and Firestore operations per joined pair (ingest of both events + tick + compact) with the
+// cost per million orders at public prices.
+//
+//   npx node bench/ingest.ts [--quick]     (starts its own emulator)
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import type { Firestore } from '@google-cloud/firestore';
+import { startFirestoreEmulator } from '../infra/local/firestore-emulator.ts';
+import { freePort } from '../infra/local/processes.ts';
+import { type Config, loadConfig } from '../shared/config.ts';
+import { type Collections, collections, createFirestore, docIdFor } from '../shared/firestore/client.ts';
+import { OpCounter } from '../shared/firestore/op-counter.ts';
+import { createLogger } from '../shared/log.ts';
+import { runCompact } from '../shared/pipeline/compact.ts';
+import { type InputObject, ingestObject } from '../shared/pipeline/ingest.ts';
+import { runTick } from '../shared/pipeline/tick.ts';
+import { createObjectStore } from '../shared/storage/index.ts';
+import { type BenchFigure, forEachConcurrent, round } from './support.ts';
+
+/** Public Firestore (Standard edition) prices per 100,000 document operations, USD. */
+export const FIRESTORE_PRICES = {
+  source: 'firebase.google.com/docs/firestore/pricing (price table by location), read 2026-11',
+  regional: { where: 'regional, e.g. us-west1 (Oregon)', reads: 0.03, writes: 0.09, deletes: 0.01 },
+  multiRegion: { where: 'multi-region, e.g. nam5 / eur3', reads: 0.06, writes: 0.18, deletes: 0.02 },
+} as const;
+
+export interface IngestBenchOptions {
+  /** host:port of a running emulator; otherwise one is started (and stopped) here. */
+  readonly emulatorHost?: string;
+  readonly quick?: boolean;
+  readonly log?: (line: string) => void;
+}
+
+type Ops = { reads: number; writes: number; deletes: number };
+
+const silent = createLogger({ level: 'silent' });
+const BASE_MS = Date.UTC(2026, 10, 25, 12, 0, 0);
+const iso = (ms: number) => new Date(ms).toISOString().slice(0, 19);
+
+function order(run: string, n: number) {
+  return {
+    order_id: `o-${run}-${n}`,
+    order_date: iso(BASE_MS + n),
+    created_at: iso(BASE_MS + n),
+    customer_id: `c-${n % 5000}`,
+    amount: 1 + (n % 1000),
+  };
+}
+function payment(run: string, n: number) {
+  return {
+    payment_id: `p-${run}-${n}`,
+    order_id: `o-${run}-${n}`,
+    payment_date: iso(BASE_MS + n + 60_000),
+    created_at: iso(BASE_MS + n + 60_000),
+    amount: 1 + (n % 1000),
+  };
+}
+
+interface BenchFile {
+  readonly obj: InputObject;
+  readonly body: Buffer;
+  readonly events: number;
+}
+
+function benchFile(kind: 'orders' | 'payments', name: string, records: readonly object[]): BenchFile {
+  const body = Buffer.from(records.map((r) => JSON.stringify(r)).join('\n'));
+  return {
+    obj: { bucket: 'bench', name: `stream/${kind}/2026_11_25/${name}`, generation: '1', size: body.length },
+    body,
+    events: records.length,
+  };
+}
+
+interface Env {
+  readonly db: Firestore;
+  readonly cols: Collections;
+  readonly config: Config;
+  readonly dir: string;
+}
+
+async function openEnv(host: string, project: string, dir: string): Promise<Env> {
+  const config = loadConfig({
+    GOOGLE_CLOUD_PROJECT: project,
+    FIRESTORE_EMULATOR_HOST: host,
+    STREAMJOIN_WAREHOUSE: `file://${path.join(dir, project)}/`,
+    METADATA_SERVER_DETECTION: 'none',
+  });
+  const db = createFirestore(config);
+  return { db, cols: collections(db, config.collectionPrefix), config, dir };
+}
+
+/** Ingests files at `concurrency` (like concurrent function instances); returns seconds and summed ops. */
+async function ingestAll(
+  env: Env,
+  files: readonly BenchFile[],
+  concurrency: number,
+): Promise<{ seconds: number; ops: Ops; conflicts: number }> {
+  const ops = new OpCounter();
+  let conflicts = 0;
+  const t0 = performance.now();
+  await forEachConcurrent(files, concurrency, async (f) => {
+    const counter = new OpCounter();
+    const r = await ingestObject(
+      {
+        db: env.db,
+        collections: env.cols,
+        counter,
+        config: env.config,
+        log: silent,
+        openObject: () => Readable.from([f.body]),
+      },
+      f.obj,
+    );
+    conflicts += r.conflicts;
+    ops.add(counter.snapshot());
+  });
+  return { seconds: (performance.now() - t0) / 1000, ops: ops.snapshot(), conflicts };
+}
+
+/** Tick (evict + flush) until the outbox is empty, then compact; returns the ops of both. */
+async function tickAndCompact(env: Env): Promise<{ tick: Ops; compact: Ops; rows: number }> {
+  const store = createObjectStore({ projectId: env.config.projectId });
+  const tick = new OpCounter();
+  let rows = 0;
+  for (let i = 0; i < 20; i++) {
+    const r = await runTick({
+      db: env.db,
+      collections: env.cols,
+      counter: tick,
+      store,
+      config: env.config,
+      log: silent,
+    });
+    rows += r.flush.rows;
+    if (r.flush.rows === 0 && r.flush.busyShards === 0) break;
+  }
+  const compact = new OpCounter();
+  await runCompact({
+    db: env.db,
+    collections: env.cols,
+    counter: compact,
+    store,
+    config: env.config,
+    log: silent,
+  });
+  return { tick: tick.snapshot(), compact: compact.snapshot(), rows };
+}
+
+/** Raw: one read-modify-write transaction per event on distinct documents, at `concurrency`. */
+async function rawTransactions(env: Env, n: number, concurrency: number): Promise<number> {
+  const col = env.db.collection('bench_raw_tx');
+  const t0 = performance.now();
+  await forEachConcurrent(
+    Array.from({ length: n }, (_, i) => i),
+    concurrency,
+    async (i) => {
+      const ref = col.doc(docIdFor(`k-${i}`));
+      await env.db.runTransaction(async (tx) => {
+        const s = await tx.get(ref);
+        tx.set(ref, {
+          n: ((s.exists ? (s.get('n') as number) : 0) ?? 0) + 1,
+          at: Date.now(),
+          pad: 'x'.repeat(150),
+        });
+      });
+    },
+  );
+  return (performance.now() - t0) / 1000;
+}
+
+/** The same primitive as the join store, per event: getAll of one doc + a batch write with a precondition. */
+async function rawGetAllBatch(env: Env, n: number, concurrency: number, perCall: number): Promise<number> {
+  const col = env.db.collection(`bench_raw_rmw_${perCall}`);
+  const calls = Math.ceil(n / perCall);
+  const t0 = performance.now();
+  await forEachConcurrent(
+    Array.from({ length: calls }, (_, i) => i),
+    concurrency,
+    async (c) => {
+      const refs = Array.from({ length: Math.min(perCall, n - c * perCall) }, (_, j) =>
+        col.doc(docIdFor(`k-${c * perCall + j}`)),
+      );
+      const snaps = await env.db.getAll(...refs);
+      const batch = env.db.batch();
+      snaps.forEach((s, j) => {
+        const data = { n: 1, at: Date.now(), pad: 'x'.repeat(150) };
+        if (s.exists) batch.update(refs[j]!, data, { lastUpdateTime: s.updateTime! });
+        else batch.create(refs[j]!, data);
+      });
+      await batch.commit();
+    },
+  );
+  return (performance.now() - t0) / 1000;
+}
+
+/** Raw: plain batched writes (WriteBatch of `perBatch` sets), `concurrency` batches in flight. */
+async function rawBatchedWrites(env: Env, n: number, concurrency: number, perBatch: number): Promise<number> {
+  const col = env.db.collection('bench_raw_batch');
+  const batches = Math.ceil(n / perBatch);
+  const t0 = performance.now();
+  await forEachConcurrent(
+    Array.from({ length: batches }, (_, i) => i),
+    concurrency,
+    async (b) => {
+      const batch = env.db.batch();
+      for (let j = b * perBatch; j < Math.min(n, (b + 1) * perBatch); j++) {
+        batch.set(col.doc(docIdFor(`k-${j}`)), { n: j, at: Date.now(), pad: 'x'.repeat(150) });
+      }
+      await batch.commit();
+    },
+  );
+  return (performance.now() - t0) / 1000;
+}
+
+const perPair = (o: Ops, pairs: number): Ops => ({
+  reads: o.reads / pairs,
+  writes: o.writes / pairs,
+  deletes: o.deletes / pairs,
+});
+const sumOps = (...xs: Ops[]): Ops => ({
+  reads: xs.reduce((a, x) => a + x.reads, 0),
+  writes: xs.reduce((a, x) => a + x.writes, 0),
+  deletes: xs.reduce((a, x) => a + x.deletes, 0),
+});
+
+/** USD per million orders for `ops` per pair (+1 TTL delete of the tombstone state per order, billed too). */
+function costPerMillion(ops: Ops, prices: { reads: number; writes: number; deletes: number }): number {
+  return (
+    ((ops.reads * prices.reads + ops.writes * prices.writes + (ops.deletes + 1) * prices.deletes) * 1e6) / 1e5
+  );
+}
+
+export async function runIngestBench(options: IngestBenchOptions = {}): Promise<{ figures: BenchFigure[] }> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const quick = options.quick === true;
+  const dir = await mkdtemp(path.join(tmpdir(), 'streamjoin-bench-ingest-'));
+  let emulator: Awaited<ReturnType<typeof startFirestoreEmulator>> | undefined;
+  const envs: Env[] = [];
+  try {
+    let host = options.emulatorHost;
+    if (host === undefined) {
+      emulator = await startFirestoreEmulator({
+        port: await freePort(),
+        logFile: path.join(dir, 'firestore.log'),
+      });
+      host = emulator.host;
+    }
+    const figures: BenchFigure[] = [];
+    const run = Date.now().toString(36);
+
+    // Warm-up (JIT, connections, the emulator's own JIT) on a project of its own.
+    const warm = await openEnv(host, `bench-ingest-warm-${run}`, dir);
+    envs.push(warm);
+    await ingestAll(
+      warm,
+      Array.from({ length: 6 }, (_, f) =>
+        benchFile(
+          'orders',
+          `w_${f}.jsonl`,
+          Array.from({ length: 500 }, (_, k) => order(`w${run}`, f * 500 + k)),
+        ),
+      ),
+      4,
+    );
+    await rawTransactions(warm, 300, 16);
+    await rawBatchedWrites(warm, 4000, 4, 400);
+
+    // 1. One event per file (the original producer). A payment comes LAG files after its order (the
+    // producer pays a minute later), so the two halves of a pair are rarely in flight together.
+    const pairs = quick ? 400 : 1500;
+    const c1 = 16;
+    const LAG = 64;
+    const small: BenchFile[] = [];
+    for (let i = 0; i < pairs + LAG; i++) {
+      if (i < pairs) small.push(benchFile('orders', `order_${i}.json`, [order(run, i)]));
+      if (i >= LAG) small.push(benchFile('payments', `payment_${i - LAG}.json`, [payment(run, i - LAG)]));
+    }
+    const e1 = await openEnv(host, `bench-ingest-single-${run}`, dir);
+    envs.push(e1);
+    const ing1 = await ingestAll(e1, small, c1);
+    const tx1 = await rawTransactions(e1, small.length, c1);
+    const rmw1 = await rawGetAllBatch(e1, small.length, c1, 1);
+    const eps1 = small.length / ing1.seconds;
+    const txps = small.length / tx1;
+    const cond1 = `${small.length} one-event files (${pairs} order+payment pairs, each payment ${LAG} files after its order), ${c1} files in flight, ingestObject in-process (no HTTP, no GCS download) against the Firestore emulator; raw = the same number of read-modify-write transactions on distinct docs at the same concurrency`;
+    const tc1 = await tickAndCompact(e1);
+    log(
+      `ingest 1-event files: ${round(eps1, 0)} events/s (${ing1.conflicts} conflicts); raw transactions ${round(txps, 0)}/s; getAll+precondition batch per event ${round(small.length / rmw1, 0)}/s`,
+    );
+    figures.push(
+      {
+        name: 'ingest throughput, 1-event files',
+        value: round(eps1, 0),
+        unit: 'events/s',
+        conditions: cond1,
+      },
+      {
+        name: 'emulator raw read-modify-write transactions',
+        value: round(txps, 0),
+        unit: 'tx/s',
+        conditions: cond1,
+      },
+      {
+        name: 'ingest / raw ratio, 1-event files',
+        value: round(eps1 / txps),
+        unit: 'x',
+        goal: '≥ 0.5',
+        meets: eps1 / txps >= 0.5,
+        conditions: cond1,
+      },
+      {
+        name: 'ingest / raw ratio, 1-event files, vs the join store primitive (getAll + precondition batch)',
+        value: round(eps1 / (small.length / rmw1)),
+        unit: 'x',
+        conditions: `${cond1}; here raw = getAll of 1 doc + a WriteBatch with an update-time precondition, per event`,
+      },
+    );
+
+    // 2. 1,000-event JSON Lines files: all order files, then all payment files, 4 files in flight.
+    const perFile = 1000;
+    const nFiles = quick ? 6 : 20;
+    const big: BenchFile[] = [];
+    for (let f = 0; f < nFiles / 2; f++) {
+      big.push(
+        benchFile(
+          'orders',
+          `orders_${f}.jsonl`,
+          Array.from({ length: perFile }, (_, k) => order(run, f * perFile + k)),
+        ),
+      );
+    }
+    for (let f = 0; f < nFiles / 2; f++) {
+      big.push(
+        benchFile(
+          'payments',
+          `payments_${f}.jsonl`,
+          Array.from({ length: perFile }, (_, k) => payment(run, f * perFile + k)),
+        ),
+      );
+    }
+    const c2 = 4;
+    const events2 = nFiles * perFile;
+    const e2 = await openEnv(host, `bench-ingest-jsonl-${run}`, dir);
+    envs.push(e2);
+    const ing2 = await ingestAll(e2, big, c2);
+    const bw2 = await rawBatchedWrites(e2, events2, c2, 400);
+    const rmw2 = await rawGetAllBatch(e2, events2, c2, 200);
+    const eps2 = events2 / ing2.seconds;
+    const bwps = events2 / bw2;
+    const cond2 = `${nFiles} JSON Lines files of ${perFile} events (${nFiles / 2} of orders first, then ${nFiles / 2} of their payments), ${c2} files in flight, ingestObject in-process against the emulator; raw = the same number of documents in WriteBatches of 400 sets, ${c2} in flight`;
+    const tc2 = await tickAndCompact(e2);
+    log(
+      `ingest 1,000-event files: ${round(eps2, 0)} events/s (${ing2.conflicts} conflicts); raw batched writes ${round(bwps, 0)} docs/s; getAll(200)+batch ${round(events2 / rmw2, 0)} docs/s`,
+    );
+    figures.push(
+      {
+        name: 'ingest throughput, 1,000-event JSONL files',
+        value: round(eps2, 0),
+        unit: 'events/s',
+        conditions: cond2,
+      },
+      { name: 'emulator raw batched writes', value: round(bwps, 0), unit: 'docs/s', conditions: cond2 },
+      {
+        name: 'ingest / raw ratio, 1,000-event JSONL files',
+        value: round(eps2 / bwps),
+        unit: 'x',
+        goal: '≥ 0.5',
+        meets: eps2 / bwps >= 0.5,
+        conditions: cond2,
+      },
+      {
+        name: 'ingest / raw ratio, 1,000-event files, vs the join store primitive (getAll 200 + precondition batch)',
+        value: round(eps2 / (events2 / rmw2)),
+        unit: 'x',
+        conditions: `${cond2}; here raw = getAll of 200 docs + a WriteBatch of 200 precondition writes`,
+      },
+    );
+
+    // 3. Firestore operations per joined pair, and the cost.
+    for (const [label, ing, tc, n] of [
+      ['1-event files', ing1, tc1, pairs],
+      ['1,000-event files', ing2, tc2, events2 / 2],
+    ] as const) {
+      if (tc.rows !== n) log(`  warning: ${label}: flushed ${tc.rows} rows, expected ${n}`);
+      const total = perPair(sumOps(ing.ops, tc.tick, tc.compact), n);
+      const all = total.reads + total.writes + total.deletes;
+      const cond = `${label}: ${n} pairs ingested, then ticks (evict + flush to Parquet) until the outbox is empty and one compaction (Iceberg commit), counted by OpCounter; ingest ${JSON.stringify(perPair(ing.ops, n))}, tick ${JSON.stringify(perPair(tc.tick, n))}, compact ${JSON.stringify(perPair(tc.compact, n))} per pair`;
+      log(
+        `Firestore ops per joined pair (${label}): reads ${round(total.reads, 3)}, writes ${round(total.writes, 3)}, deletes ${round(total.deletes, 3)} = ${round(all, 3)}`,
+      );
+      figures.push(
+        {
+          name: `Firestore reads per joined pair (${label})`,
+          value: round(total.reads, 3),
+          unit: 'reads',
+          conditions: cond,
+        },
+        {
+          name: `Firestore writes per joined pair (${label})`,
+          value: round(total.writes, 3),
+          unit: 'writes',
+          conditions: cond,
+        },
+        {
+          name: `Firestore deletes per joined pair (${label})`,
+          value: round(total.deletes, 3),
+          unit: 'deletes',
+          conditions: cond,
+        },
+        {
+          name: `Firestore operations per joined pair (${label})`,
+          value: round(all, 3),
+          unit: 'ops',
+          goal: '≤ 8',
+          meets: all <= 8,
+          conditions: cond,
+        },
+      );
+      for (const p of [FIRESTORE_PRICES.regional, FIRESTORE_PRICES.multiRegion]) {
+        figures.push({
+          name: `Firestore cost per million orders (${label}, ${p.where})`,
+          value: round(costPerMillion(total, p), 3),
+          unit: 'USD',
+          conditions: `${cond}; prices per 100k: reads $${p.reads}, writes $${p.writes}, deletes $${p.deletes} (${FIRESTORE_PRICES.source}); plus 1 TTL delete per order (the tombstone state, billed as a delete); free tier ignored; document sizes < 1 KiB (1 op each)`,
+        });
+      }
+    }
+    return { figures };
+  } finally {
+    for (const e of envs) await e.db.terminate().catch(() => undefined);
+    await emulator?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { figures } = await runIngestBench({ quick: process.argv.includes('--quick') });
+  for (const f of figures)
+    console.log(
+      `${f.name}: ${f.value} ${f.unit}${f.goal ? ` (goal ${f.goal}: ${f.meets ? 'met' : 'NOT met'})` : ''}`,
+    );
+}

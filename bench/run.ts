@@ -1,0 +1,193 @@
+// `npm run bench [-- --quick] [--only ingest,parquet,iceberg,e2e,memory] [--memory-full] [--out FILE]`:
+// every benchmark of issue 8 in one run on this machine — ingest throughput vs the emulator's raw
+// throughput, Firestore operations and cost per joined pair, Parquet vs pyarrow, Iceberg commit latency
+// with history, end-to-end latency and the highest sustained rate on the local stack, peak RSS of ingest
+// and compaction. Prints a table (with each figure's conditions) and writes bench/results.json. A
+// benchmark is not a test: a missed goal never fails the run; only a benchmark that could not run does.
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startFirestoreEmulator } from '../infra/local/firestore-emulator.ts';
+import { freePort } from '../infra/local/processes.ts';
+import { stackDown } from '../infra/local/stack.ts';
+import { runE2eBench } from './e2e.ts';
+import { runIngestBench } from './ingest.ts';
+import { runMemoryBench } from './memory.ts';
+import { runParquetBench } from './parquet.ts';
+import { type BenchFigure, machineInfo, round, withConditions } from './support.ts';
+
+const SECTIONS = ['ingest', 'parquet', 'iceberg', 'e2e', 'memory'] as const;
+type Section = (typeof SECTIONS)[number];
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'memory-full': { type: 'boolean', default: false },
+    out: { type: 'string', default: path.join(path.dirname(fileURLToPath(import.meta.url)), 'results.json') },
+  },
+  strict: true,
+});
+const quick = values.quick;
+const only = (values.only?.split(',').map((s) => s.trim()) ?? [...SECTIONS]) as Section[];
+for (const s of only) {
+  if (!(SECTIONS as readonly string[]).includes(s)) {
+    console.error(
+      `--only expects a comma-separated list of ${SECTIONS.join(', ')}, but got: ${JSON.stringify(s)}`,
+    );
+    process.exit(2);
+  }
+}
+
+const started = Date.now();
+const machine = machineInfo();
+const log = (line: string) => console.log(line);
+console.log(
+  `streamjoin bench${quick ? ' (--quick)' : ''} on ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB} GiB, Node ${machine.node}, ${machine.date}`,
+);
+console.log('(a shared machine: other processes may run too; figures are single runs unless stated)');
+
+// Everything started here is stopped on exit, Ctrl-C included.
+let emulator: Awaited<ReturnType<typeof startFirestoreEmulator>> | undefined;
+let e2eDir: string | undefined;
+const cleanUp = async () => {
+  if (e2eDir !== undefined) await stackDown(e2eDir).catch(() => undefined);
+  await emulator?.stop().catch(() => undefined);
+};
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    console.error(`\nbench: ${sig}, stopping what it started`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
+const figures: BenchFigure[] = [];
+const errors: Array<{ section: Section; error: string }> = [];
+const timings: Record<string, number> = {};
+
+async function section(name: Section, fn: () => Promise<BenchFigure[]>): Promise<void> {
+  if (!only.includes(name)) return;
+  console.log(`\n== ${name}`);
+  const t0 = Date.now();
+  try {
+    figures.push(...(await fn()));
+  } catch (err) {
+    console.error(
+      `bench ${name} could not run: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    );
+    errors.push({ section: name, error: String(err) });
+  }
+  timings[name] = round((Date.now() - t0) / 1000, 1);
+}
+
+try {
+  if (only.includes('ingest') || only.includes('memory')) {
+    emulator = await startFirestoreEmulator({
+      port: await freePort(),
+      logFile: '.streamjoin/bench-firestore.log',
+    });
+  }
+  await section(
+    'ingest',
+    async () => (await runIngestBench({ emulatorHost: emulator!.host, quick, log })).figures,
+  );
+  await section('parquet', async () => {
+    const rows = quick ? 200_000 : 1_000_000;
+    const { figures: f } = await runParquetBench({ rows, repeat: quick ? 1 : 3, log });
+    return withConditions(
+      f,
+      `${rows.toLocaleString('en')} joined rows (+ joined_at) to one Parquet file, ZSTD level 3, row groups of 50,000; each writer in its own child process (peak RSS its own); wall time = median of ${quick ? 1 : 3} alternating runs; pyarrow = build the table + write (bench/parquet.ts)`,
+    );
+  });
+  await section('iceberg', async () => {
+    const mod = (await import('./iceberg-commit.ts')) as Record<string, unknown>;
+    if (typeof mod['runIcebergCommitBench'] !== 'function') {
+      throw new Error('bench/iceberg-commit.ts exports no runIcebergCommitBench (not finished yet)');
+    }
+    const run = mod['runIcebergCommitBench'] as (o: object) => Promise<{ figures: BenchFigure[] }>;
+    const commits = quick ? 200 : 1000;
+    const { figures: f } = await run({ commits, window: 10, log });
+    return withConditions(
+      f,
+      `file:// table, ${commits} append commits of one 20-row data file each (files written outside the timing), default manifest merging; latencies are medians of 10 commits timed alternately on a young (10th snapshot) and an old (${commits}th) table (bench/iceberg-commit.ts)`,
+    );
+  });
+  await section('e2e', async () => {
+    const { figures: f } = await runE2eBench({
+      quick,
+      log,
+      onDataDir: (d) => {
+        e2eDir = d;
+      },
+    });
+    return f;
+  });
+  await section('memory', async () => {
+    const { figures: f } = await runMemoryBench({
+      emulatorHost: emulator!.host,
+      quick,
+      full: values['memory-full'],
+      log,
+    });
+    return f;
+  });
+} finally {
+  await cleanUp();
+}
+
+// The table, then each figure's conditions (numbered).
+const conditions: string[] = [];
+const ref = (c: string | undefined) => {
+  if (c === undefined) return '';
+  let i = conditions.indexOf(c);
+  if (i < 0) i = conditions.push(c) - 1;
+  return `[${i + 1}]`;
+};
+const rows = figures.map((f) => [
+  f.name,
+  `${f.value.toLocaleString('en')} ${f.unit}`,
+  f.goal ?? '',
+  f.goal === undefined ? '' : f.meets ? 'yes' : 'NO',
+  ref(f.conditions),
+]);
+const header = ['figure', 'value', 'goal', 'meets', 'cond.'];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+const line = (cells: string[]) =>
+  cells.map((c, i) => (i === 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+console.log(`\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}`);
+for (const r of rows) console.log(line(r));
+console.log('\nconditions:');
+for (const [i, c] of conditions.entries()) console.log(`  [${i + 1}] ${c}`);
+for (const e of errors) console.log(`\nNOT RUN: ${e.section}: ${e.error}`);
+const totalSeconds = round((Date.now() - started) / 1000, 0);
+const goals = figures.filter((f) => f.goal !== undefined);
+console.log(
+  `\n${goals.filter((f) => f.meets).length} of ${goals.length} goals met; ${figures.length} figures in ${totalSeconds} s (${Object.entries(
+    timings,
+  )
+    .map(([k, v]) => `${k} ${v} s`)
+    .join(', ')})`,
+);
+
+writeFileSync(
+  values.out,
+  `${JSON.stringify(
+    {
+      machine,
+      run: { quick, sections: only, seconds: totalSeconds, timings, errors },
+      figures: figures.map((f) => ({
+        name: f.name,
+        value: f.value,
+        unit: f.unit,
+        goal: f.goal ?? null,
+        meets: f.goal === undefined ? null : (f.meets ?? false),
+        conditions: f.conditions ?? null,
+      })),
+    },
+    null,
+    2,
+  )}\n`,
+);
+console.log(`wrote ${values.out}`);
+process.exit(errors.length === 0 ? 0 : 1);

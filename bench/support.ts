@@ -1,0 +1,137 @@
+// Shared pieces of the benchmarks: the figure type of bench/results.json, the machine description,
+// child processes that report their own peak RSS, percentiles, and free ports for a private local stack.
+import { spawn } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { freePort, portInUse } from '../infra/local/processes.ts';
+
+export interface BenchFigure {
+  readonly name: string;
+  readonly value: number;
+  readonly unit: string;
+  /** The target, in words (e.g. "≥ 0.5"); absent for figures reported for information. */
+  readonly goal?: string;
+  readonly meets?: boolean;
+  /** Machine-independent run conditions of this figure (input size, concurrency, settings). */
+  readonly conditions?: string;
+}
+
+export interface MachineInfo {
+  readonly cpu: string;
+  readonly cores: number;
+  readonly memGiB: number;
+  readonly node: string;
+  readonly platform: string;
+  readonly date: string;
+}
+
+export function machineInfo(): MachineInfo {
+  const c = cpus();
+  return {
+    cpu: c[0]?.model.trim() ?? 'unknown',
+    cores: c.length,
+    memGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    date: new Date().toISOString(),
+  };
+}
+
+export const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
+
+/** Nearest-rank percentile of an ascending array (0 when empty). */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** Attaches the conditions to each figure that has none. */
+export function withConditions(figures: readonly BenchFigure[], conditions: string): BenchFigure[] {
+  return figures.map((f) => (f.conditions === undefined ? { ...f, conditions } : f));
+}
+
+/**
+ * Runs a child process that prints one JSON object on its last stdout line; returns it. stderr is passed
+ * through when `verbose`, else kept for the error message.
+ */
+export function runJsonChild<T>(
+  command: string,
+  args: readonly string[],
+  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.length > 20_000) err = err.slice(-10_000);
+    });
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs).unref();
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      if (timer !== undefined) clearTimeout(timer);
+      const last = out.trim().split('\n').at(-1) ?? '';
+      if (code === 0 && last.startsWith('{')) {
+        resolve(JSON.parse(last) as T);
+        return;
+      }
+      reject(
+        new Error(
+          `${command} ${args.join(' ')} exited with ${signal ?? code}; stderr: ${err.slice(-2000)}; stdout: ${out.slice(-1000)}`,
+        ),
+      );
+    });
+  });
+}
+
+/** Peak resident set size of this process so far, in MiB (getrusage maxrss). */
+export function peakRssMiB(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+/** Ports for a private local stack (never the firebase.json ones, which a demo may be using). */
+export async function privatePorts(): Promise<{
+  host: string;
+  firestore: number;
+  storage: number;
+  functions: number;
+}> {
+  const host = '127.0.0.1';
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    const busy = await Promise.all([0, 1, 2].map((i) => portInUse(base + i, host)));
+    if (busy.every((b) => !b)) {
+      const firestore = await freePort();
+      let storage = await freePort();
+      while (storage === firestore) storage = await freePort();
+      return { host, firestore, storage, functions: base };
+    }
+  }
+  throw new Error('found no 3 consecutive free ports for the functions');
+}
+
+/** Runs `fn` over `items` with at most `concurrency` in flight. */
+export async function forEachConcurrent<T>(
+  items: readonly T[],
+  concurrency: number,
+  fn: (item: T, index: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i]!, i);
+      }
+    }),
+  );
+}
