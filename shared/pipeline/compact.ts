@@ -48,11 +48,18 @@ export function tableLocationOf(config: Config, kind: TableKind): string {
 
 export async function runCompact(
   deps: CompactDeps,
-  options: { maintenance?: boolean; tables?: readonly TableKind[] } = {},
+  options: { maintenance?: boolean; tables?: readonly TableKind[]; maxBatchesPerCommit?: number } = {},
 ): Promise<TableCompactResult[]> {
   const out: TableCompactResult[] = [];
   for (const kind of options.tables ?? (['joined', 'unmatched'] as const)) {
-    out.push(await compactTable(deps, kind, options.maintenance ?? true));
+    out.push(
+      await compactTable(
+        deps,
+        kind,
+        options.maintenance ?? true,
+        options.maxBatchesPerCommit ?? MAX_BATCHES_PER_COMMIT,
+      ),
+    );
   }
   return out;
 }
@@ -61,6 +68,7 @@ async function compactTable(
   deps: CompactDeps,
   kind: TableKind,
   maintenance: boolean,
+  maxBatches: number,
 ): Promise<TableCompactResult> {
   const now = (deps.now ?? Date.now)();
   const location = tableLocationOf(deps.config, kind);
@@ -70,7 +78,7 @@ async function compactTable(
   const staged = await deps.collections.batches
     .where('table', '==', kind)
     .where('status', '==', 'staged')
-    .limit(MAX_BATCHES_PER_COMMIT)
+    .limit(maxBatches)
     .get();
   deps.counter.reads += Math.max(1, staged.size);
   let committedBatches = 0;
@@ -135,9 +143,21 @@ async function compactTable(
     });
     table = ex.table;
     expiredSnapshots = ex.expiredSnapshotIds.length;
-    // 4. Orphans (crashed or lost commits) older than the safety window.
-    const orphans = await deleteOrphanFiles(table, { olderThanMs: now - deps.config.orphanSafetyMs });
-    deletedFiles = ex.deletedFiles.length + orphans.deletedFiles.length;
+    // 4. Orphans (crashed or lost commits) older than the safety window — but never while a staged
+    // batch of this table waits to be committed: its files are unreferenced until then, and may be
+    // older than the window after an outage or a backlog larger than one run commits.
+    const waiting = await deps.collections.batches
+      .where('table', '==', kind)
+      .where('status', '==', 'staged')
+      .limit(1)
+      .get();
+    deps.counter.reads++;
+    let orphanFiles = 0;
+    if (waiting.empty) {
+      const orphans = await deleteOrphanFiles(table, { olderThanMs: now - deps.config.orphanSafetyMs });
+      orphanFiles = orphans.deletedFiles.length;
+    }
+    deletedFiles = ex.deletedFiles.length + orphanFiles;
   }
   return {
     table: kind,

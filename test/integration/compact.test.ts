@@ -176,3 +176,23 @@ describe('compact: maintenance', () => {
     assert.equal(rows.length, 120);
   });
 });
+
+describe('compact: orphan cleanup and staged batches', () => {
+  it('never deletes the files of a staged batch still waiting to be committed, however old they are', async () => {
+    const d = deps({ orphanSafetyMs: 1000 });
+    await stage(200, 'G', d.config);
+    const staged = await h.collections.batches.where('status', '==', 'staged').get();
+    assert.ok(staged.size >= 3);
+    const files = staged.docs.flatMap((b) => (b.get('files') as Array<{ uri: string }>).map((f) => f.uri));
+    await new Promise((r) => setTimeout(r, 1100)); // every file is now older than the safety window
+    // One batch per commit: the others stay staged, unreferenced by the table, during maintenance.
+    const [r] = await runCompact(d, { maintenance: true, tables: ['joined'], maxBatchesPerCommit: 1 });
+    assert.equal(r!.committedBatches, 1);
+    for (const f of files) assert.ok(await store.stat(f), `${f} still exists`);
+    for (let i = 0; i < 20; i++) {
+      const [x] = await runCompact(d, { maintenance: false, tables: ['joined'] });
+      if (x!.committedBatches === 0) break;
+    }
+    assert.equal((await tableRows(d)).rows.length, 200);
+  });
+});
