@@ -148,7 +148,7 @@ async function compactTable(
     // older than the window after an outage or a backlog larger than one run commits.
     const waiting = await deps.collections.batches
       .where('table', '==', kind)
-      .where('status', '==', 'staged')
+      .where('status', 'in', ['claimed', 'staged']) // claimed too: a takeover rewrites old files
       .limit(1)
       .get();
     deps.counter.reads++;
