@@ -1,6 +1,7 @@
 // Cloud Storage finalize event → ingest. Thin: decode the trigger, call the core, and let any error
 // propagate (a 500 that Eventarc retries). Bad input never throws: it is quarantined by the core.
 import type { CloudEvent } from '@google-cloud/functions-framework';
+import { isRetryable } from '../shared/errors.ts';
 import { OpCounter } from '../shared/firestore/op-counter.ts';
 import { type InputObject, ingestObject } from '../shared/pipeline/ingest.ts';
 import { getRuntime, getStorage } from './runtime.ts';
@@ -39,19 +40,31 @@ export async function ingestHandler(event: CloudEvent<StorageObjectData>): Promi
   const rt = getRuntime();
   const obj = decodeStorageEvent(event);
   const storage = getStorage();
-  await ingestObject(
-    {
-      db: rt.db,
-      collections: rt.collections,
-      counter: new OpCounter(),
-      config: rt.config,
-      log: rt.log.child({ eventId: event.id }),
-      openObject: (o) =>
-        storage
-          .bucket(o.bucket)
-          .file(o.name, { generation: Number(o.generation) })
-          .createReadStream(),
-    },
-    obj,
-  );
+  const log = rt.log.child({ eventId: event.id });
+  try {
+    await ingestObject(
+      {
+        db: rt.db,
+        collections: rt.collections,
+        counter: new OpCounter(),
+        config: rt.config,
+        log,
+        openObject: (o) =>
+          storage
+            .bucket(o.bucket)
+            .file(o.name, { generation: Number(o.generation) })
+            .createReadStream(),
+      },
+      obj,
+    );
+  } catch (err) {
+    // Thrown errors become a 500 and Eventarc retries (for up to 24 h with --retry): transient ones
+    // heal by themselves; a permanent one (permissions, a bug) needs an operator — the retries keep
+    // the event until it is fixed. Bad input never gets here: it is quarantined.
+    log.error(
+      { err, retryable: isRetryable(err), object: `${obj.bucket}/${obj.name}#${obj.generation}` },
+      'ingest failed; the event will be redelivered',
+    );
+    throw err;
+  }
 }
