@@ -25,8 +25,6 @@ export interface E2eBenchOptions {
   readonly quick?: boolean;
   /** Rates (events/s) whose latency is reported. */
   readonly rates?: readonly number[];
-  /** Higher rates tried in order until the backlog grows. */
-  readonly ramp?: readonly number[];
   readonly seconds?: number;
   readonly log?: (line: string) => void;
   /** Called with the stack's data dir as soon as it exists (so a Ctrl-C handler can stop it). */
@@ -93,7 +91,6 @@ export async function runE2eBench(options: E2eBenchOptions = {}): Promise<{ figu
   const log = options.log ?? ((line: string) => console.log(line));
   const quick = options.quick === true;
   const rates = options.rates ?? (quick ? [20, 50] : [20, 50, 100]);
-  const ramp = options.ramp ?? (quick ? [100, 200] : [150, 200, 300, 400]);
   const seconds = options.seconds ?? (quick ? 10 : 20);
   const rampSeconds = quick ? 10 : 15;
   const dataDir = await mkdtemp(path.join(tmpdir(), 'streamjoin-bench-e2e-'));
@@ -160,19 +157,20 @@ export async function runE2eBench(options: E2eBenchOptions = {}): Promise<{ figu
       );
       let seed = 1000;
       for (const rate of rates) phases.push(await runPhase(rate, seconds, 'latency', seed++));
-      let sustained = Math.max(
-        ...rates.filter((r) => !backlogGrows(phases.find((p) => p.rate === r)!.backlog, r)),
-        0,
-      );
-      let limitFound = false;
-      for (const rate of ramp) {
+      // The sustained rate: from the highest latency rate that kept up, step up by 25 % until it does not.
+      const keptUp = (p: Phase) => !backlogGrows(p.backlog, p.rate) && p.achievedRate >= 0.9 * p.rate;
+      let sustained = Math.max(0, ...phases.filter(keptUp).map((p) => p.rate));
+      let limitFound = phases.some((p) => !keptUp(p));
+      let rate = sustained > 0 ? Math.round(sustained * 1.25) : Math.max(1, Math.round(rates[0]! / 2));
+      for (let step = 0; step < (quick ? 2 : 5); step++) {
         const p = await runPhase(rate, rampSeconds, 'ramp', seed++);
         phases.push(p);
-        if (backlogGrows(p.backlog, rate) || p.achievedRate < 0.9 * rate) {
+        if (!keptUp(p)) {
           limitFound = true;
           break;
         }
         sustained = Math.max(sustained, rate);
+        rate = Math.round(rate * 1.25);
       }
 
       const store = createObjectStore({ projectId: config.projectId, emulatorHost: rec.urls.storage });
@@ -211,12 +209,12 @@ export async function runE2eBench(options: E2eBenchOptions = {}): Promise<{ figu
           },
         );
       }
-      const tried = [...rates, ...phases.filter((p) => p.kind === 'ramp').map((p) => p.rate)];
+      const tried = phases.map((p) => p.rate);
       figures.push({
         name: `highest sustained input rate${limitFound ? '' : ' (at least: the highest rate tried)'}`,
         value: sustained,
         unit: 'events/s',
-        conditions: `rates tried ${tried.join(', ')} events/s (${rampSeconds}–${seconds} s each); sustained = the uploader kept ≥ 90 % of the rate and pending finalize deliveries did not grow (slope over the second half ≤ 5 % of the rate, end ≤ 3 s of input); all processes on this one machine (Firestore emulator, GCS server, 3 function processes, uploader)`,
+        conditions: `rates tried ${tried.join(', ')} events/s (${seconds} s each, ramp steps of +25 % ${rampSeconds} s each); sustained = the uploader kept ≥ 90 % of the rate and pending finalize deliveries did not grow (slope over the second half ≤ 5 % of the rate, end ≤ 3 s of input); all processes on this one machine (Firestore emulator, GCS server, 3 function processes, uploader)`,
       });
       return { figures };
     } finally {

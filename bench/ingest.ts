@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import type { Firestore } from '@google-cloud/firestore';
-import { startFirestoreEmulator } from '../infra/local/firestore-emulator.ts';
+import type { DocumentData, DocumentReference, Firestore } from '@google-cloud/firestore';
+import { resetFirestoreEmulator, startFirestoreEmulator } from '../infra/local/firestore-emulator.ts';
 import { freePort } from '../infra/local/processes.ts';
 import { type Config, loadConfig } from '../shared/config.ts';
 import { type Collections, collections, createFirestore, docIdFor } from '../shared/firestore/client.ts';
@@ -75,6 +75,9 @@ function benchFile(kind: 'orders' | 'payments', name: string, records: readonly 
     events: records.length,
   };
 }
+
+const kindOf = (f: BenchFile): 'orders' | 'payments' =>
+  f.obj.name.includes('/payments/') ? 'payments' : 'orders';
 
 interface Env {
   readonly db: Firestore;
@@ -151,46 +154,79 @@ async function tickAndCompact(env: Env): Promise<{ tick: Ops; compact: Ops; rows
   return { tick: tick.snapshot(), compact: compact.snapshot(), rows };
 }
 
-/** Raw: one read-modify-write transaction per event on distinct documents, at `concurrency`. */
-async function rawTransactions(env: Env, n: number, concurrency: number): Promise<number> {
-  const col = env.db.collection('bench_raw_tx');
+/** Copies of what ingest wrote: a joined state document and an outbox document, taken from `env`. */
+interface Templates {
+  readonly state: DocumentData;
+  readonly outbox: DocumentData;
+}
+
+async function takeTemplates(env: Env): Promise<Templates> {
+  const [s, o] = await Promise.all([env.cols.states.limit(1).get(), env.cols.outbox.limit(1).get()]);
+  if (s.empty || o.empty) throw new Error('expected ingest to have written state and outbox documents');
+  return { state: s.docs[0]!.data(), outbox: o.docs[0]!.data() };
+}
+
+/** The documents one event writes: its state, plus an outbox row when it completes a pair (a payment). */
+function docsOf(env: Env, tpl: Templates, kind: 'orders' | 'payments', i: number, tag: string) {
+  const id = `${tag}-${i}`;
+  const docs: Array<[DocumentReference, DocumentData]> = [
+    [env.db.collection(`raw_${tag}_states`).doc(docIdFor(id)), { ...tpl.state, orderId: id }],
+  ];
+  if (kind === 'payments') {
+    docs.push([
+      env.db.collection(`raw_${tag}_outbox`).doc(docIdFor(`row-${id}`)),
+      { ...tpl.outbox, rowId: `row-${id}` },
+    ]);
+  }
+  return docs;
+}
+
+/** Raw, per event: one read-modify-write transaction (read the state, write the same documents as ingest). */
+async function rawTransactions(
+  env: Env,
+  tpl: Templates,
+  files: readonly BenchFile[],
+  concurrency: number,
+  tag: string,
+): Promise<number> {
   const t0 = performance.now();
-  await forEachConcurrent(
-    Array.from({ length: n }, (_, i) => i),
-    concurrency,
-    async (i) => {
-      const ref = col.doc(docIdFor(`k-${i}`));
-      await env.db.runTransaction(async (tx) => {
-        const s = await tx.get(ref);
-        tx.set(ref, {
-          n: ((s.exists ? (s.get('n') as number) : 0) ?? 0) + 1,
-          at: Date.now(),
-          pad: 'x'.repeat(150),
-        });
-      });
-    },
-  );
+  await forEachConcurrent(files, concurrency, async (f, i) => {
+    const docs = docsOf(env, tpl, f.obj.name.includes('/payments/') ? 'payments' : 'orders', i, tag);
+    await env.db.runTransaction(async (tx) => {
+      await tx.get(docs[0]![0]);
+      for (const [ref, data] of docs) tx.set(ref, data);
+    });
+  });
   return (performance.now() - t0) / 1000;
 }
 
-/** The same primitive as the join store, per event: getAll of one doc + a batch write with a precondition. */
-async function rawGetAllBatch(env: Env, n: number, concurrency: number, perCall: number): Promise<number> {
-  const col = env.db.collection(`bench_raw_rmw_${perCall}`);
-  const calls = Math.ceil(n / perCall);
+/** Raw, per `perCall` events: getAll of their states + one WriteBatch of the same documents, states with
+ *  a create/update-time precondition (the join store's primitive, without the pipeline around it). */
+async function rawGetAllBatch(
+  env: Env,
+  tpl: Templates,
+  events: ReadonlyArray<'orders' | 'payments'>,
+  concurrency: number,
+  perCall: number,
+  tag: string,
+): Promise<number> {
+  const calls = Math.ceil(events.length / perCall);
   const t0 = performance.now();
   await forEachConcurrent(
-    Array.from({ length: calls }, (_, i) => i),
+    Array.from({ length: calls }, (_, c) => c),
     concurrency,
     async (c) => {
-      const refs = Array.from({ length: Math.min(perCall, n - c * perCall) }, (_, j) =>
-        col.doc(docIdFor(`k-${c * perCall + j}`)),
-      );
-      const snaps = await env.db.getAll(...refs);
+      const docs = events
+        .slice(c * perCall, (c + 1) * perCall)
+        .map((k, j) => docsOf(env, tpl, k, c * perCall + j, tag));
+      const snaps = await env.db.getAll(...docs.map((d) => d[0]![0]));
       const batch = env.db.batch();
-      snaps.forEach((s, j) => {
-        const data = { n: 1, at: Date.now(), pad: 'x'.repeat(150) };
-        if (s.exists) batch.update(refs[j]!, data, { lastUpdateTime: s.updateTime! });
-        else batch.create(refs[j]!, data);
+      docs.forEach((d, j) => {
+        const s = snaps[j]!;
+        const [ref, data] = d[0]!;
+        if (s.exists) batch.update(ref, data, { lastUpdateTime: s.updateTime! });
+        else batch.create(ref, data);
+        for (const [r, v] of d.slice(1)) batch.set(r, v);
       });
       await batch.commit();
     },
@@ -198,19 +234,23 @@ async function rawGetAllBatch(env: Env, n: number, concurrency: number, perCall:
   return (performance.now() - t0) / 1000;
 }
 
-/** Raw: plain batched writes (WriteBatch of `perBatch` sets), `concurrency` batches in flight. */
-async function rawBatchedWrites(env: Env, n: number, concurrency: number, perBatch: number): Promise<number> {
-  const col = env.db.collection('bench_raw_batch');
-  const batches = Math.ceil(n / perBatch);
+/** Raw: the same documents as plain sets in WriteBatches of `perBatch` writes, `concurrency` in flight. */
+async function rawBatchedWrites(
+  env: Env,
+  tpl: Templates,
+  events: ReadonlyArray<'orders' | 'payments'>,
+  concurrency: number,
+  perBatch: number,
+  tag: string,
+): Promise<number> {
+  const writes = events.flatMap((k, i) => docsOf(env, tpl, k, i, tag));
   const t0 = performance.now();
   await forEachConcurrent(
-    Array.from({ length: batches }, (_, i) => i),
+    Array.from({ length: Math.ceil(writes.length / perBatch) }, (_, b) => b),
     concurrency,
     async (b) => {
       const batch = env.db.batch();
-      for (let j = b * perBatch; j < Math.min(n, (b + 1) * perBatch); j++) {
-        batch.set(col.doc(docIdFor(`k-${j}`)), { n: j, at: Date.now(), pad: 'x'.repeat(150) });
-      }
+      for (const [ref, data] of writes.slice(b * perBatch, (b + 1) * perBatch)) batch.set(ref, data);
       await batch.commit();
     },
   );
@@ -267,8 +307,22 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
       ),
       4,
     );
-    await rawTransactions(warm, 300, 16);
-    await rawBatchedWrites(warm, 4000, 4, 400);
+    const warmTpl = { state: { a: 1, b: { c: 'd' } }, outbox: { e: 'f' } };
+    await rawTransactions(
+      warm,
+      warmTpl,
+      Array.from({ length: 300 }, (_, i) => benchFile('orders', `w${i}`, [])),
+      16,
+      'w1',
+    );
+    await rawBatchedWrites(
+      warm,
+      warmTpl,
+      Array.from({ length: 4000 }, () => 'payments' as const),
+      4,
+      400,
+      'w2',
+    );
 
     // 1. One event per file (the original producer). A payment comes LAG files after its order (the
     // producer pays a minute later), so the two halves of a pair are rarely in flight together.
@@ -283,14 +337,15 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
     const e1 = await openEnv(host, `bench-ingest-single-${run}`, dir);
     envs.push(e1);
     const ing1 = await ingestAll(e1, small, c1);
-    const tx1 = await rawTransactions(e1, small.length, c1);
-    const rmw1 = await rawGetAllBatch(e1, small.length, c1, 1);
+    const tpl1 = await takeTemplates(e1);
+    const tx1 = await rawTransactions(e1, tpl1, small, c1, 'tx');
+    const rmw1 = await rawGetAllBatch(e1, tpl1, small.map(kindOf), c1, 1, 'rmw');
     const eps1 = small.length / ing1.seconds;
     const txps = small.length / tx1;
-    const cond1 = `${small.length} one-event files (${pairs} order+payment pairs, each payment ${LAG} files after its order), ${c1} files in flight, ingestObject in-process (no HTTP, no GCS download) against the Firestore emulator; raw = the same number of read-modify-write transactions on distinct docs at the same concurrency`;
+    const cond1 = `${small.length} one-event files (${pairs} order+payment pairs, each payment ${LAG} files after its order), ${c1} files in flight, ingestObject in-process (no HTTP, no GCS download) against the Firestore emulator; raw = per event one read-modify-write transaction (read the state, write the same documents ingest wrote: copies of a real state doc, plus an outbox doc for a payment) at the same concurrency`;
     const tc1 = await tickAndCompact(e1);
     log(
-      `ingest 1-event files: ${round(eps1, 0)} events/s (${ing1.conflicts} conflicts); raw transactions ${round(txps, 0)}/s; getAll+precondition batch per event ${round(small.length / rmw1, 0)}/s`,
+      `ingest 1-event files: ${round(eps1, 0)} events/s (${ing1.conflicts} conflicts); raw transactions ${round(txps, 0)} events/s; getAll + precondition batch per event ${round(small.length / rmw1, 0)} events/s`,
     );
     figures.push(
       {
@@ -300,9 +355,9 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
         conditions: cond1,
       },
       {
-        name: 'emulator raw read-modify-write transactions',
+        name: 'emulator raw, 1-event files: a read-modify-write transaction per event',
         value: round(txps, 0),
-        unit: 'tx/s',
+        unit: 'events/s',
         conditions: cond1,
       },
       {
@@ -317,7 +372,7 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
         name: 'ingest / raw ratio, 1-event files, vs the join store primitive (getAll + precondition batch)',
         value: round(eps1 / (small.length / rmw1)),
         unit: 'x',
-        conditions: `${cond1}; here raw = getAll of 1 doc + a WriteBatch with an update-time precondition, per event`,
+        conditions: `${cond1}; here raw = per event getAll of its state + a WriteBatch of the same documents with a create/update-time precondition`,
       },
     );
 
@@ -348,14 +403,16 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
     const e2 = await openEnv(host, `bench-ingest-jsonl-${run}`, dir);
     envs.push(e2);
     const ing2 = await ingestAll(e2, big, c2);
-    const bw2 = await rawBatchedWrites(e2, events2, c2, 400);
-    const rmw2 = await rawGetAllBatch(e2, events2, c2, 200);
+    const tpl2 = await takeTemplates(e2);
+    const kinds2 = big.flatMap((f) => Array.from({ length: f.events }, () => kindOf(f)));
+    const bw2 = await rawBatchedWrites(e2, tpl2, kinds2, c2, 400, 'bw');
+    const rmw2 = await rawGetAllBatch(e2, tpl2, kinds2, c2, 200, 'rmw');
     const eps2 = events2 / ing2.seconds;
     const bwps = events2 / bw2;
-    const cond2 = `${nFiles} JSON Lines files of ${perFile} events (${nFiles / 2} of orders first, then ${nFiles / 2} of their payments), ${c2} files in flight, ingestObject in-process against the emulator; raw = the same number of documents in WriteBatches of 400 sets, ${c2} in flight`;
+    const cond2 = `${nFiles} JSON Lines files of ${perFile} events (${nFiles / 2} of orders first, then ${nFiles / 2} of their payments), ${c2} files in flight, ingestObject in-process against the emulator; raw = the same documents ingest wrote (copies of a real state doc per event, plus an outbox doc per payment) as plain sets in WriteBatches of 400, ${c2} in flight`;
     const tc2 = await tickAndCompact(e2);
     log(
-      `ingest 1,000-event files: ${round(eps2, 0)} events/s (${ing2.conflicts} conflicts); raw batched writes ${round(bwps, 0)} docs/s; getAll(200)+batch ${round(events2 / rmw2, 0)} docs/s`,
+      `ingest 1,000-event files: ${round(eps2, 0)} events/s (${ing2.conflicts} conflicts); raw batched writes ${round(bwps, 0)} events/s; getAll(200) + precondition batch ${round(events2 / rmw2, 0)} events/s`,
     );
     figures.push(
       {
@@ -364,7 +421,12 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
         unit: 'events/s',
         conditions: cond2,
       },
-      { name: 'emulator raw batched writes', value: round(bwps, 0), unit: 'docs/s', conditions: cond2 },
+      {
+        name: 'emulator raw, 1,000-event files: the same documents in plain batched writes',
+        value: round(bwps, 0),
+        unit: 'events/s',
+        conditions: cond2,
+      },
       {
         name: 'ingest / raw ratio, 1,000-event JSONL files',
         value: round(eps2 / bwps),
@@ -377,7 +439,7 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
         name: 'ingest / raw ratio, 1,000-event files, vs the join store primitive (getAll 200 + precondition batch)',
         value: round(eps2 / (events2 / rmw2)),
         unit: 'x',
-        conditions: `${cond2}; here raw = getAll of 200 docs + a WriteBatch of 200 precondition writes`,
+        conditions: `${cond2}; here raw = getAll of 200 states + one WriteBatch of their documents with create/update-time preconditions`,
       },
     );
 
@@ -426,13 +488,18 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
           name: `Firestore cost per million orders (${label}, ${p.where})`,
           value: round(costPerMillion(total, p), 3),
           unit: 'USD',
-          conditions: `${cond}; prices per 100k: reads $${p.reads}, writes $${p.writes}, deletes $${p.deletes} (${FIRESTORE_PRICES.source}); plus 1 TTL delete per order (the tombstone state, billed as a delete); free tier ignored; document sizes < 1 KiB (1 op each)`,
+          conditions: `the operations of "Firestore operations per joined pair (${label})" (${round(total.reads, 3)} reads, ${round(total.writes, 3)} writes, ${round(total.deletes, 3)} deletes) × 1,000,000 at prices per 100k: reads $${p.reads}, writes $${p.writes}, deletes $${p.deletes} (${FIRESTORE_PRICES.source}); plus 1 TTL delete per order (the tombstone state, billed as a delete); free tier ignored; document sizes < 1 KiB (1 op each)`,
         });
       }
     }
     return { figures };
   } finally {
-    for (const e of envs) await e.db.terminate().catch(() => undefined);
+    for (const e of envs) {
+      await e.db.terminate().catch(() => undefined);
+      // Free the emulator's heap for what runs next on the same emulator.
+      if (options.emulatorHost !== undefined)
+        await resetFirestoreEmulator(options.emulatorHost, e.config.projectId).catch(() => undefined);
+    }
     await emulator?.stop();
     await rm(dir, { recursive: true, force: true });
   }

@@ -40,6 +40,9 @@ for (const s of only) {
   }
 }
 
+// The emulator keeps every document in its Java heap: a million join states need more than the 512 MiB
+// the project's default gives it (it fails with OutOfMemoryError → gRPC UNKNOWN).
+process.env['JAVA_TOOL_OPTIONS'] ??= '-Xmx3g';
 const started = Date.now();
 const machine = machineInfo();
 const log = (line: string) => console.log(line);

@@ -42,6 +42,10 @@ export interface ChaosOptions {
   readonly keep: boolean;
   /** An empty folder for the stack's data (the caller stops the stack there on Ctrl-C). */
   readonly dataDir: string;
+  /** Aborting stops the fault agents (the killer could otherwise restart a function after a stack down). */
+  readonly signal?: AbortSignal;
+  /** Receives a promise that settles when every fault agent has stopped. */
+  readonly onAgents?: (settled: Promise<unknown>) => void;
   readonly drainTimeoutMs: number;
   readonly log: (line: string) => void;
 }
@@ -232,6 +236,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   o.log(`chaos seed ${o.seed}: data in ${dataDir}\n    ${setup}`);
 
   const stop = new AbortController();
+  o.signal?.addEventListener('abort', () => stop.abort(), { once: true });
   const agents: Promise<void>[] = [];
   const exclusive = mutex();
   let verify: VerifyResult | undefined;
@@ -327,6 +332,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         }
       })(),
     );
+
+    o.onAgents?.(Promise.allSettled(agents));
 
     const plan = planWorkload({
       count: o.count,

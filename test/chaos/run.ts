@@ -44,10 +44,16 @@ if (values.warehouse !== 'gs' && values.warehouse !== 'file') {
 const warehouse = values.warehouse;
 
 let current: string | undefined;
+const interrupt = new AbortController();
+let agents: Promise<unknown> = Promise.resolve();
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
-    console.error(`\nchaos: ${sig}, stopping the local stack`);
-    void (current === undefined ? Promise.resolve(0) : stackDown(current)).finally(() => process.exit(130));
+    console.error(`\nchaos: ${sig}, stopping the fault agents and the local stack`);
+    interrupt.abort();
+    const dir = current;
+    void Promise.race([agents, new Promise((r) => setTimeout(r, 20_000))])
+      .then(() => (dir === undefined ? 0 : stackDown(dir)))
+      .finally(() => process.exit(130));
   });
 }
 
@@ -65,6 +71,10 @@ for (let i = 0; i < runs; i++) {
     keep: values.keep,
     dataDir: current,
     drainTimeoutMs,
+    signal: interrupt.signal,
+    onAgents: (p) => {
+      agents = p;
+    },
     log: (line) => console.log(line),
   });
   console.log(`  faults injected:\n    ${formatFaults(r.faults)}`);
