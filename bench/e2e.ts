@@ -33,7 +33,7 @@ export interface E2eBenchOptions {
 
 interface Phase {
   readonly rate: number;
-  readonly kind: 'latency' | 'ramp';
+  readonly kind: 'warm-up' | 'latency' | 'ramp';
   readonly completes: Map<string, number>;
   readonly achievedRate: number;
   /** Pending deliveries sampled each second while uploading: [seconds since start, pending]. */
@@ -156,6 +156,8 @@ export async function runE2eBench(options: E2eBenchOptions = {}): Promise<{ figu
         `e2e bench: local stack in ${dataDir}, tick 1 s, compact 1 s, 1-event files (the original producer)`,
       );
       let seed = 1000;
+      // Warm-up (JIT, connections, first table commits), not reported.
+      await runPhase(rates[0]!, 5, 'warm-up', seed++);
       for (const rate of rates) phases.push(await runPhase(rate, seconds, 'latency', seed++));
       // The sustained rate: from the highest latency rate that kept up, step up by 25 % until it does not.
       const keptUp = (p: Phase) => !backlogGrows(p.backlog, p.rate) && p.achievedRate >= 0.9 * p.rate;
