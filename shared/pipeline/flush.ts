@@ -225,8 +225,14 @@ export class Flusher {
     if (probe.empty) return undefined;
     const batch = await this.claim(table, shard);
     if (batch === undefined) return 'busy';
-    faultPoint('flush.after-claim');
-    return this.finish(batch);
+    try {
+      faultPoint('flush.after-claim');
+      return await this.finish(batch);
+    } catch (err) {
+      // Let the next tick take the batch over at once instead of after the whole lease.
+      await this.expireLease(batch).catch(() => {});
+      throw err;
+    }
   }
 
   private async claim(
@@ -391,6 +397,17 @@ export class Flusher {
       faultPoint('flush.during-delete');
       if (page.size < MAX_DELETE_BATCH) return;
     }
+  }
+
+  /** Marks our lease as lapsed (the batch stays; the next tick takes it over). */
+  private async expireLease(b: BatchDoc): Promise<void> {
+    const leaseRef = this.d.collections.flush.doc(`${b.table}-${b.shard}`);
+    await this.d.db.runTransaction(async (tx) => {
+      const lease = await tx.get(leaseRef);
+      if (lease.exists && lease.get('batchId') === b.batchId && lease.get('owner') === this.owner) {
+        tx.update(leaseRef, { leaseUntil: Timestamp.fromMillis(0) });
+      }
+    });
   }
 
   private async release(b: BatchDoc): Promise<void> {

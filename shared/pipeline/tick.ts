@@ -3,6 +3,7 @@
 import type { Firestore } from '@google-cloud/firestore';
 import type { Config } from '../config.ts';
 import { tablePath } from '../config.ts';
+import { StreamjoinError } from '../errors.ts';
 import type { Collections } from '../firestore/client.ts';
 import type { OpCounter } from '../firestore/op-counter.ts';
 import type { Logger } from '../log.ts';
@@ -36,14 +37,50 @@ export function tableUris(
   };
 }
 
-/** Streams rows into a Parquet file at `uri` through the ObjectStore (the object appears when complete). */
+/**
+ * Streams rows into a Parquet file at `uri` through the ObjectStore, create-only. A flush batch's file
+ * name and rows are fixed, so a file that already exists was written completely by an earlier attempt
+ * of the same batch: it is kept, and its stats are recomputed from the rows (the encoding is
+ * deterministic; a size mismatch means this attempt saw other rows — a taker-over racing the holder's
+ * deletes — and fails as a retryable conflict instead of overwriting a complete file with fewer rows).
+ */
 export function storeDataFileWriter(
   store: ObjectStore,
   config: Pick<Config, 'rowGroupRows'>,
 ): DataFileWriter {
   return async (uri, table, rows) => {
+    const existing = await store.stat(uri);
     const file = encodeDataFile(rows, table, { rowGroupRows: config.rowGroupRows });
-    await store.writeStream(uri, file, { contentType: 'application/vnd.apache.parquet' });
+    if (existing !== undefined) {
+      let size = 0;
+      for await (const chunk of file) size += chunk.byteLength;
+      const stats = await file.stats;
+      if (size !== existing.size) {
+        throw new StreamjoinError(
+          'conflict',
+          `data file ${uri} exists with ${existing.size} bytes, but this attempt's rows encode to ${size} bytes`,
+          {
+            context: { uri },
+          },
+        );
+      }
+      return { uri, ...stats };
+    }
+    try {
+      await store.writeStream(uri, file, { contentType: 'application/vnd.apache.parquet', ifAbsent: true });
+    } catch (err) {
+      if (err instanceof StreamjoinError && err.kind === 'already-exists') {
+        throw new StreamjoinError(
+          'conflict',
+          `data file ${uri} was written concurrently by another attempt`,
+          {
+            context: { uri },
+            cause: err,
+          },
+        );
+      }
+      throw err;
+    }
     return { uri, ...(await file.stats) };
   };
 }

@@ -181,3 +181,31 @@ describe('tick: flush exactly once', () => {
     assertExactlyOnce(await stagedRows(), 500);
   });
 });
+
+describe('tick: a retried batch never overwrites a complete data file', () => {
+  it('reuses the file an earlier attempt wrote, and refuses one whose rows differ', async () => {
+    await seedRows(60);
+    setFaults('flush.after-write=fail:1');
+    await assert.rejects(createFlusher(tickDeps()).flushAll(), /injected failure/);
+    setFaults('');
+    const claimed = await h.collections.batches.where('status', '==', 'claimed').get();
+    assert.equal(claimed.size >= 1, true);
+    const batchId = claimed.docs[0]!.get('batchId') as string;
+    // Find the file the first attempt wrote for that batch and replace it with other bytes.
+    let written: string | undefined;
+    for await (const o of store.list(`file://${h.dir}/warehouse/`))
+      if (o.uri.includes(batchId)) written = o.uri;
+    assert.ok(written !== undefined, 'the first attempt wrote its file');
+    await store.write(written, Buffer.from('PAR1 not the rows of this batch PAR1'));
+    const flusher = createFlusher(tickDeps());
+    await assert.rejects(
+      flusher.flushAll(),
+      /exists with \d+ bytes, but this attempt's rows encode to \d+ bytes/,
+    );
+    assert.equal(
+      (await store.read(written)).toString(),
+      'PAR1 not the rows of this batch PAR1',
+      'not overwritten',
+    );
+  });
+});
