@@ -114,6 +114,8 @@ const COMMA = 0x2c;
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
+/** Bytes a JSON value can start with: { [ " - 0-9 t f n. */
+const JSON_VALUE_START = new Set([...'{["-0123456789tfn'].map((c) => c.charCodeAt(0)));
 const CLOSE_BRACKET = 0x5d;
 
 const isWhitespace = (b: number) => b === SPACE || b === LF || b === CR || b === TAB;
@@ -152,7 +154,7 @@ export async function* parseEventFile(
     const raw = countSourceBytes(source, ctx);
     const head = await readHead(raw, 2);
     ctx.gzip = head.bytes.length >= 2 && head.bytes[0] === 0x1f && head.bytes[1] === 0x8b;
-    const decoded = ctx.gzip ? gunzip(head.stream, ctx) : limitPlain(head.stream, ctx);
+    const decoded = ctx.gzip ? gunzip(await verifyGzip(head.stream, ctx), ctx) : limitPlain(head.stream, ctx);
     try {
       yield* parseText(new Cursor(decoded), ctx);
     } finally {
@@ -226,6 +228,89 @@ async function readHead(
   return { bytes, stream: replay() };
 }
 
+/** A zlib failure as the file issue it stands for. */
+function gzipProblem(err: unknown, compressed: number, inflated: number): FileProblem {
+  const e = err as { code?: unknown; message?: unknown };
+  const detail = `${String(e.code ?? 'error')}: ${String(e.message ?? err)}`;
+  if (e.code === 'Z_BUF_ERROR') {
+    return new FileProblem(
+      'gzip-truncated',
+      `gzip data must end with a complete stream, but it ended early after ${compressed} compressed bytes ` +
+        `(${inflated} bytes inflated; zlib ${detail})`,
+    );
+  }
+  return new FileProblem(
+    'gzip-invalid',
+    `gzip data must be a valid gzip stream, but zlib failed after ${compressed} compressed bytes ` +
+      `(${inflated} bytes inflated): ${detail}`,
+  );
+}
+
+/** Compressed files up to this size are checked whole (CRC-32 and length trailers) before any record
+ *  is released, so a damaged file (cut or corrupted) yields no record at all; larger ones stream
+ *  unchecked (the CRC fails at the end, after the records before it were yielded). */
+export const GZIP_VERIFY_MAX_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Buffers a gzip file (up to GZIP_VERIFY_MAX_BYTES compressed) and inflates it once into nothing to
+ * check its trailers; returns a stream of the same compressed bytes for the real pass. Inflation for
+ * the check also stops at maxDecompressedSize (a bomb is then reported by the real pass).
+ */
+async function verifyGzip(source: AsyncGenerator<Buffer>, ctx: Context): Promise<AsyncGenerator<Buffer>> {
+  const held: Buffer[] = [];
+  let size = 0;
+  let ended = false;
+  while (size <= GZIP_VERIFY_MAX_BYTES) {
+    const r = await source.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    held.push(r.value);
+    size += r.value.length;
+  }
+  if (ended) {
+    const inflater = createGunzip({ chunkSize: 64 * 1024 });
+    let inflated = 0;
+    let tooLarge = false;
+    const checked = new Promise<void>((resolve, reject) => {
+      inflater.on('data', (out: Buffer) => {
+        inflated += out.length;
+        if (inflated > ctx.opts.maxDecompressedSize) {
+          tooLarge = true;
+          inflater.destroy();
+          resolve();
+        }
+      });
+      inflater.on('end', () => resolve());
+      inflater.on('error', (err) => (tooLarge ? resolve() : reject(err)));
+    });
+    try {
+      for (const b of held) {
+        if (tooLarge || inflater.destroyed) break;
+        if (!inflater.write(b)) await Promise.race([once(inflater, 'drain'), checked]);
+      }
+      if (!tooLarge && !inflater.destroyed) inflater.end();
+      await checked;
+    } catch (err) {
+      if (tooLarge) return replayHeld();
+      // A damaged file yields no record: a flipped bit can surface as bad data, a wrong CRC or an
+      // early end (zlib cannot tell a cut from a corruption), and records before it may be altered.
+      throw gzipProblem(err, size, inflated);
+    }
+  }
+  return replayHeld();
+
+  async function* replayHeld(): AsyncGenerator<Buffer> {
+    try {
+      yield* held.splice(0);
+      if (!ended) yield* { [Symbol.asyncIterator]: () => source };
+    } finally {
+      await source.return(undefined);
+    }
+  }
+}
+
 async function* limitPlain(source: AsyncGenerator<Buffer>, ctx: Context): AsyncGenerator<Buffer> {
   for await (const buf of source) {
     ctx.bytesDecoded += buf.length;
@@ -289,20 +374,7 @@ async function* gunzip(source: AsyncGenerator<Buffer>, ctx: Context): AsyncGener
   } catch (err) {
     if (sourceFailure !== undefined) throw sourceFailure.error;
     if (err instanceof FileProblem) throw err;
-    const e = err as { code?: unknown; message?: unknown };
-    const detail = `${String(e.code ?? 'error')}: ${String(e.message ?? err)}`;
-    if (e.code === 'Z_BUF_ERROR') {
-      throw new FileProblem(
-        'gzip-truncated',
-        `gzip data must end with a complete stream, but it ended early after ${ctx.bytesRead} compressed bytes ` +
-          `(${ctx.bytesDecoded} bytes inflated; zlib ${detail})`,
-      );
-    }
-    throw new FileProblem(
-      'gzip-invalid',
-      `gzip data must be a valid gzip stream, but zlib failed after ${ctx.bytesRead} compressed bytes ` +
-        `(${ctx.bytesDecoded} bytes inflated): ${detail}`,
-    );
+    throw gzipProblem(err, ctx.bytesRead, ctx.bytesDecoded);
   } finally {
     abort.abort();
     inflater.destroy();
@@ -468,17 +540,19 @@ async function* parseText(cur: Cursor, ctx: Context): AsyncGenerator<ParseItem> 
       `a file must hold at least one JSON object, but it is empty (${what}${ctx.bytesDecoded > 0 ? ', all whitespace or BOM' : ''})`,
     );
   }
+  // A .jsonl/.ndjson name forces JSON Lines when the file starts like JSON at all, whatever value the
+  // first line holds (a bad first line is one record issue; the lines after it still count).
+  if (/\.(jsonl|ndjson)(\.gz)?$/i.test(ctx.opts.name ?? '') && JSON_VALUE_START.has(first)) {
+    ctx.format = 'json-lines';
+    yield* readJsonLines(cur, ctx);
+    return;
+  }
   if (first === OPEN_BRACKET) {
     ctx.format = 'json-array';
     yield* readArray(cur, ctx);
     return;
   }
   if (first !== OPEN_BRACE) throw notJson(cur, ctx, first);
-  if (/\.(jsonl|ndjson)(\.gz)?$/i.test(ctx.opts.name ?? '')) {
-    ctx.format = 'json-lines';
-    yield* readJsonLines(cur, ctx);
-    return;
-  }
   ctx.format = (await firstValueClosesOnItsLine(cur, ctx)) ? 'json-lines' : 'json-document';
   yield* ctx.format === 'json-lines' ? readJsonLines(cur, ctx) : readDocuments(cur, ctx);
 }

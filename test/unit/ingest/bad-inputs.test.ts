@@ -233,12 +233,11 @@ describe('catalogue of bad inputs', () => {
     );
   });
 
-  it('truncated gzip → the complete records before the cut, then a file issue', async () => {
+  it('truncated gzip → a file issue and no record (a damaged gzip file is checked whole first)', async () => {
     const lines = Array.from({ length: 20_000 }, (_, i) => payment(`p${i}`)).join('\n');
     const gz = gzipSync(lines);
     const r = await ingestDry([gz.subarray(0, gz.length >> 1)], 'payment');
-    assert.ok(r.accepted.length > 1000 && r.accepted.length < 20_000, `${r.accepted.length} accepted`);
-    assert.deepEqual(r.accepted.slice(0, 3), ['p0', 'p1', 'p2']);
+    assert.deepEqual(r.accepted, []);
     assert.deepEqual(
       r.rejects.map((x) => x.code),
       ['gzip-truncated'],
