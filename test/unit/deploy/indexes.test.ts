@@ -20,6 +20,13 @@ test("the repository's firestore.indexes.json declares the indexes the pipeline 
   ]);
   assert.deepEqual(parsed.fieldOverrides, [
     { collectionGroup: 'streamjoin_states', fieldPath: 'expireAt', ttl: true, exemptFromIndexing: true },
+    // Never filtered or ordered on: big maps and ids that would otherwise cost an index write per field.
+    { collectionGroup: 'streamjoin_states', fieldPath: 's', ttl: false, exemptFromIndexing: true },
+    { collectionGroup: 'streamjoin_states', fieldPath: 'orderId', ttl: false, exemptFromIndexing: true },
+    { collectionGroup: 'streamjoin_states', fieldPath: 'updatedAt', ttl: false, exemptFromIndexing: true },
+    { collectionGroup: 'streamjoin_outbox', fieldPath: 'row', ttl: false, exemptFromIndexing: true },
+    { collectionGroup: 'streamjoin_outbox', fieldPath: 'orderId', ttl: false, exemptFromIndexing: true },
+    { collectionGroup: 'streamjoin_batches', fieldPath: 'files', ttl: false, exemptFromIndexing: true },
   ]);
 });
 

@@ -235,6 +235,12 @@ test('the deploy plan: indexes, TTL and rules follow the collection prefix', asy
     'firestore:index:acme_batches:table,status,createdAt',
     'firestore:exempt:acme_states.expireAt',
     'firestore:ttl:acme_states.expireAt',
+    'firestore:exempt:acme_states.s',
+    'firestore:exempt:acme_states.orderId',
+    'firestore:exempt:acme_states.updatedAt',
+    'firestore:exempt:acme_outbox.row',
+    'firestore:exempt:acme_outbox.orderId',
+    'firestore:exempt:acme_batches.files',
     'firestore:rules',
   ]);
   const ttl = step(plan, 'firestore:ttl:acme_states.expireAt');
