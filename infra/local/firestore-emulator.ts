@@ -39,6 +39,8 @@ export interface FirestoreEmulator {
 
 export async function startFirestoreEmulator(options: {
   port: number;
+  /** Java heap, e.g. '2g' (default 512m; JAVA_TOOL_OPTIONS overrides). */
+  heap?: string;
   host?: string;
   logFile?: string;
   detached?: boolean;
@@ -51,7 +53,7 @@ export async function startFirestoreEmulator(options: {
     launcher,
     ['start', `--host=${host}`, `--port=${options.port}`],
     {
-      env: { JAVA_TOOL_OPTIONS: process.env['JAVA_TOOL_OPTIONS'] ?? '-Xmx512m' },
+      env: { JAVA_TOOL_OPTIONS: process.env['JAVA_TOOL_OPTIONS'] ?? `-Xmx${options.heap ?? '512m'}` },
       ...(options.logFile === undefined ? {} : { logFile: options.logFile }),
       ...(options.detached === undefined ? {} : { detached: options.detached }),
     },

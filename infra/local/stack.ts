@@ -119,6 +119,8 @@ export async function stackUp(options: UpOptions): Promise<StackRecord> {
       host: ports.host,
       logFile: fsLog,
       detached: true,
+      // The emulator keeps everything in memory; 512 MiB ran out after a few hundred thousand states.
+      heap: '2g',
     });
     services.push({ name: 'firestore', pid: fe.pid, url: `http://${fe.host}`, logFile: fsLog });
     save();
