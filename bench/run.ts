@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--only ingest,parquet,iceberg,e2e,memory] [--memory-full] [--out FILE]`:
+// `npm run bench [-- --quick] [--only ingest,parquet,iceberg,e2e,memory,flush] [--memory-full] [--out FILE]`:
 // every benchmark of issue 8 in one run on this machine — ingest throughput vs the emulator's raw
 // throughput, Firestore operations and cost per joined pair, Parquet vs pyarrow, Iceberg commit latency
 // with history, end-to-end latency and the highest sustained rate on the local stack, peak RSS of ingest
@@ -12,12 +12,13 @@ import { startFirestoreEmulator } from '../infra/local/firestore-emulator.ts';
 import { freePort } from '../infra/local/processes.ts';
 import { stackDown } from '../infra/local/stack.ts';
 import { runE2eBench } from './e2e.ts';
+import { runFlushBacklogBench } from './flush-backlog.ts';
 import { runIngestBench } from './ingest.ts';
 import { runMemoryBench } from './memory.ts';
 import { runParquetBench } from './parquet.ts';
 import { type BenchFigure, machineInfo, round, withConditions } from './support.ts';
 
-const SECTIONS = ['ingest', 'parquet', 'iceberg', 'e2e', 'memory'] as const;
+const SECTIONS = ['ingest', 'parquet', 'iceberg', 'e2e', 'memory', 'flush'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({
@@ -133,6 +134,11 @@ try {
       full: values['memory-full'],
       log,
     });
+    return f;
+  });
+  await section('flush', async () => {
+    // An outbox backlog flushed by repeated ticks (its own emulator with a larger heap).
+    const { figures: f } = await runFlushBacklogBench({ rows: quick ? 20_000 : 100_000 });
     return f;
   });
 } finally {
