@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { type Command, Option } from 'commander';
-import { readStack } from '../infra/local/stack.ts';
+import { readLastSettings, readStack } from '../infra/local/stack.ts';
 import { formatDemoSummary, runDemo } from '../infra/ops/demo.ts';
 import { drain, formatBacklog } from '../infra/ops/drain.ts';
 import {
@@ -284,7 +284,15 @@ export function registerOpsCommands(program: Command): void {
       )
       .option('--json', 'JSON output');
   const openTable = async (o: { dataDir: string; table: TableKind }) => {
-    const { config } = resolveConfig(o.dataDir);
+    // The tables of a local run stay readable after the stack is down (its settings are kept).
+    const last =
+      readStack(path.resolve(o.dataDir)) === undefined
+        ? readLastSettings(path.resolve(o.dataDir))
+        : undefined;
+    const { config } =
+      last !== undefined && process.env['STREAMJOIN_WAREHOUSE'] === undefined
+        ? { config: loadConfig(last) }
+        : resolveConfig(o.dataDir);
     const store = createObjectStore({
       projectId: config.projectId,
       emulatorHost: config.storageEmulatorHost,

@@ -41,6 +41,13 @@ const stackFile = (dataDir: string) => path.join(dataDir, 'stack.json');
 const NODE = process.execPath;
 const FF_MAIN = path.join(REPO_ROOT, 'node_modules/@google-cloud/functions-framework/build/src/main.js');
 
+/** The settings of the last stack started from dataDir (kept after `down`), if any. */
+export function readLastSettings(dataDir: string): Record<string, string> | undefined {
+  const f = path.join(dataDir, 'settings.json');
+  if (!existsSync(f)) return undefined;
+  return JSON.parse(readFileSync(f, 'utf8')) as Record<string, string>;
+}
+
 export function readStack(dataDir: string): StackRecord | undefined {
   const f = stackFile(dataDir);
   if (!existsSync(f)) return undefined;
@@ -110,6 +117,8 @@ export async function stackUp(options: UpOptions): Promise<StackRecord> {
     },
   });
   const save = () => writeFileSync(stackFile(dataDir), `${JSON.stringify(record(), null, 2)}\n`);
+  // The settings outlive the stack, so the tables can still be read after `down` (`streamjoin table`).
+  writeFileSync(path.join(dataDir, 'settings.json'), `${JSON.stringify(env, null, 2)}\n`);
   try {
     // 1. Firestore emulator.
     const fsLog = path.join(dataDir, 'logs', 'firestore.log');
