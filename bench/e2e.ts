@@ -9,16 +9,14 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stackDown, stackUp } from '../infra/local/stack.ts';
+import { commitTimes } from '../infra/ops/demo.ts';
 import { drain, measureBacklog } from '../infra/ops/drain.ts';
 import { NO_FAULTS, planWorkload, uploadFiles } from '../infra/ops/produce.ts';
 import { loadConfig } from '../shared/config.ts';
 import { collections, createFirestore } from '../shared/firestore/client.ts';
-import { listDataFiles, listSnapshots, loadTable, readDataFileRows } from '../shared/iceberg/index.ts';
-import { currentSchema } from '../shared/iceberg/snapshot-producer.ts';
 import { tableLocationOf } from '../shared/pipeline/compact.ts';
 import { createStorageClient } from '../shared/storage/gcs-store.ts';
 import { createObjectStore } from '../shared/storage/index.ts';
-import type { ObjectStore } from '../shared/storage/port.ts';
 import { type BenchFigure, percentile, privatePorts, round } from './support.ts';
 
 export interface E2eBenchOptions {
@@ -38,30 +36,6 @@ interface Phase {
   readonly achievedRate: number;
   /** Pending deliveries sampled each second while uploading: [seconds since start, pending]. */
   readonly backlog: Array<[number, number]>;
-}
-
-/** When each order's joined row was first committed (timestamp of the first snapshot holding it). */
-async function commitTimes(store: ObjectStore, location: string): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  const table = await loadTable(store, location);
-  const schema = currentSchema(table.metadata);
-  const seen = new Set<string>();
-  for (const s of listSnapshots(table)) {
-    for (const e of await listDataFiles(table, s.snapshotId)) {
-      if (seen.has(e.dataFile.filePath)) continue;
-      seen.add(e.dataFile.filePath);
-      for await (const r of readDataFileRows(
-        store,
-        e.dataFile.filePath,
-        e.dataFile.fileSizeInBytes,
-        schema,
-      )) {
-        const id = String(r['order_id']);
-        if (!out.has(id)) out.set(id, s.timestampMs);
-      }
-    }
-  }
-  return out;
 }
 
 /** Least-squares slope of y over x. */

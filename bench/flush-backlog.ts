@@ -18,15 +18,7 @@ import { OpCounter } from '../shared/firestore/op-counter.ts';
 import { createLogger } from '../shared/log.ts';
 import { createFlusher } from '../shared/pipeline/tick.ts';
 import { FileObjectStore } from '../shared/storage/file-store.ts';
-
-export interface Figure {
-  name: string;
-  value: number;
-  unit: string;
-  goal?: string;
-  meets?: boolean;
-  conditions?: string;
-}
+import type { BenchFigure } from './support.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -69,7 +61,9 @@ async function child(): Promise<void> {
   console.log(JSON.stringify({ rows, ms, batches, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
 }
 
-export async function runFlushBacklogBench(options: { rows?: number } = {}): Promise<{ figures: Figure[] }> {
+export async function runFlushBacklogBench(
+  options: { rows?: number } = {},
+): Promise<{ figures: BenchFigure[] }> {
   const rows = options.rows ?? 1_000_000;
   const dir = await mkdtemp(path.join(tmpdir(), 'sj-flush-bench-'));
   // 1M outbox documents need more than the 512 MiB heap the tests give the emulator.

@@ -19,15 +19,9 @@ import { encodeDataFile } from '../shared/parquet/index.ts';
 import { FileObjectStore } from '../shared/storage/file-store.ts';
 import { joinUri } from '../shared/storage/port.ts';
 import { type DataFileStats, JOINED_TABLE, type Row } from '../shared/tables.ts';
+import type { BenchFigure } from './support.ts';
 
-export interface BenchFigure {
-  readonly name: string;
-  readonly value: number;
-  readonly unit: string;
-  /** The target, in words; absent for figures reported for information. */
-  readonly goal?: string;
-  readonly meets?: boolean;
-}
+export type { BenchFigure } from './support.ts';
 
 export interface IcebergCommitBenchOptions {
   /** Snapshots to commit. Default 1,000. */

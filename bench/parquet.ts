@@ -14,15 +14,9 @@ import { constants as zlibConstants, zstdCompressSync } from 'node:zlib';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import { writeDataFile } from '../shared/parquet/index.ts';
 import { JOINED_TABLE, type Row } from '../shared/tables.ts';
+import type { BenchFigure } from './support.ts';
 
-export interface BenchFigure {
-  readonly name: string;
-  readonly value: number;
-  readonly unit: string;
-  /** The target, in words (e.g. "≤ 2"); absent for figures reported for information. */
-  readonly goal?: string;
-  readonly meets?: boolean;
-}
+export type { BenchFigure } from './support.ts';
 
 export interface ParquetBenchOptions {
   readonly rows?: number;

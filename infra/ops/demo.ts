@@ -11,6 +11,7 @@ import { currentSchema } from '../../shared/iceberg/snapshot-producer.ts';
 import { tableLocationOf } from '../../shared/pipeline/compact.ts';
 import { FileObjectStore } from '../../shared/storage/file-store.ts';
 import { createStorageClient } from '../../shared/storage/gcs-store.ts';
+import type { ObjectStore } from '../../shared/storage/port.ts';
 import type { LocalPorts } from '../local/ports.ts';
 import { stackDown, stackUp } from '../local/stack.ts';
 import { drain, formatBacklog } from './drain.ts';
@@ -97,7 +98,7 @@ export function sumFunctionLogs(logFiles: readonly string[]): {
 }
 
 /** When each order's joined row was first committed (the snapshot that first made it visible). */
-async function commitTimes(store: FileObjectStore, location: string): Promise<Map<string, number>> {
+export async function commitTimes(store: ObjectStore, location: string): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   const table = await loadTable(store, location);
   const schema = currentSchema(table.metadata);
