@@ -78,11 +78,15 @@ describe('the whole pipeline on the local stack', () => {
       const deadline = Date.now() + 30_000;
       while (!(await ref.get()).exists && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
       assert.equal((await ref.get()).get('status'), 'WAITING_PAYMENT');
-      const stats = (await fetch(`${rec.urls.storage}/_admin/stats`).then((r) => r.json())) as {
-        failedAttempts: number;
-        delivered: number;
-        pending: number;
-      };
+      // The state is committed a moment before the server has the function's 204: wait for the delivery.
+      type Stats = { failedAttempts: number; delivered: number; pending: number };
+      const readStats = async () =>
+        (await fetch(`${rec.urls.storage}/_admin/stats`).then((r) => r.json())) as Stats;
+      let stats = await readStats();
+      while (stats.pending > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        stats = await readStats();
+      }
       assert.ok(stats.failedAttempts >= 2, `two failed attempts before success, got ${stats.failedAttempts}`);
       assert.equal(stats.delivered, 1);
       assert.equal(stats.pending, 0);
