@@ -56,6 +56,10 @@ export interface JoinStoreOptions<S> {
 
 /** Writes per commit: Firestore's documented limit is 500 per batch. */
 const MAX_WRITES_PER_COMMIT = 450;
+/** Key chunks of one apply() read and committed at the same time. */
+const CONCURRENT_PARTS = 4;
+/** Re-plans of a whole commit that lost a race before its keys are retried one by one. */
+const GROUP_ATTEMPTS = 3;
 const FAILED_PRECONDITION = 9;
 const ALREADY_EXISTS = 6;
 const ABORTED = 10;
@@ -95,20 +99,35 @@ export class JoinStore<S> {
   async apply(items: ReadonlyMap<string, TransitionFn<S>>): Promise<{ conflicts: number; emitted: number }> {
     const keys = [...items.keys()];
     const chunk = this.o.chunkKeys ?? 200;
+    const parts: string[][] = [];
+    for (let i = 0; i < keys.length; i += chunk) parts.push(keys.slice(i, i + chunk));
+    // Parts hold distinct keys, so they commit side by side without contending with each other.
     let conflicts = 0;
     let emitted = 0;
-    for (let i = 0; i < keys.length; i += chunk) {
-      const part = keys.slice(i, i + chunk);
-      const r = await this.applyChunk(part, items);
-      conflicts += r.conflicts;
-      emitted += r.emitted;
-    }
+    let next = 0;
+    let failed = false;
+    await settleAll(
+      Array.from({ length: Math.min(CONCURRENT_PARTS, parts.length) }, async () => {
+        while (!failed && next < parts.length) {
+          const part = parts[next++]!;
+          try {
+            const r = await this.applyChunk(part, items);
+            conflicts += r.conflicts;
+            emitted += r.emitted;
+          } catch (err) {
+            failed = true;
+            throw err;
+          }
+        }
+      }),
+    );
     return { conflicts, emitted };
   }
 
   private async applyChunk(
     keys: readonly string[],
     items: ReadonlyMap<string, TransitionFn<S>>,
+    attempt = 1,
   ): Promise<{ conflicts: number; emitted: number }> {
     const refs = keys.map((k) => this.stateRef(k));
     const snaps = await this.o.db.getAll(...refs);
@@ -151,8 +170,16 @@ export class JoinStore<S> {
         } catch (err) {
           if (!isConflict(err)) throw err;
         }
-        // Lost a race on at least one key: retry each key of this commit on its own (re-read, re-plan).
+        // Lost a race on at least one key: re-read and re-plan the keys of this commit together a few
+        // times (a concurrent writer usually touched a handful of them), then each key on its own.
         conflicts++;
+        if (attempt < GROUP_ATTEMPTS) {
+          await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * attempt));
+          const r = await this.applyChunk(g.keys, items, attempt + 1);
+          conflicts += r.conflicts;
+          emitted += r.emitted;
+          return;
+        }
         for (const key of g.keys) {
           const r = await this.applyOne(key, items.get(key)!);
           conflicts += r.conflicts;

@@ -70,8 +70,11 @@ export interface IngestSummary {
   readonly resumedAt: number;
 }
 
-/** Records per chunk: at most 2 rows per event, so one order_id's commit stays within 450 writes. */
-const CHUNK = 200;
+/** Records per chunk (its order_ids are read in bulk and committed in parallel parts). */
+const CHUNK = 1000;
+/** Events of one order_id applied in one commit: at most 2 rows each, so the commit stays within 450
+ *  writes; an order_id with more events in a chunk is applied in successive rounds, in file order. */
+const EVENTS_PER_KEY_ROUND = 200;
 /** Files larger than this keep a progress document (resume after a timeout). */
 const PROGRESS_MIN_BYTES = 1 << 20;
 
@@ -161,26 +164,32 @@ export async function ingestObject(deps: IngestDeps, obj: InputObject): Promise<
         else list.push(e);
       }
       const chunkCounters = new Map<string, JoinCounters>();
-      const items = new Map<string, TransitionFn<JoinState>>();
-      for (const [orderId, events] of byOrder) {
-        items.set(orderId, (current) => {
-          let state = current;
-          const rows: OutboxRow[] = [];
-          const c = zeroCounters();
-          for (const e of events) {
-            const r = applyEvent(state, e, at, settings);
-            addCounters(c, r.counters);
-            for (const row of r.emitted) rows.push(toOutboxRow(row));
-            state = r.state;
-          }
-          chunkCounters.set(orderId, c); // the last planning wins (re-planned after a lost race)
-          return { next: state === current ? undefined : state, emitted: rows };
-        });
+      const rounds: Array<Map<string, TransitionFn<JoinState>>> = [];
+      for (const [orderId, all] of byOrder) {
+        for (let r = 0; r * EVENTS_PER_KEY_ROUND < all.length; r++) {
+          const events = all.slice(r * EVENTS_PER_KEY_ROUND, (r + 1) * EVENTS_PER_KEY_ROUND);
+          const counterKey = `${r}:${orderId}`;
+          (rounds[r] ??= new Map()).set(orderId, (current) => {
+            let state = current;
+            const rows: OutboxRow[] = [];
+            const c = zeroCounters();
+            for (const e of events) {
+              const res = applyEvent(state, e, at, settings);
+              addCounters(c, res.counters);
+              for (const row of res.emitted) rows.push(toOutboxRow(row));
+              state = res.state;
+            }
+            chunkCounters.set(counterKey, c); // the last planning wins (re-planned after a lost race)
+            return { next: state === current ? undefined : state, emitted: rows };
+          });
+        }
       }
       faultPoint('ingest.before-commit');
-      const r = await store.apply(items);
-      emitted += r.emitted;
-      conflicts += r.conflicts;
+      for (const items of rounds) {
+        const r = await store.apply(items);
+        emitted += r.emitted;
+        conflicts += r.conflicts;
+      }
       for (const c of chunkCounters.values()) addCounters(counters, c);
       faultPoint('ingest.after-commit');
     }
