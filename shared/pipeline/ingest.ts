@@ -169,7 +169,8 @@ export async function ingestObject(deps: IngestDeps, obj: InputObject): Promise<
         for (let r = 0; r * EVENTS_PER_KEY_ROUND < all.length; r++) {
           const events = all.slice(r * EVENTS_PER_KEY_ROUND, (r + 1) * EVENTS_PER_KEY_ROUND);
           const counterKey = `${r}:${orderId}`;
-          (rounds[r] ??= new Map()).set(orderId, (current) => {
+          rounds[r] ??= new Map();
+          rounds[r].set(orderId, (current) => {
             let state = current;
             const rows: OutboxRow[] = [];
             const c = zeroCounters();
