@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freeLocalPorts } from '../infra/local/ports.ts';
 import { stackDown, stackUp } from '../infra/local/stack.ts';
 import { commitTimes } from '../infra/ops/demo.ts';
 import { drain, measureBacklog } from '../infra/ops/drain.ts';
@@ -17,7 +18,7 @@ import { collections, createFirestore } from '../shared/firestore/client.ts';
 import { tableLocationOf } from '../shared/pipeline/compact.ts';
 import { createStorageClient } from '../shared/storage/gcs-store.ts';
 import { createObjectStore } from '../shared/storage/index.ts';
-import { type BenchFigure, percentile, privatePorts, round } from './support.ts';
+import { type BenchFigure, percentile, round } from './support.ts';
 
 export interface E2eBenchOptions {
   readonly quick?: boolean;
@@ -73,7 +74,7 @@ export async function runE2eBench(options: E2eBenchOptions = {}): Promise<{ figu
     const rec = await stackUp({
       dataDir,
       fresh: true,
-      ports: await privatePorts(),
+      ports: await freeLocalPorts(),
       env: { STREAMJOIN_TICK_INTERVAL: '1s', STREAMJOIN_COMPACT_INTERVAL: '1s' },
     });
     const config = loadConfig(rec.env);

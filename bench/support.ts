@@ -2,7 +2,6 @@
 // child processes that report their own peak RSS, percentiles, and free ports for a private local stack.
 import { spawn } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
-import { freePort, portInUse } from '../infra/local/processes.ts';
 
 export interface BenchFigure {
   readonly name: string;
@@ -96,27 +95,6 @@ export function runJsonChild<T>(
 /** Peak resident set size of this process so far, in MiB (getrusage maxrss). */
 export function peakRssMiB(): number {
   return process.resourceUsage().maxRSS / 1024;
-}
-
-/** Ports for a private local stack (never the firebase.json ones, which a demo may be using). */
-export async function privatePorts(): Promise<{
-  host: string;
-  firestore: number;
-  storage: number;
-  functions: number;
-}> {
-  const host = '127.0.0.1';
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 20_000);
-    const busy = await Promise.all([0, 1, 2].map((i) => portInUse(base + i, host)));
-    if (busy.every((b) => !b)) {
-      const firestore = await freePort();
-      let storage = await freePort();
-      while (storage === firestore) storage = await freePort();
-      return { host, firestore, storage, functions: base };
-    }
-  }
-  throw new Error('found no 3 consecutive free ports for the functions');
 }
 
 /** Runs `fn` over `items` with at most `concurrency` in flight. */

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, portInUse } from './processes.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -31,4 +32,21 @@ export function readLocalPorts(file = path.join(REPO_ROOT, 'firebase.json')): Lo
     storage: port('storage'),
     functions: port('functions'),
   };
+}
+
+/** Free loopback ports for a private stack (tests, bench, chaos: never the firebase.json ones, which a
+ *  developer's stack or a demo may be using). The functions need three consecutive ports. */
+export async function freeLocalPorts(): Promise<LocalPorts> {
+  const host = '127.0.0.1';
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    const busy = await Promise.all([0, 1, 2].map((i) => portInUse(base + i, host)));
+    if (busy.every((b) => !b)) {
+      const firestore = await freePort();
+      let storage = await freePort();
+      while (storage === firestore) storage = await freePort();
+      return { host, firestore, storage, functions: base };
+    }
+  }
+  throw new Error('found no 3 consecutive free ports on 127.0.0.1 for the functions');
 }

@@ -78,12 +78,17 @@ export function compareWithTruth(
   };
 }
 
+/** A table row as a truth row, with its processing time (joined_at or emitted_at) in epoch ms. */
+export interface TableRow extends TruthRow {
+  readonly atMs: number;
+}
+
 /** Reads both tables (current snapshots) as truth rows. */
 export async function readTableRows(
   store: ObjectStore,
   locations: { joined: string; unmatched: string },
-): Promise<TruthRow[]> {
-  const out: TruthRow[] = [];
+): Promise<TableRow[]> {
+  const out: TableRow[] = [];
   for (const [kind, location] of Object.entries(locations)) {
     let table: Awaited<ReturnType<typeof loadTable>>;
     try {
@@ -98,6 +103,7 @@ export async function readTableRows(
         reason: kind === 'joined' ? 'joined' : (String(r['reason']) as TruthRow['reason']),
         order_amount: r['order_amount'] === null ? null : Number(r['order_amount']),
         payment_amount: r['payment_amount'] === null ? null : Number(r['payment_amount']),
+        atMs: Number(r[kind === 'joined' ? 'joined_at' : 'emitted_at']) / 1000,
       });
     }
   }

@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Storage } from '@google-cloud/storage';
 import { FUNCTION_NAMES } from '../../functions/names.ts';
-import { freePort, isAlive, portInUse } from '../../infra/local/processes.ts';
+import { freeLocalPorts } from '../../infra/local/ports.ts';
+import { isAlive } from '../../infra/local/processes.ts';
 import { readStack, restartFunction, type StackRecord, stackDown, stackUp } from '../../infra/local/stack.ts';
 import { drain, formatBacklog, measureBacklog } from '../../infra/ops/drain.ts';
 import {
@@ -20,20 +21,14 @@ import {
   prng,
   type WorkloadFile,
 } from '../../infra/ops/produce.ts';
-import { compareWithTruth, type VerifyResult } from '../../infra/ops/verify.ts';
+import { compareWithTruth, readTableRows, type VerifyResult } from '../../infra/ops/verify.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { collections, createFirestore, docIdFor } from '../../shared/firestore/client.ts';
 import { listRejects } from '../../shared/firestore/rejects.ts';
 import { COMMIT_FAULT_POINTS } from '../../shared/iceberg/commit.ts';
 import { tableLocationOf } from '../../shared/pipeline/compact.ts';
 import { createObjectStore } from '../../shared/storage/index.ts';
-import {
-  type DelayVerdict,
-  eventFiles,
-  explainByDelay,
-  firstIngested,
-  readTimedRows,
-} from './delay-proof.ts';
+import { type DelayVerdict, eventFiles, explainByDelay, firstIngested } from './delay-proof.ts';
 
 export interface ChaosOptions {
   readonly seed: number;
@@ -116,21 +111,6 @@ export function planFaultSpec(rnd: () => number): string {
     }
   }
   return parts.join(',');
-}
-
-async function freePorts(): Promise<{ host: string; firestore: number; storage: number; functions: number }> {
-  const host = '127.0.0.1';
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 20_000);
-    const busy = await Promise.all([0, 1, 2].map((i) => portInUse(base + i, host)));
-    if (busy.every((b) => !b)) {
-      const firestore = await freePort();
-      let storage = await freePort();
-      while (storage === firestore) storage = await freePort();
-      return { host, firestore, storage, functions: base };
-    }
-  }
-  throw new Error('found no 3 consecutive free ports for the functions');
 }
 
 /** A lock: the killer and the supervisor never restart the same stack at once. */
@@ -256,7 +236,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   let rec: StackRecord | undefined;
   let db: ReturnType<typeof createFirestore> | undefined;
   try {
-    const ports = await freePorts();
+    const ports = await freeLocalPorts();
     const warehouse =
       o.warehouse === 'gs' ? 'gs://chaos-warehouse/' : `file://${path.join(dataDir, 'warehouse')}/`;
     rec = await stackUp({
@@ -394,7 +374,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     o.log(`  settled in ${Math.round(last.elapsedMs / 1000)} s; verifying`);
 
     const store = createObjectStore({ projectId: config.projectId, emulatorHost: stack.urls.storage });
-    const actual = await readTimedRows(store, {
+    const actual = await readTableRows(store, {
       joined: tableLocationOf(config, 'joined'),
       unmatched: tableLocationOf(config, 'unmatched'),
     });

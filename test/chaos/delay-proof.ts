@@ -5,41 +5,10 @@
 // time (its emitted_at) is at least the timeout after the first logged ingest of the other half's file.
 import { gunzipSync } from 'node:zlib';
 import type { GroundTruth, TruthRow, WorkloadFile } from '../../infra/ops/produce.ts';
-import type { VerifyResult } from '../../infra/ops/verify.ts';
-import { loadTable, readRows } from '../../shared/iceberg/index.ts';
-import type { ObjectStore } from '../../shared/storage/port.ts';
+import type { TableRow, VerifyResult } from '../../infra/ops/verify.ts';
 
-/** A table row with its processing time: joined_at or emitted_at, in epoch ms. */
-export interface TimedRow extends TruthRow {
-  readonly atMs: number;
-}
-
-export async function readTimedRows(
-  store: ObjectStore,
-  locations: { joined: string; unmatched: string },
-): Promise<TimedRow[]> {
-  const out: TimedRow[] = [];
-  for (const [kind, location] of Object.entries(locations)) {
-    let table: Awaited<ReturnType<typeof loadTable>>;
-    try {
-      table = await loadTable(store, location);
-    } catch {
-      continue;
-    }
-    for await (const r of readRows(table)) {
-      const micros = r[kind === 'joined' ? 'joined_at' : 'emitted_at'];
-      out.push({
-        order_id: String(r['order_id']),
-        payment_id: r['payment_id'] === null ? null : String(r['payment_id']),
-        reason: kind === 'joined' ? 'joined' : (String(r['reason']) as TruthRow['reason']),
-        order_amount: r['order_amount'] === null ? null : Number(r['order_amount']),
-        payment_amount: r['payment_amount'] === null ? null : Number(r['payment_amount']),
-        atMs: Number(micros) / 1000,
-      });
-    }
-  }
-  return out;
-}
+/** A table row with its processing time (verify.ts reads them). */
+export type TimedRow = TableRow;
 
 /** Object name → epoch ms of its first `ingested` log line (an upper bound of when it was first applied). */
 export function firstIngested(ingestLog: string): Map<string, number> {

@@ -6,10 +6,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, it } from 'node:test';
-import { REPO_ROOT } from '../../infra/local/ports.ts';
+import { freeLocalPorts, REPO_ROOT } from '../../infra/local/ports.ts';
 import { isAlive } from '../../infra/local/processes.ts';
 import { readStack, stackDown, stackUp } from '../../infra/local/stack.ts';
-import { freeStackPorts } from '../support/ports.ts';
 
 let dataDir = '';
 after(async () => {
@@ -38,7 +37,7 @@ it('up starts every part, status shows them, down stops them all', async () => {
   dataDir = await mkdtemp(path.join(tmpdir(), 'sj-stack-'));
   const rec = await stackUp({
     dataDir,
-    ports: await freeStackPorts(),
+    ports: await freeLocalPorts(),
     env: { STREAMJOIN_ORDER_TIMEOUT: '20s' },
   });
   assert.deepEqual(
@@ -58,7 +57,7 @@ it('up starts every part, status shows them, down stops them all', async () => {
   for (const s of parsed.services)
     assert.ok(s.running && s.answering, `${s.name} is up and answering at ${s.url}`);
 
-  const second = await stackUp({ dataDir, ports: await freeStackPorts() }).then(
+  const second = await stackUp({ dataDir, ports: await freeLocalPorts() }).then(
     () => 'started',
     (err: Error) => err.message,
   );
@@ -79,7 +78,7 @@ it('a bad setting stops up before anything starts, naming the variable', async (
   const dir = await mkdtemp(path.join(tmpdir(), 'sj-stack-bad-'));
   try {
     await assert.rejects(
-      stackUp({ dataDir: dir, ports: await freeStackPorts(), env: { STREAMJOIN_ORDER_TIMEOUT: 'soon' } }),
+      stackUp({ dataDir: dir, ports: await freeLocalPorts(), env: { STREAMJOIN_ORDER_TIMEOUT: 'soon' } }),
       /STREAMJOIN_ORDER_TIMEOUT must be a duration .* but was: "soon"/,
     );
     assert.equal(readStack(dir), undefined);

@@ -7,13 +7,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { freeLocalPorts } from '../../infra/local/ports.ts';
 import { readStack, stackDown, stackUp } from '../../infra/local/stack.ts';
 import { runDemo } from '../../infra/ops/demo.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { collections, createFirestore, docIdFor } from '../../shared/firestore/client.ts';
 import { createStorageClient } from '../../shared/storage/gcs-store.ts';
 import { order } from '../support/harness.ts';
-import { freeStackPorts } from '../support/ports.ts';
 
 const dirs: string[] = [];
 after(async () => {
@@ -29,7 +29,7 @@ describe('the whole pipeline on the local stack', () => {
     dirs.push(dataDir);
     const r = await runDemo({
       dataDir,
-      ports: await freeStackPorts(),
+      ports: await freeLocalPorts(),
       count: 150,
       seed: 4242,
       timeout: '20s', // pairs must meet within it even on a loaded CI machine
@@ -59,7 +59,7 @@ describe('the whole pipeline on the local stack', () => {
     dirs.push(dataDir);
     const rec = await stackUp({
       dataDir,
-      ports: await freeStackPorts(),
+      ports: await freeLocalPorts(),
       env: {
         STREAMJOIN_FAULTS: 'ingest.before-commit=fail:2',
         STREAMJOIN_TICK_INTERVAL: '1h',
