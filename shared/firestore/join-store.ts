@@ -13,6 +13,7 @@ import {
 } from '@google-cloud/firestore';
 import { settleAll } from '../async.ts';
 import { StreamjoinError } from '../errors.ts';
+import { guardOn } from '../guards.ts';
 import type { TableKind } from '../tables.ts';
 import { type Collections, docIdFor, shardOf } from './client.ts';
 import type { OpCounter } from './op-counter.ts';
@@ -242,7 +243,9 @@ export class JoinStore<S> {
       expireAt: idx.expireAtMs === null ? null : Timestamp.fromMillis(idx.expireAtMs),
       updatedAt: FieldValue.serverTimestamp(),
     };
-    if (snap.exists) batch.update(ref, fields, { lastUpdateTime: snap.updateTime! });
+    // Guard ingest.state-precondition: the change lands only on the state it was planned from.
+    if (!guardOn('ingest.state-precondition')) batch.set(ref, fields);
+    else if (snap.exists) batch.update(ref, fields, { lastUpdateTime: snap.updateTime! });
     else batch.create(ref, fields);
     for (const row of t.emitted) {
       batch.set(this.o.collections.outbox.doc(docIdFor(row.id)), {

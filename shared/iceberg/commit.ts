@@ -5,6 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isRetryable, StreamjoinError } from '../errors.ts';
 import { faultPoint } from '../faults.ts';
+import { guardOn } from '../guards.ts';
 import type { Logger } from '../log.ts';
 import { encodeTableMetadataBytes } from './spec/metadata-codec.ts';
 import type { TableMetadata } from './spec/types.ts';
@@ -94,7 +95,8 @@ export async function commitWithRetry(
       // Only a lost race proves this attempt's write never happened; after an unknown outcome the write
       // may still land later, so its files must stay (orphan cleanup removes them if it never does).
       if (lostRace) lostFiles.push(...planned.attemptFiles);
-      if (landed(base.metadata)) {
+      // Guard iceberg.unknown-outcome-reread: a commit that may have landed is not planned again.
+      if (guardOn('iceberg.unknown-outcome-reread') && landed(base.metadata)) {
         options.logger?.info(
           { uri, attempt },
           'iceberg commit landed despite an error; resolved by re-reading',

@@ -1,6 +1,7 @@
 // Table writes: append (one snapshot for many staged batches, idempotent by batch id) and rewrite
 // (compaction: a `replace` snapshot that verifies its inputs are still live at commit time).
 import { StreamjoinError } from '../errors.ts';
+import { guardOn } from '../guards.ts';
 import type { DataFileStats } from '../tables.ts';
 import { type CommitOptions, type CommitOutcome, commitWithRetry } from './commit.ts';
 import {
@@ -117,7 +118,10 @@ async function appendGroups(
   const outcome: CommitOutcome = await commitWithRetry(
     table,
     async (base, attempt) => {
-      const done = committedBatchIds(base.metadata, ids);
+      // Guard compact.batch-id-skip: batches a committed snapshot already records are not added again.
+      const done = guardOn('compact.batch-id-skip')
+        ? committedBatchIds(base.metadata, ids)
+        : new Set<string>();
       for (const g of groups) {
         const n = g.batchIds.filter((id) => done.has(id)).length;
         if (n > 0 && n < g.batchIds.length) {

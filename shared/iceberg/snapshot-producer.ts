@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { StreamjoinError } from '../errors.ts';
 import { faultPoint } from '../faults.ts';
+import { guardOn } from '../guards.ts';
 import type { ObjectStore } from '../storage/port.ts';
 import { joinUri } from '../storage/port.ts';
 import { COMMIT_FAULT_POINTS, type PlannedCommit } from './commit.ts';
@@ -182,7 +183,8 @@ export class SnapshotProducer {
         written.push(await writeManifest(store, uri, schema, spec, rewritten));
       }
       const missing = [...remove].filter((p) => !found.has(p));
-      if (missing.length > 0) {
+      // Guard compact.rewrite-liveness: replace only files still live in the base.
+      if (missing.length > 0 && guardOn('compact.rewrite-liveness')) {
         throw new StreamjoinError(
           'conflict',
           `expected every file to replace to be live in snapshot ${parent?.snapshotId ?? 'none'}, but ${missing.length} are not (already rewritten or expired): ${missing.slice(0, 3).join(', ')}`,

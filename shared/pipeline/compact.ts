@@ -7,6 +7,7 @@ import { Timestamp } from '@google-cloud/firestore';
 import type { Config } from '../config.ts';
 import { StreamjoinError } from '../errors.ts';
 import { faultPoint } from '../faults.ts';
+import { guardOn } from '../guards.ts';
 import {
   appendBatches,
   deleteOrphanFiles,
@@ -153,7 +154,8 @@ async function compactTable(
       .get();
     deps.counter.reads++;
     let orphanFiles = 0;
-    if (waiting.empty) {
+    // Guard compact.orphan-waits-for-batches.
+    if (waiting.empty || !guardOn('compact.orphan-waits-for-batches')) {
       const orphans = await deleteOrphanFiles(table, { olderThanMs: now - deps.config.orphanSafetyMs });
       orphanFiles = orphans.deletedFiles.length;
     }

@@ -1,0 +1,58 @@
+// Named guards on the exactly-once path. Each check that keeps a row from being lost or duplicated asks
+// `guardOn(name)` where it stands, so `npm run test:guards` can disable that check alone and prove that a
+// test fails without it (test/guards/). Disabling is for that proof only: the variable is honoured only
+// when the Firestore emulator is configured (local stacks and tests), never in a deployed function.
+//
+//   STREAMJOIN_DISABLED_GUARDS="flush.lease-owner"   (comma-separated names)
+
+/** Every guard, with what it protects. A new guard is added here and gets an entry in test/guards/registry.ts. */
+export const GUARDS = {
+  'ingest.state-precondition':
+    'ingest/evict commits a state change only if the state is still the one it read (create-only or lastUpdateTime)',
+  'compact.batch-id-skip':
+    'an append skips batches whose ids a committed snapshot already records (retried commit after success)',
+  'compact.rewrite-liveness':
+    'a rewrite (replace) commits only if every file it replaces is still live in the base it commits on',
+  'iceberg.unknown-outcome-reread':
+    'after an error whose outcome is unknown, a commit re-reads the table to see whether it landed before retrying',
+  'compact.orphan-waits-for-batches':
+    'orphan cleanup never runs while a claimed or staged batch of the table waits (its files are unreferenced)',
+} as const;
+
+export type GuardName = keyof typeof GUARDS;
+
+export const GUARD_NAMES = Object.keys(GUARDS) as GuardName[];
+
+let disabled: ReadonlySet<string> | undefined;
+
+function readDisabled(env: NodeJS.ProcessEnv): ReadonlySet<string> {
+  const raw = env['STREAMJOIN_DISABLED_GUARDS'] ?? '';
+  const names = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (names.length === 0) return new Set();
+  const unknown = names.filter((n) => !(n in GUARDS));
+  if (unknown.length > 0) {
+    throw new Error(
+      `STREAMJOIN_DISABLED_GUARDS names unknown guards ${JSON.stringify(unknown)}; expected some of ${GUARD_NAMES.join(', ')}`,
+    );
+  }
+  if (!env['FIRESTORE_EMULATOR_HOST']) {
+    throw new Error(
+      'STREAMJOIN_DISABLED_GUARDS is honoured only against the Firestore emulator (npm run test:guards); it was set without FIRESTORE_EMULATOR_HOST',
+    );
+  }
+  return new Set(names);
+}
+
+/** True unless `name` was disabled for `npm run test:guards`. Cheap: the variable is read once. */
+export function guardOn(name: GuardName): boolean {
+  disabled ??= readDisabled(process.env);
+  return !disabled.has(name);
+}
+
+/** Tests in-process: replace the disabled set (undefined re-reads the environment). */
+export function setDisabledGuards(names: readonly GuardName[] | undefined): void {
+  disabled = names === undefined ? undefined : new Set(names);
+}

@@ -1,0 +1,34 @@
+// Which test proves each guard of shared/guards.ts: `npm run test:guards` runs it with that guard alone
+// disabled and fails unless the test fails. Typed as a Record over every guard name, so a guard without
+// a test does not type-check.
+import type { GuardName } from '../../shared/guards.ts';
+
+export interface GuardTest {
+  /** Test file, relative to the repository root. */
+  readonly file: string;
+  /** The test's own name (not its suite's), matched literally by --test-name-pattern. */
+  readonly name: string;
+}
+
+export const GUARD_TESTS: Record<GuardName, GuardTest> = {
+  'ingest.state-precondition': {
+    file: 'test/integration/ingest.test.ts',
+    name: '20 concurrent deliveries of one object are applied once',
+  },
+  'compact.batch-id-skip': {
+    file: 'test/integration/compact.test.ts',
+    name: 'a crash after the Iceberg commit but before marking the batches: the retry skips them (no duplicate rows)',
+  },
+  'compact.rewrite-liveness': {
+    file: 'test/integration/iceberg-table.test.ts',
+    name: 'compacts a partition without changing rows; older snapshots stay readable',
+  },
+  'iceberg.unknown-outcome-reread': {
+    file: 'test/integration/iceberg-crash.test.ts',
+    name: 'written but reported as failed: resolved by re-reading, one snapshot',
+  },
+  'compact.orphan-waits-for-batches': {
+    file: 'test/integration/compact.test.ts',
+    name: 'never deletes the files of a staged batch still waiting to be committed, however old they are',
+  },
+};
