@@ -303,6 +303,13 @@ export const SETTINGS = {
     size(1024),
     'A gzip object inflating past this is quarantined (gzip bombs).',
   ),
+  maxInflationRatio: setting(
+    'STREAMJOIN_MAX_INFLATION_RATIO',
+    '200',
+    'an integer in [2, 100000]',
+    int(2, 100_000),
+    'A gzip object inflating to more than this many times its compressed size (checked past the first MiB) is quarantined at once (gzip bombs; JSON event files inflate 5-20 times).',
+  ),
   maxLineLength: setting(
     'STREAMJOIN_MAX_LINE_LENGTH',
     '1MiB',

@@ -5,6 +5,7 @@
 export const FILE_ISSUE_CODES = [
   'object-too-large',
   'decompressed-too-large',
+  'inflation-ratio',
   'gzip-invalid',
   'gzip-truncated',
   'empty-file',
@@ -23,6 +24,7 @@ export const RECORD_ISSUE_CODES = [
   'invalid-utf8',
   'record-too-large',
   'too-deep',
+  'duplicate-key',
   'not-an-object',
   'missing-field',
   'null-field',
@@ -30,6 +32,7 @@ export const RECORD_ISSUE_CODES = [
   'not-an-integer',
   'out-of-range',
   'empty-string',
+  'blank-string',
   'string-too-long',
   'invalid-string',
 ] as const;

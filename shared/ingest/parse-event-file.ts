@@ -23,11 +23,17 @@ import {
   issuePath,
   type RecordIssueCode,
 } from './issues.ts';
+import { duplicateKey } from './json-keys.ts';
 
 export const FILE_FORMATS = ['json-document', 'json-array', 'json-lines'] as const;
 export type FileFormat = (typeof FILE_FORMATS)[number];
 
 export const DEFAULT_MAX_DEPTH = 64;
+export const DEFAULT_MAX_INFLATION_RATIO = 200;
+/** Inflated bytes below which the ratio is not judged (a tiny file of repeated records may inflate more). */
+export const INFLATION_CHECK_FLOOR = 1024 * 1024;
+/** Compressed bytes handed to the inflater at a time, so its consumption (bytesWritten) is fine-grained. */
+const INFLATE_SLICE = 16 * 1024;
 
 export interface ParseOptions {
   /** Object name: a `.jsonl` / `.ndjson` suffix (before an optional `.gz`) forces JSON Lines. */
@@ -40,6 +46,13 @@ export interface ParseOptions {
   readonly maxObjectSize: number;
   /** Most bytes after gunzip; inflation stops there (gzip bombs). Also applies to plain files. */
   readonly maxDecompressedSize: number;
+  /** Most inflated bytes per compressed byte (gzip bombs are ~1000:1), checked once INFLATION_CHECK_FLOOR
+   *  bytes are inflated, so a bomb is refused after a few MiB of work instead of maxDecompressedSize.
+   *  Default DEFAULT_MAX_INFLATION_RATIO. */
+  readonly maxInflationRatio?: number;
+  /** Compressed files up to this size are verified whole before any record is released (default
+   *  GZIP_VERIFY_MAX_BYTES; tests lower it to exercise the streaming path). */
+  readonly gzipVerifyMaxBytes?: number;
   /** Longest JSON Lines line, array element or JSON document, in bytes. */
   readonly maxLineLength: number;
   /** Deepest nesting of objects/arrays accepted (the top-level object counts 1). Default 64. */
@@ -228,6 +241,33 @@ async function readHead(
   return { bytes, stream: replay() };
 }
 
+/** The bomb check: `inflated` bytes out of `consumed` compressed bytes (what the inflater has taken in). */
+function inflationProblem(ctx: Context, inflated: number, consumed: number): FileProblem | undefined {
+  const ratio = ctx.opts.maxInflationRatio ?? DEFAULT_MAX_INFLATION_RATIO;
+  if (inflated <= INFLATION_CHECK_FLOOR || inflated <= ratio * consumed) return undefined;
+  return new FileProblem(
+    'inflation-ratio',
+    `gzip data must inflate to at most ${ratio} times its compressed size (maxInflationRatio), but ` +
+      `${consumed} compressed bytes inflated to ${inflated} bytes (${Math.floor(inflated / Math.max(1, consumed))}:1, a gzip bomb?); inflation stopped`,
+  );
+}
+
+/** Feeds `buf` to the inflater in small slices, waiting for drain; false when the inflater stopped. */
+async function feed(
+  inflater: ReturnType<typeof createGunzip>,
+  buf: Buffer,
+  until: Promise<unknown>,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  for (let i = 0; i < buf.length; i += INFLATE_SLICE) {
+    if (inflater.destroyed || signal?.aborted === true) return false;
+    if (!inflater.write(buf.subarray(i, i + INFLATE_SLICE))) {
+      await Promise.race([once(inflater, 'drain', signal === undefined ? {} : { signal }), until]);
+    }
+  }
+  return !inflater.destroyed;
+}
+
 /** A zlib failure as the file issue it stands for. */
 function gzipProblem(err: unknown, compressed: number, inflated: number): FileProblem {
   const e = err as { code?: unknown; message?: unknown };
@@ -260,7 +300,8 @@ async function verifyGzip(source: AsyncGenerator<Buffer>, ctx: Context): Promise
   const held: Buffer[] = [];
   let size = 0;
   let ended = false;
-  while (size <= GZIP_VERIFY_MAX_BYTES) {
+  const verifyMax = ctx.opts.gzipVerifyMaxBytes ?? GZIP_VERIFY_MAX_BYTES;
+  while (size <= verifyMax) {
     const r = await source.next();
     if (r.done) {
       ended = true;
@@ -273,10 +314,12 @@ async function verifyGzip(source: AsyncGenerator<Buffer>, ctx: Context): Promise
     const inflater = createGunzip({ chunkSize: 64 * 1024 });
     let inflated = 0;
     let tooLarge = false;
+    let bomb: FileProblem | undefined;
     const checked = new Promise<void>((resolve, reject) => {
       inflater.on('data', (out: Buffer) => {
         inflated += out.length;
-        if (inflated > ctx.opts.maxDecompressedSize) {
+        bomb ??= inflationProblem(ctx, inflated, inflater.bytesWritten);
+        if (bomb !== undefined || inflated > ctx.opts.maxDecompressedSize) {
           tooLarge = true;
           inflater.destroy();
           resolve();
@@ -287,8 +330,7 @@ async function verifyGzip(source: AsyncGenerator<Buffer>, ctx: Context): Promise
     });
     try {
       for (const b of held) {
-        if (tooLarge || inflater.destroyed) break;
-        if (!inflater.write(b)) await Promise.race([once(inflater, 'drain'), checked]);
+        if (tooLarge || !(await feed(inflater, b, checked))) break;
       }
       if (!tooLarge && !inflater.destroyed) inflater.end();
       await checked;
@@ -298,6 +340,8 @@ async function verifyGzip(source: AsyncGenerator<Buffer>, ctx: Context): Promise
       // early end (zlib cannot tell a cut from a corruption), and records before it may be altered.
       throw gzipProblem(err, size, inflated);
     }
+    // A bomb is refused here, before the real pass inflates it again.
+    if (bomb !== undefined) throw bomb;
   }
   return replayHeld();
 
@@ -348,12 +392,10 @@ async function* gunzip(source: AsyncGenerator<Buffer>, ctx: Context): AsyncGener
         inflater.end();
         return;
       }
-      if (!inflater.write(r.value)) {
-        try {
-          await once(inflater, 'drain', { signal: abort.signal });
-        } catch {
-          break; // aborted, or the inflater failed: the consumer reports it
-        }
+      try {
+        if (!(await feed(inflater, r.value, new Promise(() => {}), abort.signal))) break;
+      } catch {
+        break; // aborted, or the inflater failed: the consumer reports it
       }
     }
     await source.return(undefined);
@@ -361,6 +403,8 @@ async function* gunzip(source: AsyncGenerator<Buffer>, ctx: Context): AsyncGener
   try {
     for await (const out of inflater as AsyncIterable<Buffer>) {
       ctx.bytesDecoded += out.length;
+      const bomb = inflationProblem(ctx, ctx.bytesDecoded, inflater.bytesWritten);
+      if (bomb !== undefined) throw bomb;
       if (ctx.bytesDecoded > ctx.opts.maxDecompressedSize) {
         throw new FileProblem(
           'decompressed-too-large',
@@ -717,10 +761,14 @@ async function* readDocuments(cur: Cursor, ctx: Context): AsyncGenerator<ParseIt
       );
     }
     let value: unknown;
+    let repeated: string | undefined;
     if (failure === undefined) {
       const parsed = parseDocument(bytes, s, startLine, ctx.maxDepth);
       if (parsed instanceof FileProblem) failure = parsed;
-      else value = parsed.value;
+      else {
+        value = parsed.value;
+        repeated = duplicateKey(parsed.text, value);
+      }
     }
     if (failure !== undefined) {
       if (index === 0 && looksLikeJsonLines(bytes)) {
@@ -739,6 +787,16 @@ async function* readDocuments(cur: Cursor, ctx: Context): AsyncGenerator<ParseIt
       ctx.skipped++;
       continue;
     }
+    if (repeated !== undefined) {
+      yield duplicateKeyIssue(
+        ctx,
+        ordinal,
+        issuePath(startLine),
+        `the JSON document starting at line ${startLine}`,
+        repeated,
+      );
+      continue;
+    }
     ctx.records++;
     yield { kind: 'record', ordinal, path: issuePath(startLine), value };
   }
@@ -749,7 +807,7 @@ function parseDocument(
   s: ScanState,
   line: number,
   maxDepth: number,
-): { value: unknown } | FileProblem {
+): { value: unknown; text: string } | FileProblem {
   const at = issuePath(line);
   // Checked on the scanner's count before JSON.parse, so a hostile document is never materialised.
   if (s.maxDepth > maxDepth) {
@@ -770,7 +828,7 @@ function parseDocument(
     );
   }
   try {
-    return { value: JSON.parse(text) };
+    return { value: JSON.parse(text), text };
   } catch (err) {
     return new FileProblem(
       'invalid-json',
@@ -986,8 +1044,27 @@ function decodeRecord(
       `${where} must be nested at most ${ctx.maxDepth} levels deep, but was deeper than ${ctx.maxDepth} (at least ${depth + outer})`,
     );
   }
+  const repeated = duplicateKey(text, value);
+  if (repeated !== undefined) return duplicateKeyIssue(ctx, ordinal, at, where, repeated);
   ctx.records++;
   return { kind: 'record', ordinal, path: at, value };
+}
+
+/** JSON.parse keeps the last of repeated keys; which value the producer meant is unknown, so refuse. */
+function duplicateKeyIssue(
+  ctx: Context,
+  ordinal: number,
+  at: IssuePath,
+  where: string,
+  key: string,
+): ParseItem {
+  return recordIssue(
+    ctx,
+    ordinal,
+    'duplicate-key',
+    { ...at, field: key },
+    `${where} must not repeat a key within one object, but has ${JSON.stringify(key)} more than once (which value was meant is unknown)`,
+  );
 }
 
 /** Iterative (no recursion, so no stack overflow on hostile input): the first depth found beyond `max`. */

@@ -70,6 +70,14 @@ function checkString(value: unknown, field: string, at: IssuePath): Issue | unde
   }
   if (value.length === 0)
     return { code: 'empty-string', path, message: `${field} must be ${STRING_EXPECTED}, but was: ""` };
+  // Only whitespace: not a value anyone meant (an order_id of spaces would join other blank ids).
+  if (value.trim().length === 0) {
+    return {
+      code: 'blank-string',
+      path,
+      message: `${field} must be ${STRING_EXPECTED} with a character other than whitespace, but was: ${describeValue(value)}`,
+    };
+  }
   // Cheap bound first: a UTF-16 unit is at most 3 UTF-8 bytes, so only long strings need measuring.
   if (value.length > MAX_STRING_BYTES / 3) {
     const bytes = Buffer.byteLength(value, 'utf8');

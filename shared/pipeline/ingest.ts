@@ -49,6 +49,7 @@ export interface IngestDeps {
     | 'tombstoneRetentionMs'
     | 'maxObjectSize'
     | 'maxDecompressedSize'
+    | 'maxInflationRatio'
     | 'maxLineLength'
     | 'indexShards'
     | 'ingestTimeBudgetMs'
@@ -229,6 +230,7 @@ export async function ingestObject(deps: IngestDeps, obj: InputObject): Promise<
       ...(obj.size === undefined ? {} : { size: obj.size }),
       maxObjectSize: deps.config.maxObjectSize,
       maxDecompressedSize: deps.config.maxDecompressedSize,
+      maxInflationRatio: deps.config.maxInflationRatio,
       maxLineLength: deps.config.maxLineLength,
       startAt,
     })) {

@@ -265,7 +265,18 @@ describe('ingest: bad input is quarantined, good records beside it are processed
       file: 'stream/orders/bad/bomb.json.gz',
       body: gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x20)),
       good: 0,
-      codes: ['decompressed-too-large'],
+      codes: ['inflation-ratio'],
+    },
+    {
+      name: 'a repeated key and an order_id of spaces beside a good order',
+      file: 'stream/orders/bad/dup-and-blank.jsonl',
+      body: [
+        JSON.stringify(order('J1')),
+        JSON.stringify(order('J2')).replace('}', ',"amount":999}'),
+        JSON.stringify({ ...order('J3'), order_id: '   ' }),
+      ].join('\n'),
+      good: 1,
+      codes: ['duplicate-key', 'blank-string'],
     },
     {
       name: 'deep nesting',

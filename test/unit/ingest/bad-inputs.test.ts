@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { parseEventFile } from '../../../shared/ingest/parse-event-file.ts';
 import { type EventKind, validateEvent } from '../../../shared/ingest/validate.ts';
-import { chunks, fixture } from './collect.ts';
+import { chunks, collect, fixture } from './collect.ts';
 
 /** The configuration defaults (shared/config.ts): 512 MiB object, 2 GiB inflated, 1 MiB line. */
 const DEFAULTS = {
@@ -42,7 +42,12 @@ async function ingestDry(
             message: i.message,
           });
     } else if (item.kind === 'record-issue') {
-      out.rejects.push({ ordinal: item.ordinal, code: item.issue.code, message: item.issue.message });
+      out.rejects.push({
+        ordinal: item.ordinal,
+        code: item.issue.code,
+        ...(item.issue.path.field ? { field: item.issue.path.field } : {}),
+        message: item.issue.message,
+      });
     } else if (item.kind === 'file-issue') {
       out.rejects.push({ ordinal: null, code: item.issue.code, message: item.issue.message });
     }
@@ -64,6 +69,16 @@ const payment = (id: string) =>
 function gzipBomb(mib: number, head: string): Buffer {
   const member = gzipSync(Buffer.alloc(1024 * 1024, 0x20), { level: 9 });
   return Buffer.concat([gzipSync(`${head}\n`), ...Array.from({ length: mib }, () => member)]);
+}
+
+/** Parse only (no validation): the ids of the records, the file issue and the summary. */
+async function collectItems(source: Iterable<Uint8Array>, options: Record<string, unknown> = {}) {
+  const r = await collect(source, { ...DEFAULTS, ...options });
+  return {
+    accepted: r.records.map((x) => (x.value as { payment_id: string }).payment_id),
+    fileIssue: r.fileIssue,
+    summary: r.summary,
+  };
 }
 
 const INT = 'an integer in [-2147483648, 2147483647]';
@@ -143,11 +158,44 @@ describe('catalogue of bad inputs', () => {
     );
   });
 
-  it('gzip bomb (4 GiB inflated from ~4 MB) → stopped at maxDecompressedSize, in bounded memory and time; the line before it counts', async () => {
+  it('gzip bomb (4 GiB inflated from ~4 MB) → refused by its inflation ratio after ~1 MiB of inflation: no record, one precise reason', async () => {
+    const bomb = gzipBomb(4096, payment('before-the-bomb'));
+    const r = await collectItems(chunks(bomb, 64 * 1024));
+    assert.deepEqual(r.accepted, []);
+    assert.equal(r.fileIssue?.code, 'inflation-ratio');
+    assert.match(
+      r.fileIssue!.message,
+      /^gzip data must inflate to at most 200 times its compressed size \(maxInflationRatio\), but \d+ compressed bytes inflated to \d+ bytes \(\d+:1, a gzip bomb\?\); inflation stopped$/,
+    );
+    // Stopped after about INFLATION_CHECK_FLOOR of inflation, not the 2 GiB maxDecompressedSize.
+    assert.ok(r.summary!.bytesDecoded < 4 * 1024 ** 2, `inflated ${r.summary!.bytesDecoded} bytes`);
+  });
+
+  it('a gzip of ordinary events (far below the ratio) is read whole', async () => {
+    const lines = Array.from({ length: 20_000 }, (_, i) => payment(`p-${i}`)).join('\n');
+    const gz = gzipSync(lines, { level: 9 });
+    assert.ok(lines.length > 1024 ** 2 && lines.length / gz.length < 200);
+    const r = await collectItems(chunks(gz, 64 * 1024));
+    assert.equal(r.accepted.length, 20_000);
+    assert.equal(r.fileIssue, undefined);
+  });
+
+  it('a bomb past the verified size (streamed unchecked) is stopped by its ratio as it inflates; the line before it counts', async () => {
+    const bomb = gzipBomb(4096, payment('before-the-bomb'));
+    const r = await collectItems(chunks(bomb, 64 * 1024), { gzipVerifyMaxBytes: 0 });
+    assert.deepEqual(r.accepted, ['before-the-bomb']);
+    assert.equal(r.fileIssue?.code, 'inflation-ratio');
+    assert.ok(r.summary!.bytesDecoded < 4 * 1024 ** 2, `inflated ${r.summary!.bytesDecoded} bytes`);
+  });
+
+  it('gzip bomb with the ratio check lifted → stopped at maxDecompressedSize, in bounded memory and time; the line before it counts', async () => {
     const bomb = gzipBomb(4096, payment('before-the-bomb'));
     const rssBefore = process.memoryUsage().rss;
     const t0 = performance.now();
-    const r = await ingestDry(chunks(bomb, 64 * 1024), 'payment', { maxDecompressedSize: 64 * 1024 ** 2 });
+    const r = await ingestDry(chunks(bomb, 64 * 1024), 'payment', {
+      maxDecompressedSize: 64 * 1024 ** 2,
+      maxInflationRatio: 100_000,
+    });
     const ms = performance.now() - t0;
     const grownMiB = (process.memoryUsage().rss - rssBefore) / 1024 ** 2;
     assert.deepEqual(r.accepted, ['before-the-bomb']);
@@ -159,6 +207,69 @@ describe('catalogue of bad inputs', () => {
     );
     assert.ok(grownMiB < 150, `RSS grew ${grownMiB.toFixed(0)} MiB`);
     assert.ok(ms < 10_000, `took ${ms.toFixed(0)} ms`);
+  });
+
+  it('a repeated key (JSON.parse would keep the last value silently) → record issue naming the key, in every format; the others count', async () => {
+    const dup =
+      '{"payment_id":"p-dup","order_id":"o-1","payment_date":"d","created_at":"c","amount":1,"amount":900}';
+    const escaped =
+      '{"payment_id":"p-esc","order_id":"o-1","payment_date":"d","created_at":"c","amount":1,"\\u0061mount":2}';
+    const nested =
+      '{"payment_id":"p-nest","order_id":"o-1","payment_date":"d","created_at":"c","amount":1,"x":[{"k":1,"k":2}]}';
+    const sameKeyTwoObjects =
+      '{"payment_id":"p-ok2","order_id":"o-1","payment_date":"d","created_at":"c","amount":1,"x":{"amount":":"}}';
+    const jsonl = [payment('p-ok'), dup, escaped, nested, sameKeyTwoObjects].join('\n');
+    const r = await ingestDry([Buffer.from(jsonl)], 'payment');
+    assert.deepEqual(r.accepted, ['p-ok', 'p-ok2']);
+    assert.deepEqual(
+      r.rejects.map((x) => [x.ordinal, x.code, x.field, x.message]),
+      [
+        [
+          1,
+          'duplicate-key',
+          'amount',
+          'line 2 must not repeat a key within one object, but has "amount" more than once (which value was meant is unknown)',
+        ],
+        [
+          2,
+          'duplicate-key',
+          'amount',
+          'line 3 must not repeat a key within one object, but has "amount" more than once (which value was meant is unknown)',
+        ],
+        [
+          3,
+          'duplicate-key',
+          'k',
+          'line 4 must not repeat a key within one object, but has "k" more than once (which value was meant is unknown)',
+        ],
+      ],
+    );
+    const array = await ingestDry([Buffer.from(`[${payment('p-a')},\n${dup}]`)], 'payment');
+    assert.deepEqual(array.accepted, ['p-a']);
+    assert.deepEqual(
+      array.rejects.map((x) => [x.ordinal, x.code, x.field]),
+      [[1, 'duplicate-key', 'amount']],
+    );
+    const doc = await ingestDry([Buffer.from(dup.replace(/,/g, ',\n'))], 'payment');
+    assert.deepEqual(doc.accepted, []);
+    assert.deepEqual(
+      doc.rejects.map((x) => [x.ordinal, x.code, x.field]),
+      [[0, 'duplicate-key', 'amount']],
+    );
+  });
+
+  it('an order_id of only whitespace → record issue (it would join every other blank id)', async () => {
+    const blank = JSON.stringify({ ...JSON.parse(payment('p-blank')), order_id: ' \t ' });
+    const r = await ingestDry([Buffer.from(`${blank}\n${payment('p-ok')}`)], 'payment');
+    assert.deepEqual(r.accepted, ['p-ok']);
+    assert.deepEqual(r.rejects, [
+      {
+        ordinal: 0,
+        code: 'blank-string',
+        field: 'order_id',
+        message: `order_id must be ${STR} with a character other than whitespace, but was: " \\t "`,
+      },
+    ]);
   });
 
   it('10 MB single line → record issue (longer than maxLineLength); the next line counts', async () => {
