@@ -21,6 +21,7 @@ export async function tickHandler(req: Request, res: Response): Promise<void> {
         files: b.files.length,
       })),
       busyShards: r.flush.busyShards,
+      lostLeases: r.flush.lostLeases,
       more: r.evict.more,
       firestore: counter.snapshot(),
     };

@@ -17,6 +17,14 @@ export const GUARDS = {
     'after an error whose outcome is unknown, a commit re-reads the table to see whether it landed before retrying',
   'compact.orphan-waits-for-batches':
     'orphan cleanup never runs while a claimed or staged batch of the table waits (its files are unreferenced)',
+  'flush.lease-owner':
+    'a flush attempt stages (and goes on writing) only while the lease names its batch and its own token',
+  'flush.stage-status':
+    'a batch found already staged is finished from its record (exactly its staged range deleted), never read again',
+  'flush.release-owner':
+    'a flush attempt frees the shard lease only while it holds it (else a new batch could take staged, undeleted rows)',
+  'flush.reused-file-content':
+    "a data file already at a batch file name is reused only when the row-id digest it records is this attempt's",
 } as const;
 
 export type GuardName = keyof typeof GUARDS;

@@ -26,8 +26,9 @@ export interface DataFileOptions {
   readonly partitionDay?: number;
   /** Footer `created_by`. */
   readonly createdBy?: string;
-  /** Extra footer key/value metadata (e.g. `iceberg.schema`). */
-  readonly keyValueMetadata?: Readonly<Record<string, string>>;
+  /** Extra footer key/value metadata (e.g. `iceberg.schema`); a function is called when the footer is
+   *  written, after the last row (for values that depend on the rows, such as a digest of them). */
+  readonly keyValueMetadata?: Readonly<Record<string, string>> | (() => Readonly<Record<string, string>>);
 }
 
 /** What the file holds, as an Iceberg manifest entry needs it (DataFileStats without the URI, which the
@@ -69,7 +70,7 @@ export class DataFileEncoder {
   private readonly names: string[];
   private readonly partitionEncoder: TimestampEncoder;
   private readonly createdBy: string;
-  private readonly keyValueMetadata: Readonly<Record<string, string>> | undefined;
+  private readonly keyValueMetadata: DataFileOptions['keyValueMetadata'];
   private readonly rowGroups: RowGroupMeta[] = [];
   private offset = 0;
   private rows = 0;
@@ -182,12 +183,13 @@ export class DataFileEncoder {
     }
     const parts: Buffer[] = [];
     if (this.groupRows > 0) parts.push(this.flushRowGroup());
+    const kv = typeof this.keyValueMetadata === 'function' ? this.keyValueMetadata() : this.keyValueMetadata;
     const footer = encodeFooter({
       table: this.table,
       numRows: this.rows,
       rowGroups: this.rowGroups,
       createdBy: this.createdBy,
-      ...(this.keyValueMetadata === undefined ? {} : { keyValueMetadata: this.keyValueMetadata }),
+      ...(kv === undefined ? {} : { keyValueMetadata: kv }),
     });
     parts.push(footer);
     this.offset += footer.length;

@@ -1,17 +1,19 @@
 // The tick (Cloud Scheduler, every minute): evict expired waiting states, then flush outbox rows into
 // staged Parquet micro-batches. Idempotent and safe to overlap (see evict.ts and flush.ts).
 import type { Firestore } from '@google-cloud/firestore';
+import { parquetMetadataAsync } from 'hyparquet';
 import type { Config } from '../config.ts';
 import { tablePath } from '../config.ts';
 import { StreamjoinError } from '../errors.ts';
 import type { Collections } from '../firestore/client.ts';
 import type { OpCounter } from '../firestore/op-counter.ts';
+import { guardOn } from '../guards.ts';
 import type { Logger } from '../log.ts';
 import { encodeDataFile } from '../parquet/data-file-writer.ts';
 import type { ObjectStore } from '../storage/port.ts';
 import type { TableKind } from '../tables.ts';
 import { type EvictResult, evictExpired } from './evict.ts';
-import { type DataFileWriter, Flusher, type FlushResult } from './flush.ts';
+import { type DataFileWriter, type FlushDeps, Flusher, type FlushResult, ROW_IDS_KEY } from './flush.ts';
 
 export interface TickDeps {
   readonly db: Firestore;
@@ -37,34 +39,60 @@ export function tableUris(
   };
 }
 
+/** The content identity a Parquet data file records (ROW_IDS_KEY in its footer), or undefined when it
+ *  records none or is not a Parquet file. */
+export async function readDataFileIdentity(
+  store: ObjectStore,
+  uri: string,
+  size: number,
+): Promise<string | undefined> {
+  try {
+    const md = await parquetMetadataAsync({
+      byteLength: size,
+      async slice(start: number, end?: number): Promise<ArrayBuffer> {
+        const buf = await store.readRange(uri, start, end ?? size);
+        return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+      },
+    });
+    return md.key_value_metadata?.find((kv) => kv.key === ROW_IDS_KEY)?.value ?? undefined;
+  } catch (err) {
+    if (err instanceof StreamjoinError) throw err; // storage errors: retry
+    return undefined; // not a Parquet file
+  }
+}
+
 /**
  * Streams rows into a Parquet file at `uri` through the ObjectStore, create-only. A flush batch's file
- * name and rows are fixed, so a file that already exists was written completely by an earlier attempt
- * of the same batch: it is kept, and its stats are recomputed from the rows (the encoding is
- * deterministic; a size mismatch means this attempt saw other rows — a taker-over racing the holder's
- * deletes — and fails as a retryable conflict instead of overwriting a complete file with fewer rows).
+ * name and rows are fixed, so a file that already exists was normally written by an earlier attempt of
+ * the same batch: it is kept when it records the same content identity (the digest of its row ids) as
+ * this attempt's rows, and its stats are recomputed from those rows (size from the object itself). A
+ * file whose identity differs — or that records none — is never accepted nor overwritten: a retryable
+ * conflict naming both identities.
  */
 export function storeDataFileWriter(
   store: ObjectStore,
   config: Pick<Config, 'rowGroupRows'>,
 ): DataFileWriter {
-  return async (uri, table, rows) => {
+  return async (uri, table, rows, identity) => {
     const existing = await store.stat(uri);
-    const file = encodeDataFile(rows, table, { rowGroupRows: config.rowGroupRows });
+    const file = encodeDataFile(rows, table, {
+      rowGroupRows: config.rowGroupRows,
+      ...(identity === undefined ? {} : { keyValueMetadata: () => ({ [ROW_IDS_KEY]: identity() }) }),
+    });
     if (existing !== undefined) {
-      let size = 0;
-      for await (const chunk of file) size += chunk.byteLength;
+      for await (const _ of file); // this attempt's rows: their stats and identity
       const stats = await file.stats;
-      if (size !== existing.size) {
+      const ours = identity?.();
+      const theirs = await readDataFileIdentity(store, uri, existing.size);
+      // Guard flush.reused-file-content: another attempt's rows (or a foreign file) are never staged as ours.
+      if (guardOn('flush.reused-file-content') && (ours === undefined || theirs !== ours)) {
         throw new StreamjoinError(
           'conflict',
-          `data file ${uri} exists with ${existing.size} bytes, but this attempt's rows encode to ${size} bytes`,
-          {
-            context: { uri },
-          },
+          `data file ${uri} exists with content identity ${theirs ?? '(none recorded)'}, but this attempt's rows are ${ours ?? '(no identity)'}: not reused, not overwritten`,
+          { context: { uri, existing: theirs ?? null, ours: ours ?? null } },
         );
       }
-      return { uri, ...stats };
+      return { uri, ...stats, fileSizeInBytes: existing.size };
     }
     try {
       await store.writeStream(uri, file, { contentType: 'application/vnd.apache.parquet', ifAbsent: true });
@@ -85,8 +113,9 @@ export function storeDataFileWriter(
   };
 }
 
-export function createFlusher(deps: TickDeps): Flusher {
+export function createFlusher(deps: TickDeps, extra: Pick<FlushDeps, 'pause'> = {}): Flusher {
   return new Flusher({
+    ...extra,
     db: deps.db,
     collections: deps.collections,
     counter: deps.counter,

@@ -31,4 +31,20 @@ export const GUARD_TESTS: Record<GuardName, GuardTest> = {
     file: 'test/integration/compact.test.ts',
     name: 'never deletes the files of a staged batch still waiting to be committed, however old they are',
   },
+  'flush.lease-owner': {
+    file: 'test/integration/flush-interleavings.test.ts',
+    name: 'stages and deletes nothing after its batch was taken over, staged and released (a backlog larger than one batch)',
+  },
+  'flush.stage-status': {
+    file: 'test/integration/flush-interleavings.test.ts',
+    name: 'is finished by the taker-over from its staged record (rows of the batch only, each once)',
+  },
+  'flush.release-owner': {
+    file: 'test/integration/flush-interleavings.test.ts',
+    name: 'does not free the lease of the attempt that took its batch over while that one is between stage and delete',
+  },
+  'flush.reused-file-content': {
+    file: 'test/integration/flush-interleavings.test.ts',
+    name: 'is refused, and never overwritten, when it holds other rows of the same size',
+  },
 };
