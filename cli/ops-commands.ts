@@ -458,7 +458,7 @@ export function registerOpsCommands(program: Command): void {
           progress: progressLine,
         });
         console.log(`\n${formatDemoSummary(r, dataDir)}`);
-        if (!r.verify.pass) process.exitCode = 1;
+        if (!r.pass) process.exitCode = 1;
       } catch (err) {
         progressLine('');
         fail(describeError(err));

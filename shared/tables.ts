@@ -81,6 +81,10 @@ export const TABLES: Readonly<Record<TableKind, TableDef>> = {
 export type RowValue = string | number | bigint | null;
 export type Row = Readonly<Record<string, RowValue>>;
 
+/** A bound or partition value as the writer computed it (bytes for binary, fixed, uuid and decimal
+ *  partition values; bigint for longs, timestamps and decimal bounds' unscaled values). */
+export type StatValue = string | number | bigint | boolean | Uint8Array;
+
 /** Statistics of one data file, as Iceberg manifests need them (keyed by field id). */
 export interface DataFileStats {
   /** Full URI of the Parquet file. */
@@ -90,9 +94,19 @@ export interface DataFileStats {
   readonly columnSizes: Readonly<Record<number, number>>;
   readonly valueCounts: Readonly<Record<number, number>>;
   readonly nullValueCounts: Readonly<Record<number, number>>;
+  readonly nanValueCounts?: Readonly<Record<number, number>>;
   /** Bounds as values (string, number, or bigint micros for timestamptz); binary-encoded by the manifest writer. */
-  readonly lowerBounds: Readonly<Record<number, string | number | bigint>>;
-  readonly upperBounds: Readonly<Record<number, string | number | bigint>>;
-  /** Partition value: days since 1970-01-01 of the partition source column (all rows of a file share it). */
-  readonly partitionDay: number;
+  readonly lowerBounds: Readonly<Record<number, StatValue>>;
+  readonly upperBounds: Readonly<Record<number, StatValue>>;
+  /**
+   * Days since 1970-01-01 of the partition source, for a file of a day() spec; files written before
+   * the writer followed the table's spec carry only this.
+   */
+  readonly partitionDay?: number;
+  /** The partition tuple (by partition field name) under spec `specId`. */
+  readonly partition?: Readonly<Record<string, StatValue | null>>;
+  /** The partition spec the file was written for. */
+  readonly specId?: number;
+  /** The schema the file was written with (its Parquet columns are that schema's, by field id). */
+  readonly schemaId?: number;
 }

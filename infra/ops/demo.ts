@@ -14,6 +14,12 @@ import { createStorageClient } from '../../shared/storage/gcs-store.ts';
 import type { ObjectStore } from '../../shared/storage/port.ts';
 import type { LocalPorts } from '../local/ports.ts';
 import { stackDown, stackUp } from '../local/stack.ts';
+import {
+  checkPipelineTables,
+  formatIcebergCheck,
+  type IcebergCheck,
+  requireReadersKit,
+} from './check-iceberg.ts';
 import { drain, formatBacklog } from './drain.ts';
 import {
   DEMO_FAULTS,
@@ -46,7 +52,11 @@ export interface DemoOptions {
 }
 
 export interface DemoResult {
+  /** The rows match the truth AND both reference readers pass on both tables. */
+  readonly pass: boolean;
   readonly verify: VerifyResult;
+  /** check-iceberg (pyiceberg 0.9.1 and Java Iceberg core) on each table. */
+  readonly iceberg: readonly IcebergCheck[];
   readonly truth: GroundTruth;
   readonly latency: { p50: number; p95: number; max: number; n: number };
   readonly firestore: { reads: number; writes: number; deletes: number };
@@ -123,6 +133,7 @@ export async function commitTimes(store: ObjectStore, location: string): Promise
 
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const started = Date.now();
+  requireReadersKit(); // before the stack starts: no PASS is possible without the reference readers
   const dataDir = path.resolve(o.dataDir);
   await stackDown(dataDir); // a stack left by an interrupted run
   o.log(`starting the local stack (data in ${dataDir}) — order and payment timeouts ${o.timeout}, tick 1 s`);
@@ -195,6 +206,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const actual = await readTableRows(store, locations);
     const rejects = await listRejects(cols, { limit: 100_000 });
     const verify = compareWithTruth(plan.truth, actual, rejects);
+    progress('checking both tables with the reference readers (pyiceberg, Java Iceberg)');
+    const iceberg = await checkPipelineTables(locations, actual);
+    progress('');
 
     const uploadedAt = { ...up1.uploadedAt, ...up2.uploadedAt };
     const completedAt = new Map<string, number>();
@@ -214,7 +228,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       duplicatesSent: number;
     };
     return {
+      pass: verify.pass && iceberg.every((c) => c.ok),
       verify,
+      iceberg,
       truth: plan.truth,
       latency: { p50: percentile(lat, 50), p95: percentile(lat, 95), max: lat.at(-1) ?? 0, n: lat.length },
       ...sumFunctionLogs(['ingest', 'tick', 'compact'].map((n) => path.join(dataDir, 'logs', `${n}.log`))),
@@ -239,6 +255,8 @@ export function formatDemoSummary(r: DemoResult, dataDir: string): string {
   const ops = r.firestore.reads + r.firestore.writes + r.firestore.deletes;
   return [
     formatVerify(r.verify),
+    ...r.iceberg.map(formatIcebergCheck),
+    ...(r.pass ? [] : ['', 'RESULT: FAIL']),
     '',
     'summary',
     `  rows joined                 ${pairs}`,

@@ -61,6 +61,17 @@ export function defaultSpec(md: TableMetadata): PartitionSpec {
   return s;
 }
 
+/**
+ * A new snapshot's timestamp-ms: now, but never at or before the last snapshot-log entry nor before the
+ * base's last-updated-ms. `AS OF t` picks the last log entry at or before t, so entries must strictly
+ * increase for each snapshot to be found at its own commit time — also when another engine's clock, or
+ * a commit in the same millisecond, got there first.
+ */
+export function snapshotTimestamp(md: TableMetadata, nowMs: number): number {
+  const lastLogged = md.snapshotLog.at(-1)?.timestampMs;
+  return Math.max(nowMs, md.lastUpdatedMs, lastLogged === undefined ? -Infinity : lastLogged + 1);
+}
+
 export function snapshotById(md: TableMetadata, id: SnapshotId | undefined): Snapshot | undefined {
   return id === undefined ? undefined : md.snapshots.find((s) => s.snapshotId === id);
 }
@@ -224,7 +235,7 @@ export class SnapshotProducer {
       snapshotId: this.snapshotId,
       ...(parent === undefined ? {} : { parentSnapshotId: parent.snapshotId }),
       sequenceNumber,
-      timestampMs: this.now(),
+      timestampMs: snapshotTimestamp(md, this.now()),
       manifestList,
       summary: buildSummary({
         operation: this.change.operation,
@@ -236,6 +247,9 @@ export class SnapshotProducer {
           ...(this.change.summaryExtra ?? {}),
           'manifests-created': String(written.length),
           'manifests-kept': String(kept.length),
+          // Parent manifests not carried over as they were: rewritten without the removed files,
+          // merged, or dropped for holding no live file (Java's manifests-replaced).
+          'manifests-replaced': String(parentManifests.length - kept.length),
         },
       }),
       schemaId: schema.schemaId,

@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { StreamjoinError } from '../errors.ts';
 import type { ObjectStore } from '../storage/port.ts';
 import type { DataFileStats, Row, TableDef } from '../tables.ts';
+import { PARQUET_CREATED_BY } from '../version.ts';
 import { type Bound, type ColumnEncoder, createColumnEncoder, TimestampEncoder } from './column-encoder.ts';
 import { type ColumnChunkMeta, encodeFooter, PARQUET_MAGIC, type RowGroupMeta } from './format.ts';
 import { describeValue } from './partition.ts';
@@ -47,7 +48,8 @@ export interface EncodedDataFile extends AsyncIterable<Uint8Array> {
 export type ByteSink = Writable | ((chunk: Uint8Array) => void | Promise<void>);
 
 const DEFAULTS = { rowGroupRows: 50_000, pageBytes: 1 << 20, zstdLevel: 3 } as const;
-const CREATED_BY = 'streamjoin parquet writer';
+/** `<app> version x.y.z`: what parquet-mr's VersionParser (and so Spark's reader) expects. */
+const CREATED_BY = PARQUET_CREATED_BY;
 /** Media type registered for Parquet (IANA, 2024). */
 export const PARQUET_CONTENT_TYPE = 'application/vnd.apache.parquet';
 

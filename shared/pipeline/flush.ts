@@ -30,6 +30,7 @@ import type { Logger } from '../log.ts';
 import { joinUri } from '../storage/port.ts';
 import { type DataFileStats, type Row, TABLES, type TableDef, type TableKind } from '../tables.ts';
 import { Channel } from './channel.ts';
+import { deserializeStats, type SerializedStats, serializeStats } from './stats-codec.ts';
 
 /** Parquet footer key of a flush data file's content identity: SHA-256 over its rows' outbox ids, in
  *  file order (see RowIdDigest). */
@@ -186,40 +187,7 @@ interface Held {
 /** The lease was taken over: this attempt stops (no stage, no delete). */
 class LeaseLost extends Error {}
 
-/** DataFileStats as a Firestore map (bigint bounds as strings tagged with their type). */
-export type SerializedStats = Omit<DataFileStats, 'lowerBounds' | 'upperBounds'> & {
-  lowerBounds: Record<string, string | number>;
-  upperBounds: Record<string, string | number>;
-  bigintBounds: number[];
-};
-
-export function serializeStats(s: DataFileStats): SerializedStats {
-  const big = new Set<number>();
-  const conv = (b: Readonly<Record<number, string | number | bigint>>) => {
-    const out: Record<string, string | number> = {};
-    for (const [k, v] of Object.entries(b)) {
-      if (typeof v === 'bigint') {
-        big.add(Number(k));
-        out[k] = v.toString();
-      } else out[k] = v;
-    }
-    return out;
-  };
-  const lowerBounds = conv(s.lowerBounds);
-  const upperBounds = conv(s.upperBounds);
-  return { ...s, lowerBounds, upperBounds, bigintBounds: [...big] };
-}
-
-export function deserializeStats(s: SerializedStats): DataFileStats {
-  const big = new Set(s.bigintBounds);
-  const conv = (b: Record<string, string | number>) => {
-    const out: Record<number, string | number | bigint> = {};
-    for (const [k, v] of Object.entries(b)) out[Number(k)] = big.has(Number(k)) ? BigInt(v) : v;
-    return out;
-  };
-  const { bigintBounds: _, ...rest } = s;
-  return { ...rest, lowerBounds: conv(s.lowerBounds), upperBounds: conv(s.upperBounds) };
-}
+export { deserializeStats, type SerializedStats, serializeStats } from './stats-codec.ts';
 
 export class Flusher {
   private readonly d: FlushDeps;

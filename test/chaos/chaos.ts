@@ -12,6 +12,7 @@ import { FUNCTION_NAMES } from '../../functions/names.ts';
 import { freeLocalPorts } from '../../infra/local/ports.ts';
 import { isAlive } from '../../infra/local/processes.ts';
 import { readStack, restartFunction, type StackRecord, stackDown, stackUp } from '../../infra/local/stack.ts';
+import { checkPipelineTables, type IcebergCheck, REPO_ROOT } from '../../infra/ops/check-iceberg.ts';
 import { drain, formatBacklog, measureBacklog } from '../../infra/ops/drain.ts';
 import {
   DEMO_FAULTS,
@@ -69,6 +70,8 @@ export interface ChaosResult {
   readonly seed: number;
   readonly pass: boolean;
   readonly verify: VerifyResult | undefined;
+  /** check-iceberg (pyiceberg 0.9.1 and Java Iceberg core) on both tables after the drain. */
+  readonly iceberg: readonly IcebergCheck[];
   readonly error: string | undefined;
   readonly rejectsWithoutReason: number;
   /** When the strict comparison failed: which differences are proven timeout classifications. */
@@ -229,6 +232,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const agents: Promise<void>[] = [];
   const exclusive = mutex();
   let verify: VerifyResult | undefined;
+  let iceberg: IcebergCheck[] = [];
   let error: string | undefined;
   let rejectsWithoutReason = 0;
   let delays: DelayVerdict | undefined;
@@ -380,6 +384,19 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     });
     const rejects = await listRejects(cols, { limit: 100_000 });
     verify = compareWithTruth(plan.truth, actual, rejects);
+    // The reference readers open local tables only: a table on the GCS server is checked through a
+    // copy whose locations are rewritten by an independent tool (fastavro), data files as they are.
+    const local = async (kind: 'joined' | 'unmatched') => {
+      const location = tableLocationOf(config, kind);
+      if (!location.startsWith('gs://')) return location;
+      const copy = path.join(dataDir, 'readers-copy', kind);
+      await relocateTable(path.join(dataDir, 'gcs', location.slice('gs://'.length)), location, copy);
+      return copy;
+    };
+    iceberg = await checkPipelineTables(
+      { joined: await local('joined'), unmatched: await local('unmatched') },
+      actual,
+    );
     rejectsWithoutReason = rejects.filter((r) => r.code === '' || r.message.trim() === '').length;
     if (!verify.pass) {
       const log = await readFile(path.join(dataDir, 'logs', 'ingest.log'), 'utf8').catch(() => '');
@@ -435,12 +452,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     delays !== undefined &&
     delays.unexplained.length === 0 &&
     verify.rejectProblems.length === 0;
-  const pass = error === undefined && (exact || explained) && rejectsWithoutReason === 0;
+  const readersPass = iceberg.length === 2 && iceberg.every((c) => c.ok);
+  const pass = error === undefined && (exact || explained) && rejectsWithoutReason === 0 && readersPass;
   if (pass && !o.keep) await rm(dataDir, { recursive: true, force: true });
   return {
     seed: o.seed,
     pass,
     verify,
+    iceberg,
     error,
     rejectsWithoutReason,
     delays,
@@ -456,6 +475,18 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     elapsedMs: Date.now() - started,
     dataDir,
   };
+}
+
+/** test/interop/relocate_table.py: a local copy of a table whose metadata names `location`. */
+async function relocateTable(sourceDir: string, location: string, targetDir: string): Promise<void> {
+  const script = path.join(REPO_ROOT, 'test/interop/relocate_table.py');
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync('python3', [script, sourceDir, location, targetDir], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    throw new Error(
+      `expected relocate_table.py to copy ${location} from ${sourceDir}, but it exited ${r.status}: ${r.stderr.trim().slice(-500)}`,
+    );
+  }
 }
 
 const fmt = (r: Record<string, number>) =>

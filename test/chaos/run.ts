@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { stackDown } from '../../infra/local/stack.ts';
+import { formatIcebergCheck, requireReadersKit } from '../../infra/ops/check-iceberg.ts';
 import { formatVerify } from '../../infra/ops/verify.ts';
 import { formatFaults, runChaos } from './chaos.ts';
 
@@ -42,6 +43,12 @@ if (values.warehouse !== 'gs' && values.warehouse !== 'file') {
   process.exit(2);
 }
 const warehouse = values.warehouse;
+try {
+  requireReadersKit(); // no chaos run can PASS without the reference readers: say so before starting
+} catch (err) {
+  console.error(`chaos: ${(err as Error).message}`);
+  process.exit(2);
+}
 
 let current: string | undefined;
 const interrupt = new AbortController();
@@ -100,6 +107,8 @@ for (let i = 0; i < runs; i++) {
     );
     for (const u of r.delays.unexplained.slice(0, 20)) console.log(`  NOT EXPLAINED by a delay: ${u}`);
   }
+  for (const c of r.iceberg) console.log(`  ${formatIcebergCheck(c).replace(/\n/g, '\n  ')}`);
+  if (r.verify !== undefined && r.iceberg.length === 0) console.log('  check-iceberg did not run');
   if (r.rejectsWithoutReason > 0)
     console.log(`  ${r.rejectsWithoutReason} quarantined record(s) without a reason`);
   if (r.error !== undefined) console.log(`  error: ${r.error}`);

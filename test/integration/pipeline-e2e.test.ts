@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freeLocalPorts } from '../../infra/local/ports.ts';
 import { readStack, stackDown, stackUp } from '../../infra/local/stack.ts';
+import { formatIcebergCheck } from '../../infra/ops/check-iceberg.ts';
 import { runDemo } from '../../infra/ops/demo.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { collections, createFirestore, docIdFor } from '../../shared/firestore/client.ts';
@@ -46,6 +47,10 @@ describe('the whole pipeline on the local stack', () => {
       JSON.stringify({ ...r.verify, byReason: undefined }, null, 1).slice(0, 2000),
     );
     assert.equal(r.verify.actualRows, r.truth.rows.length);
+    // Both tables through the reference readers (pyiceberg 0.9.1, Java Iceberg core).
+    assert.equal(r.iceberg.length, 2);
+    for (const c of r.iceberg) assert.ok(c.ok, formatIcebergCheck(c));
+    assert.equal(r.pass, true);
     for (const reason of ['joined', 'order_timeout', 'payment_orphan', 'payment_late', 'payment_extra']) {
       assert.ok((r.verify.byReason[reason] ?? 0) > 0, `the workload exercised ${reason}`);
     }

@@ -3,6 +3,7 @@
 // Int-keyed maps are arrays of key/value records with `logicalType: "map"`; optional fields are unions
 // with null and default null. The raw JSON built here is what goes into the file header (`avro.schema`).
 import type { PartitionFieldType } from './schema.ts';
+import { parsePrimitive } from './type-info.ts';
 import type { PrimitiveType } from './types.ts';
 
 type AvroPrimitive = 'int' | 'long' | 'string' | 'boolean' | 'bytes';
@@ -253,6 +254,13 @@ export const DATA_FILE_FIELDS: readonly FieldDef[] = [
     type: 'int',
     doc: 'ID representing sort order for this file',
   },
+  {
+    id: 143,
+    name: 'referenced_data_file',
+    required: false,
+    type: 'string',
+    doc: 'Fully qualified location (URI with FS scheme) of a data file that all deletes reference',
+  },
 ];
 
 /** manifest_entry (v2). */
@@ -298,36 +306,86 @@ export const MANIFEST_ENTRY_FIELDS: readonly FieldDef[] = [
 
 export type AvroSchema = string | { readonly [key: string]: unknown } | readonly AvroSchema[];
 
+/**
+ * A name Avro accepts ([A-Za-z_][A-Za-z0-9_]*), made the way Java's AvroSchemaUtil.makeCompatibleName
+ * does: a leading digit becomes `_<digit>`, any other character `_x<HEX>`. Partition field names are
+ * Avro field names in a manifest, and DataFile.partition is keyed by them.
+ */
+export function avroFieldName(name: string): string {
+  let out = '';
+  for (let i = 0; i < name.length; i++) {
+    const c = name[i]!;
+    const ok = /[A-Za-z_]/.test(c) || (i > 0 && /[0-9]/.test(c));
+    out += ok ? c : /[0-9]/.test(c) ? `_${c}` : `_x${c.codePointAt(0)!.toString(16).toUpperCase()}`;
+  }
+  return out;
+}
+
 function avroPartitionField(p: PartitionFieldType): Record<string, unknown> {
   return {
-    name: p.field.name,
-    type: ['null', avroPrimitiveFor(p.type)],
+    name: avroFieldName(p.field.name),
+    type: ['null', avroPrimitiveFor(p.type, `f${p.field.fieldId}`)],
     default: null,
     'field-id': p.field.fieldId,
   };
 }
 
-/** Avro type of an Iceberg primitive (Appendix A). */
-export function avroPrimitiveFor(type: PrimitiveType): AvroSchema {
-  switch (type) {
+/** Bytes of the fixed type holding a decimal of this precision (Java TypeUtil.decimalRequiredBytes). */
+export function decimalRequiredBytes(precision: number): number {
+  const max = 10n ** BigInt(precision) - 1n;
+  for (let n = 1; ; n++) if (max <= 2n ** BigInt(8 * n - 1) - 1n) return n;
+}
+
+/**
+ * Avro type of an Iceberg primitive (Appendix A). Fixed types are named types in Avro: `suffix` keeps
+ * their names unique within one record (e.g. two decimal partition fields of the same precision).
+ */
+export function avroPrimitiveFor(type: PrimitiveType, suffix = ''): AvroSchema {
+  const p = parsePrimitive(type);
+  if (p === undefined) throw new Error(`expected an Iceberg primitive type, but was: ${type}`);
+  const named = (base: string) => (suffix === '' ? base : `${base}_${suffix}`);
+  switch (p.kind) {
     case 'boolean':
-      return 'boolean';
     case 'int':
-      return 'int';
     case 'long':
-      return 'long';
-    case 'date':
-      return { type: 'int', logicalType: 'date' };
-    case 'timestamptz':
-      return { type: 'long', logicalType: 'timestamp-micros', 'adjust-to-utc': true };
+    case 'float':
+    case 'double':
     case 'string':
-      return 'string';
+      return p.kind;
     case 'binary':
       return 'bytes';
+    case 'date':
+      return { type: 'int', logicalType: 'date' };
+    case 'time':
+      return { type: 'long', logicalType: 'time-micros' };
+    case 'timestamp':
+      return { type: 'long', logicalType: 'timestamp-micros', 'adjust-to-utc': false };
+    case 'timestamptz':
+      return { type: 'long', logicalType: 'timestamp-micros', 'adjust-to-utc': true };
+    case 'uuid':
+      return { type: 'fixed', name: named('uuid_fixed'), size: 16, logicalType: 'uuid' };
+    case 'fixed':
+      return { type: 'fixed', name: named(`fixed_${p.length}`), size: p.length };
+    case 'decimal':
+      return {
+        type: 'fixed',
+        name: named(`decimal_${p.precision}_${p.scale}`),
+        size: decimalRequiredBytes(p.precision),
+        logicalType: 'decimal',
+        precision: p.precision,
+        scale: p.scale,
+      };
   }
 }
 
-function avroType(t: FieldType, partition: readonly PartitionFieldType[]): AvroSchema {
+/** The Avro fields of a manifest's partition record (r102) for a partition tuple type. */
+export function partitionAvroFields(type: readonly PartitionFieldType[]): Record<string, unknown>[] {
+  return type.map(avroPartitionField);
+}
+
+type PartitionFields = readonly unknown[];
+
+function avroType(t: FieldType, partition: PartitionFields): AvroSchema {
   if (typeof t === 'string') return t;
   if ('map' in t) {
     const [keyId, valueId, key, value] = t.map;
@@ -348,14 +406,14 @@ function avroType(t: FieldType, partition: readonly PartitionFieldType[]): AvroS
   if ('summaries' in t) {
     return { type: 'array', items: avroRecord('r508', FIELD_SUMMARY_FIELDS, partition), 'element-id': 508 };
   }
-  if ('partition' in t) return { type: 'record', name: 'r102', fields: partition.map(avroPartitionField) };
+  if ('partition' in t) return { type: 'record', name: 'r102', fields: partition };
   return avroRecord('r2', DATA_FILE_FIELDS, partition);
 }
 
 function avroRecord(
   name: string,
   fields: readonly FieldDef[],
-  partition: readonly PartitionFieldType[],
+  partition: PartitionFields,
 ): Record<string, unknown> {
   return {
     type: 'record',
@@ -374,7 +432,11 @@ export function manifestListAvroSchema(): Record<string, unknown> {
   return avroRecord('manifest_file', MANIFEST_FILE_FIELDS, []);
 }
 
-/** The Avro schema of a manifest file (v2) for a partition spec's tuple type. */
-export function manifestEntryAvroSchema(partition: readonly PartitionFieldType[]): Record<string, unknown> {
-  return avroRecord('manifest_entry', MANIFEST_ENTRY_FIELDS, partition);
+/**
+ * The Avro schema of a manifest file (v2) with this partition record: built from the spec's tuple type
+ * (partitionAvroFields), or taken from the manifest being rewritten, so values of any transform — even
+ * one this model cannot compute — are written back as they were read.
+ */
+export function manifestEntryAvroSchema(partitionFields: readonly unknown[]): Record<string, unknown> {
+  return avroRecord('manifest_entry', MANIFEST_ENTRY_FIELDS, partitionFields);
 }

@@ -1,9 +1,9 @@
 // Manifest lists and manifests: domain types <-> Avro records (snake_case wire names), and the Avro
 // header metadata readers require. Pure: produces and consumes bytes through avro-file.ts.
 import { decodeAvroFile, encodeAvroFile } from './avro-file.ts';
-import { manifestEntryAvroSchema, manifestListAvroSchema } from './avro-schemas.ts';
+import { manifestEntryAvroSchema, manifestListAvroSchema, partitionAvroFields } from './avro-schemas.ts';
 import { partitionFieldsToJson, schemaToJson, stringifyJsonWithLongs } from './metadata-codec.ts';
-import { type PartitionFieldType, partitionType } from './schema.ts';
+import { partitionType } from './schema.ts';
 import type {
   DataFile,
   DataFileContent,
@@ -83,7 +83,7 @@ export function manifestFileToAvro(m: ManifestFile): Rec {
             lower_bound: s.lowerBound === undefined ? null : Buffer.from(s.lowerBound),
             upper_bound: s.upperBound === undefined ? null : Buffer.from(s.upperBound),
           })),
-    key_metadata: null,
+    key_metadata: m.keyMetadata === undefined ? null : Buffer.from(m.keyMetadata),
   };
 }
 
@@ -118,6 +118,7 @@ export function manifestFileFromAvro(r: Rec): ManifestFile {
             };
           }),
         }),
+    ...(r['key_metadata'] instanceof Uint8Array ? { keyMetadata: new Uint8Array(r['key_metadata']) } : {}),
   };
 }
 
@@ -146,16 +147,22 @@ export function decodeManifestList(data: Uint8Array): ManifestFile[] {
 
 // ---- manifest_entry ------------------------------------------------------------------------------
 
-function partitionToAvro(partition: DataFile['partition'], type: readonly PartitionFieldType[]): Rec {
+/** Partition record fields (Avro) as a manifest's header schema has them: `{name, type, field-id}`. */
+export type PartitionAvroFields = readonly Readonly<Record<string, unknown>>[];
+
+function partitionToAvro(partition: DataFile['partition'], fields: PartitionAvroFields): Rec {
   const out: Rec = {};
-  for (const p of type) {
-    const v = partition[p.field.name];
-    out[p.field.name] = v === undefined ? null : v;
+  for (const f of fields) {
+    const name = String(f['name']);
+    const v = partition[name];
+    out[name] = v === undefined || v === null ? null : v instanceof Uint8Array ? Buffer.from(v) : v;
   }
   return out;
 }
 
-export function manifestEntryToAvro(e: ManifestEntry, type: readonly PartitionFieldType[]): Rec {
+const optBytes = (b: Uint8Array | undefined) => (b === undefined ? null : Buffer.from(b));
+
+export function manifestEntryToAvro(e: ManifestEntry, partitionFields: PartitionAvroFields): Rec {
   const f = e.dataFile;
   return {
     status: e.status,
@@ -166,7 +173,7 @@ export function manifestEntryToAvro(e: ManifestEntry, type: readonly PartitionFi
       content: f.content,
       file_path: f.filePath,
       file_format: f.fileFormat.toUpperCase(),
-      partition: partitionToAvro(f.partition, type),
+      partition: partitionToAvro(f.partition, partitionFields),
       record_count: f.recordCount,
       file_size_in_bytes: f.fileSizeInBytes,
       column_sizes: mapToAvro(f.columnSizes),
@@ -175,10 +182,11 @@ export function manifestEntryToAvro(e: ManifestEntry, type: readonly PartitionFi
       nan_value_counts: mapToAvro(f.nanValueCounts),
       lower_bounds: mapToAvro(f.lowerBounds, (b) => Buffer.from(b)),
       upper_bounds: mapToAvro(f.upperBounds, (b) => Buffer.from(b)),
-      key_metadata: null,
+      key_metadata: optBytes(f.keyMetadata),
       split_offsets: f.splitOffsets === undefined ? null : [...f.splitOffsets],
-      equality_ids: null,
+      equality_ids: f.equalityIds === undefined ? null : [...f.equalityIds],
       sort_order_id: f.sortOrderId ?? null,
+      referenced_data_file: f.referencedDataFile ?? null,
     },
   };
 }
@@ -187,6 +195,7 @@ function partitionValue(v: unknown): PartitionValue {
   if (v === null || v === undefined) return null;
   if (typeof v === 'number' || typeof v === 'string' || typeof v === 'bigint' || typeof v === 'boolean')
     return v;
+  if (v instanceof Uint8Array) return new Uint8Array(v);
   throw new Error(`expected a primitive partition value, but was: ${String(v)}`);
 }
 
@@ -204,7 +213,10 @@ export function manifestEntryFromAvro(r: Rec): ManifestEntry {
   const lowerBounds = mapFromAvro(d['lower_bounds'], bytes);
   const upperBounds = mapFromAvro(d['upper_bounds'], bytes);
   const splitOffsets = d['split_offsets'] as unknown[] | null | undefined;
+  const equalityIds = d['equality_ids'] as unknown[] | null | undefined;
   const sortOrderId = optNum(d['sort_order_id'], 'sort_order_id');
+  const keyMetadata = d['key_metadata'];
+  const referenced = d['referenced_data_file'];
   const dataFile: DataFile = {
     content: (optNum(d['content'], 'content') ?? 0) as DataFileContent,
     filePath: String(d['file_path']),
@@ -220,6 +232,9 @@ export function manifestEntryFromAvro(r: Rec): ManifestEntry {
     ...(upperBounds === undefined ? {} : { upperBounds }),
     ...(splitOffsets == null ? {} : { splitOffsets: splitOffsets.map((x) => num(x, 'split_offsets')) }),
     ...(sortOrderId === undefined ? {} : { sortOrderId }),
+    ...(keyMetadata instanceof Uint8Array ? { keyMetadata: new Uint8Array(keyMetadata) } : {}),
+    ...(equalityIds == null ? {} : { equalityIds: equalityIds.map((x) => num(x, 'equality_ids')) }),
+    ...(typeof referenced === 'string' ? { referencedDataFile: referenced } : {}),
   };
   return {
     status: num(r['status'], 'status') as EntryStatus,
@@ -230,17 +245,22 @@ export function manifestEntryFromAvro(r: Rec): ManifestEntry {
   };
 }
 
-/** Manifest file bytes, with the header keys v2 readers require (schema, partition-spec, content, ...). */
+/**
+ * Manifest file bytes, with the header keys v2 readers require (schema, partition-spec, content, ...).
+ * The partition record is the spec's tuple type over `schema`, unless `partitionFields` (the Avro
+ * fields of the manifest being rewritten) is given.
+ */
 export function encodeManifest(
   schema: Schema,
   spec: PartitionSpec,
   entries: readonly ManifestEntry[],
   content: 'data' | 'deletes' = 'data',
+  partitionFields?: PartitionAvroFields,
 ): Buffer {
-  const type = partitionType(spec, schema);
+  const fields = partitionFields ?? partitionAvroFields(partitionType(spec, schema));
   return encodeAvroFile(
-    manifestEntryAvroSchema(type),
-    entries.map((e) => manifestEntryToAvro(e, type)),
+    manifestEntryAvroSchema(fields),
+    entries.map((e) => manifestEntryToAvro(e, fields)),
     {
       metadata: {
         schema: stringifyJsonWithLongs(schemaToJson(schema)),
@@ -254,6 +274,35 @@ export function encodeManifest(
   );
 }
 
+export interface DecodedManifest {
+  readonly entries: ManifestEntry[];
+  /** The partition record's Avro fields from the writer's schema (to rewrite entries as they were). */
+  readonly partitionFields: PartitionAvroFields;
+  /** Header `content`: "data" or "deletes" (absent in v1 manifests: data). */
+  readonly content: 'data' | 'deletes';
+}
+
+/** The partition record (r102) fields of a manifest_entry writer schema. */
+function partitionFieldsOf(schema: unknown): PartitionAvroFields {
+  const rec = schema as { fields?: { name: string; type: unknown }[] };
+  const dataFile = rec.fields?.find((f) => f.name === 'data_file')?.type as
+    | { fields?: { name: string; type: unknown }[] }
+    | undefined;
+  const partition = dataFile?.fields?.find((f) => f.name === 'partition')?.type as
+    | { fields?: Record<string, unknown>[] }
+    | undefined;
+  return partition?.fields ?? [];
+}
+
+export function decodeManifestFile(data: Uint8Array): DecodedManifest {
+  const file = decodeAvroFile<Rec>(data);
+  return {
+    entries: file.records.map(manifestEntryFromAvro),
+    partitionFields: partitionFieldsOf(file.schema),
+    content: file.metadata['content'] === 'deletes' ? 'deletes' : 'data',
+  };
+}
+
 export function decodeManifest(data: Uint8Array): ManifestEntry[] {
-  return decodeAvroFile<Rec>(data).records.map(manifestEntryFromAvro);
+  return decodeManifestFile(data).entries;
 }

@@ -1,8 +1,10 @@
 // Manifest-level rules: data files from the Parquet writer's stats, sequence-number inheritance, the
 // counts and partition summaries a manifest list records for each manifest. Pure.
 import type { DataFileStats } from '../../tables.ts';
-import { type PartitionFieldType, partitionType } from './schema.ts';
-import { encodeSingleValue } from './single-value.ts';
+import { avroFieldName } from './avro-schemas.ts';
+import { findField, type PartitionFieldType, partitionType } from './schema.ts';
+import { bytesToDecimal, encodeSingleValue } from './single-value.ts';
+import { parsePrimitive } from './type-info.ts';
 import {
   DATA_FILE_CONTENT,
   type DataFile,
@@ -18,26 +20,47 @@ import {
   type SnapshotId,
 } from './types.ts';
 
-/** A DataFile for the manifest from the Parquet writer's statistics (bounds binary-encoded by column type). */
+/**
+ * A DataFile for the manifest from the Parquet writer's statistics (bounds binary-encoded by column
+ * type). The partition tuple is the one the writer computed under `spec` (stats.partition); a file
+ * whose stats carry only a partition day (written before the writer followed the table's spec) fits a
+ * spec of day() fields only.
+ */
 export function dataFileFromStats(stats: DataFileStats, schema: Schema, spec: PartitionSpec): DataFile {
   const encode = (bounds: DataFileStats['lowerBounds']): Record<number, Uint8Array> => {
     const out: Record<number, Uint8Array> = {};
     for (const [id, value] of Object.entries(bounds)) {
-      const field = schema.fields.find((f) => f.id === Number(id));
-      if (field === undefined)
+      const field = findField(schema, Number(id));
+      if (field === undefined || typeof field.type !== 'string')
         throw new Error(
-          `expected a bound for a column of schema ${schema.schemaId}, but field id ${id} is not in it`,
+          `expected a bound for a primitive column of schema ${schema.schemaId}, but field id ${id} is ${field === undefined ? 'not in it' : 'nested'}`,
         );
       out[Number(id)] = encodeSingleValue(field.type, value);
     }
     return out;
   };
+  if (stats.specId !== undefined && stats.specId !== spec.specId) {
+    throw new Error(
+      `expected stats of a file written for partition spec ${spec.specId}, but ${stats.uri} was written for spec ${stats.specId}`,
+    );
+  }
   const partition: Record<string, PartitionValue> = {};
   for (const f of spec.fields) {
-    if (f.transform !== 'day')
-      throw new Error(`expected a day() partition spec, but field ${f.name} uses ${f.transform}`);
-    partition[f.name] = stats.partitionDay;
+    const name = avroFieldName(f.name);
+    if (stats.partition !== undefined) {
+      const v = stats.partition[f.name] ?? stats.partition[name];
+      if (v === undefined)
+        throw new Error(`expected partition field ${f.name} in the stats of ${stats.uri}, but it is missing`);
+      partition[name] = v;
+    } else {
+      if (f.transform !== 'day' || stats.partitionDay === undefined)
+        throw new Error(
+          `expected a day() partition spec for ${stats.uri} (its stats carry only a partition day), but field ${f.name} uses ${f.transform}`,
+        );
+      partition[name] = stats.partitionDay;
+    }
   }
+  const nan = stats.nanValueCounts;
   return {
     content: DATA_FILE_CONTENT.data,
     filePath: stats.uri,
@@ -48,6 +71,7 @@ export function dataFileFromStats(stats: DataFileStats, schema: Schema, spec: Pa
     columnSizes: { ...stats.columnSizes },
     valueCounts: { ...stats.valueCounts },
     nullValueCounts: { ...stats.nullValueCounts },
+    ...(nan === undefined || Object.keys(nan).length === 0 ? {} : { nanValueCounts: { ...nan } }),
     lowerBounds: encode(stats.lowerBounds),
     upperBounds: encode(stats.upperBounds),
     sortOrderId: 0,
@@ -97,31 +121,46 @@ export interface WrittenManifest {
 }
 
 function compareValues(a: PartitionValue, b: PartitionValue): number {
+  if (a instanceof Uint8Array && b instanceof Uint8Array) return Buffer.compare(a, b);
   if (a === b) return 0;
   return (a as number | string | bigint) < (b as number | string | bigint) ? -1 : 1;
 }
 
-/** field_summary per partition field over all entries (null, lower and upper bounds). */
+/**
+ * field_summary per partition field over all entries (null, NaN, lower and upper bounds). Bounds are
+ * given for the types the writer knows; a decimal partition value (fixed bytes in the manifest) is
+ * compared and encoded as its unscaled value.
+ */
 export function summarizePartitions(
   entries: readonly ManifestEntry[],
   type: readonly PartitionFieldType[],
 ): FieldSummary[] {
   return type.map((p) => {
+    const name = avroFieldName(p.field.name);
+    const kind = parsePrimitive(p.type)?.kind;
+    const norm = (v: PartitionValue): PartitionValue =>
+      kind === 'decimal' && v instanceof Uint8Array ? bytesToDecimal(v) : v;
     let containsNull = false;
+    let containsNan = false;
     let lower: PartitionValue | undefined;
     let upper: PartitionValue | undefined;
     for (const e of entries) {
-      const v = e.dataFile.partition[p.field.name];
-      if (v === null || v === undefined) {
+      const raw = e.dataFile.partition[name];
+      if (raw === null || raw === undefined) {
         containsNull = true;
         continue;
       }
+      if (typeof raw === 'number' && Number.isNaN(raw)) {
+        containsNan = true;
+        continue;
+      }
+      const v = norm(raw);
       if (lower === undefined || compareValues(v, lower) < 0) lower = v;
       if (upper === undefined || compareValues(v, upper) > 0) upper = v;
     }
     return {
       containsNull,
-      containsNan: false,
+      containsNan,
       ...(lower === undefined || lower === null ? {} : { lowerBound: encodeSingleValue(p.type, lower) }),
       ...(upper === undefined || upper === null ? {} : { upperBound: encodeSingleValue(p.type, upper) }),
     };
@@ -204,7 +243,10 @@ export function manifestFileFor(
 /** A partition tuple as a stable key (for counting changed partitions, grouping files). */
 export function partitionKey(partition: DataFile['partition']): string {
   return JSON.stringify(
-    Object.entries(partition).sort(([a], [b]) => (a < b ? -1 : 1)),
-    (_k, v) => (typeof v === 'bigint' ? v.toString() : v),
+    Object.entries(partition)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, v]) => [k, v instanceof Uint8Array ? `0x${Buffer.from(v).toString('hex')}` : v]),
+    // A long decodes to a number when it is safe and to a bigint otherwise: one key for one value.
+    (_k, v) => (typeof v === 'bigint' ? (Number.isSafeInteger(Number(v)) ? Number(v) : `${v}n`) : v),
   );
 }

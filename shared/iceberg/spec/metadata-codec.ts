@@ -1,14 +1,17 @@
 // Table metadata JSON (Appendix C) <-> domain types. The only place the kebab-case wire names live.
 // Longs beyond 2^53 (snapshot ids written by Java engines) survive: parsing keeps the source digits as a
 // bigint, printing writes them back raw. Decoding returns issues instead of throwing (zod style). Pure.
+import { parsePrimitive } from './type-info.ts';
 import {
+  type Extra,
   FORMAT_VERSION,
+  type IcebergType,
   type MetadataLogEntry,
+  type NestedField,
   OPERATIONS,
   type Operation,
   type PartitionSpec,
-  PRIMITIVE_TYPES,
-  type PrimitiveType,
+  PRIMITIVE_NAMES,
   REF_TYPES,
   type Schema,
   type Snapshot,
@@ -17,9 +20,8 @@ import {
   type SnapshotRef,
   type SnapshotSummary,
   type SortOrder,
+  type StatisticsFile,
   type TableMetadata,
-  TRANSFORMS,
-  type Transform,
 } from './types.ts';
 
 // ---- JSON with 64-bit integers -------------------------------------------------------------------
@@ -42,66 +44,130 @@ export function stringifyJsonWithLongs(value: unknown, indent?: number): string 
 
 // ---- Encoding ------------------------------------------------------------------------------------
 
-export function schemaToJson(schema: Schema): Record<string, unknown> {
-  return {
-    type: 'struct',
-    'schema-id': schema.schemaId,
-    ...(schema.identifierFieldIds === undefined ? {} : { 'identifier-field-ids': schema.identifierFieldIds }),
-    fields: schema.fields.map((f) => ({
+const withExtra = (known: Record<string, unknown>, extra: Extra | undefined): Record<string, unknown> =>
+  extra === undefined ? known : { ...known, ...extra };
+
+export function typeToJson(t: IcebergType): unknown {
+  if (typeof t === 'string') return t;
+  switch (t.type) {
+    case 'struct':
+      return withExtra({ type: 'struct', fields: t.fields.map(fieldToJson) }, t.extra);
+    case 'list':
+      return withExtra(
+        {
+          type: 'list',
+          'element-id': t.elementId,
+          element: typeToJson(t.element),
+          'element-required': t.elementRequired,
+        },
+        t.extra,
+      );
+    case 'map':
+      return withExtra(
+        {
+          type: 'map',
+          'key-id': t.keyId,
+          key: typeToJson(t.key),
+          'value-id': t.valueId,
+          value: typeToJson(t.value),
+          'value-required': t.valueRequired,
+        },
+        t.extra,
+      );
+  }
+}
+
+function fieldToJson(f: NestedField): Record<string, unknown> {
+  return withExtra(
+    {
       id: f.id,
       name: f.name,
       required: f.required,
-      type: f.type,
+      type: typeToJson(f.type),
       ...(f.doc === undefined ? {} : { doc: f.doc }),
-    })),
-  };
+    },
+    f.extra,
+  );
+}
+
+export function schemaToJson(schema: Schema): Record<string, unknown> {
+  return withExtra(
+    {
+      type: 'struct',
+      'schema-id': schema.schemaId,
+      ...(schema.identifierFieldIds === undefined
+        ? {}
+        : { 'identifier-field-ids': schema.identifierFieldIds }),
+      fields: schema.fields.map(fieldToJson),
+    },
+    schema.extra,
+  );
 }
 
 export function partitionFieldsToJson(spec: PartitionSpec): Record<string, unknown>[] {
-  return spec.fields.map((f) => ({
-    name: f.name,
-    transform: f.transform,
-    'source-id': f.sourceId,
-    'field-id': f.fieldId,
-  }));
+  return spec.fields.map((f) =>
+    withExtra(
+      {
+        name: f.name,
+        transform: f.transform,
+        'source-id': f.sourceId,
+        'field-id': f.fieldId,
+      },
+      f.extra,
+    ),
+  );
 }
 
 export function partitionSpecToJson(spec: PartitionSpec): Record<string, unknown> {
-  return { 'spec-id': spec.specId, fields: partitionFieldsToJson(spec) };
+  return withExtra({ 'spec-id': spec.specId, fields: partitionFieldsToJson(spec) }, spec.extra);
 }
 
 function sortOrderToJson(order: SortOrder): Record<string, unknown> {
-  return {
-    'order-id': order.orderId,
-    fields: order.fields.map((f) => ({
-      transform: f.transform,
-      'source-id': f.sourceId,
-      direction: f.direction,
-      'null-order': f.nullOrder,
-    })),
-  };
+  return withExtra(
+    {
+      'order-id': order.orderId,
+      fields: order.fields.map((f) =>
+        withExtra(
+          {
+            transform: f.transform,
+            'source-id': f.sourceId,
+            direction: f.direction,
+            'null-order': f.nullOrder,
+          },
+          f.extra,
+        ),
+      ),
+    },
+    order.extra,
+  );
 }
 
 function refToJson(ref: SnapshotRef): Record<string, unknown> {
-  return {
-    'snapshot-id': ref.snapshotId,
-    type: ref.type,
-    ...(ref.minSnapshotsToKeep === undefined ? {} : { 'min-snapshots-to-keep': ref.minSnapshotsToKeep }),
-    ...(ref.maxSnapshotAgeMs === undefined ? {} : { 'max-snapshot-age-ms': ref.maxSnapshotAgeMs }),
-    ...(ref.maxRefAgeMs === undefined ? {} : { 'max-ref-age-ms': ref.maxRefAgeMs }),
-  };
+  return withExtra(
+    {
+      'snapshot-id': ref.snapshotId,
+      type: ref.type,
+      ...(ref.minSnapshotsToKeep === undefined ? {} : { 'min-snapshots-to-keep': ref.minSnapshotsToKeep }),
+      ...(ref.maxSnapshotAgeMs === undefined ? {} : { 'max-snapshot-age-ms': ref.maxSnapshotAgeMs }),
+      ...(ref.maxRefAgeMs === undefined ? {} : { 'max-ref-age-ms': ref.maxRefAgeMs }),
+    },
+    ref.extra,
+  );
 }
 
 export function snapshotToJson(s: Snapshot): Record<string, unknown> {
-  return {
-    'snapshot-id': s.snapshotId,
-    ...(s.parentSnapshotId === undefined ? {} : { 'parent-snapshot-id': s.parentSnapshotId }),
-    'sequence-number': s.sequenceNumber,
-    'timestamp-ms': s.timestampMs,
-    summary: { ...s.summary },
-    'manifest-list': s.manifestList,
-    ...(s.schemaId === undefined ? {} : { 'schema-id': s.schemaId }),
-  };
+  return withExtra(
+    {
+      'snapshot-id': s.snapshotId,
+      ...(s.parentSnapshotId === undefined ? {} : { 'parent-snapshot-id': s.parentSnapshotId }),
+      'sequence-number': s.sequenceNumber,
+      'timestamp-ms': s.timestampMs,
+      summary: { ...s.summary },
+      'manifest-list': s.manifestList,
+      ...(s.schemaId === undefined ? {} : { 'schema-id': s.schemaId }),
+    },
+    s.extra,
+  );
 }
 
 export function tableMetadataToJson(md: TableMetadata): Record<string, unknown> {
@@ -120,11 +186,13 @@ export function tableMetadataToJson(md: TableMetadata): Record<string, unknown> 
     'default-sort-order-id': md.defaultSortOrderId,
     'sort-orders': md.sortOrders.map(sortOrderToJson),
     properties: { ...md.properties },
-    ...(md.currentSnapshotId === undefined ? {} : { 'current-snapshot-id': md.currentSnapshotId }),
+    // Java writes -1 for "no current snapshot" in v1/v2 (null only from v3): readers before Iceberg 1.4
+    // require the key.
+    'current-snapshot-id': md.currentSnapshotId ?? -1,
     refs: Object.fromEntries(Object.entries(md.refs).map(([k, v]) => [k, refToJson(v)])),
     snapshots: md.snapshots.map(snapshotToJson),
-    statistics: [],
-    'partition-statistics': [],
+    statistics: md.statistics.map((f) => f.json),
+    'partition-statistics': md.partitionStatistics.map((f) => f.json),
     'snapshot-log': md.snapshotLog.map((e) => ({
       'timestamp-ms': e.timestampMs,
       'snapshot-id': e.snapshotId,
@@ -133,6 +201,8 @@ export function tableMetadataToJson(md: TableMetadata): Record<string, unknown> 
       'timestamp-ms': e.timestampMs,
       'metadata-file': e.metadataFile,
     })),
+    // Keys the model does not know, as they came (after the spec's; JSON readers key by name).
+    ...(md.extra ?? {}),
   };
 }
 
@@ -267,65 +337,165 @@ function optional<T>(o: Obj, key: string, f: (v: unknown, path: string) => T, pa
   return v === undefined || v === null ? undefined : f(v, `${path}.${key}`);
 }
 
-function decodeSchema(v: unknown, path: string): Schema {
+/** The keys of `o` outside `known`, or undefined when there are none. */
+function extraOf(o: Obj, known: readonly string[]): Extra | undefined {
+  let out: Record<string, unknown> | undefined;
+  for (const [k, v] of Object.entries(o)) {
+    if (known.includes(k)) continue;
+    out ??= {};
+    out[k] = v;
+  }
+  return out;
+}
+const withExtraOf = <T extends object>(value: T, o: Obj, known: readonly string[]): T => {
+  const extra = extraOf(o, known);
+  return extra === undefined ? value : { ...value, extra };
+};
+
+function decodeType(v: unknown, path: string): IcebergType {
+  if (typeof v === 'string') {
+    if (parsePrimitive(v) === undefined) {
+      fail(
+        path,
+        'unsupported',
+        `expected an Iceberg v2 type (${PRIMITIVE_NAMES.join(', ')}, decimal(P, S), fixed[L], struct, list, map), but was: ${show(v)}`,
+      );
+    }
+    return v;
+  }
   const o = obj(v, path);
-  const fields = arr(req(o, 'fields', path), `${path}.fields`).map((fv, i) => {
-    const p = `${path}.fields[${i}]`;
-    const f = obj(fv, p);
-    const doc = optional(f, 'doc', str, p);
-    return {
+  const kind = req(o, 'type', path);
+  if (kind === 'struct') {
+    return withExtraOf(
+      {
+        type: 'struct' as const,
+        fields: arr(req(o, 'fields', path), `${path}.fields`).map((f, i) =>
+          decodeField(f, `${path}.fields[${i}]`),
+        ),
+      },
+      o,
+      ['type', 'fields'],
+    );
+  }
+  if (kind === 'list') {
+    return withExtraOf(
+      {
+        type: 'list' as const,
+        elementId: int(req(o, 'element-id', path), `${path}.element-id`),
+        element: decodeType(req(o, 'element', path), `${path}.element`),
+        elementRequired: bool(req(o, 'element-required', path), `${path}.element-required`),
+      },
+      o,
+      ['type', 'element-id', 'element', 'element-required'],
+    );
+  }
+  if (kind === 'map') {
+    return withExtraOf(
+      {
+        type: 'map' as const,
+        keyId: int(req(o, 'key-id', path), `${path}.key-id`),
+        key: decodeType(req(o, 'key', path), `${path}.key`),
+        valueId: int(req(o, 'value-id', path), `${path}.value-id`),
+        value: decodeType(req(o, 'value', path), `${path}.value`),
+        valueRequired: bool(req(o, 'value-required', path), `${path}.value-required`),
+      },
+      o,
+      ['type', 'key-id', 'key', 'value-id', 'value', 'value-required'],
+    );
+  }
+  return fail(`${path}.type`, 'unsupported', `expected struct, list or map, but was: ${show(kind)}`);
+}
+
+function decodeField(v: unknown, p: string): NestedField {
+  const f = obj(v, p);
+  const doc = optional(f, 'doc', str, p);
+  return withExtraOf(
+    {
       id: int(req(f, 'id', p), `${p}.id`),
       name: str(req(f, 'name', p), `${p}.name`),
       required: bool(req(f, 'required', p), `${p}.required`),
-      type: oneOf<PrimitiveType>(req(f, 'type', p), PRIMITIVE_TYPES, `${p}.type`),
+      type: decodeType(req(f, 'type', p), `${p}.type`),
       ...(doc === undefined ? {} : { doc }),
-    };
-  });
+    },
+    f,
+    ['id', 'name', 'required', 'type', 'doc'],
+  );
+}
+
+function decodeSchema(v: unknown, path: string): Schema {
+  const o = obj(v, path);
+  const fields = arr(req(o, 'fields', path), `${path}.fields`).map((fv, i) =>
+    decodeField(fv, `${path}.fields[${i}]`),
+  );
   const ids = optional(
     o,
     'identifier-field-ids',
     (x, p) => arr(x, p).map((e, i) => int(e, `${p}[${i}]`)),
     path,
   );
-  return {
-    schemaId: int(req(o, 'schema-id', path), `${path}.schema-id`),
-    fields,
-    ...(ids === undefined ? {} : { identifierFieldIds: ids }),
-  };
+  return withExtraOf(
+    {
+      schemaId: int(req(o, 'schema-id', path), `${path}.schema-id`),
+      fields,
+      ...(ids === undefined ? {} : { identifierFieldIds: ids }),
+    },
+    o,
+    ['type', 'schema-id', 'identifier-field-ids', 'fields'],
+  );
 }
 
 function decodeSpec(v: unknown, path: string): PartitionSpec {
   const o = obj(v, path);
-  return {
-    specId: int(req(o, 'spec-id', path), `${path}.spec-id`),
-    fields: arr(req(o, 'fields', path), `${path}.fields`).map((fv, i) => {
-      const p = `${path}.fields[${i}]`;
-      const f = obj(fv, p);
-      return {
-        sourceId: int(req(f, 'source-id', p), `${p}.source-id`),
-        fieldId: int(req(f, 'field-id', p), `${p}.field-id`),
-        name: str(req(f, 'name', p), `${p}.name`),
-        transform: oneOf<Transform>(req(f, 'transform', p), TRANSFORMS, `${p}.transform`),
-      };
-    }),
-  };
+  return withExtraOf(
+    {
+      specId: int(req(o, 'spec-id', path), `${path}.spec-id`),
+      fields: arr(req(o, 'fields', path), `${path}.fields`).map((fv, i) => {
+        const p = `${path}.fields[${i}]`;
+        const f = obj(fv, p);
+        return withExtraOf(
+          {
+            sourceId: int(req(f, 'source-id', p), `${p}.source-id`),
+            fieldId: int(req(f, 'field-id', p), `${p}.field-id`),
+            name: str(req(f, 'name', p), `${p}.name`),
+            transform: str(req(f, 'transform', p), `${p}.transform`),
+          },
+          f,
+          ['source-id', 'field-id', 'name', 'transform'],
+        );
+      }),
+    },
+    o,
+    ['spec-id', 'fields'],
+  );
 }
 
 function decodeSortOrder(v: unknown, path: string): SortOrder {
   const o = obj(v, path);
-  return {
-    orderId: int(req(o, 'order-id', path), `${path}.order-id`),
-    fields: arr(req(o, 'fields', path), `${path}.fields`).map((fv, i) => {
-      const p = `${path}.fields[${i}]`;
-      const f = obj(fv, p);
-      return {
-        sourceId: int(req(f, 'source-id', p), `${p}.source-id`),
-        transform: oneOf<Transform>(req(f, 'transform', p), TRANSFORMS, `${p}.transform`),
-        direction: oneOf(req(f, 'direction', p), ['asc', 'desc'] as const, `${p}.direction`),
-        nullOrder: oneOf(req(f, 'null-order', p), ['nulls-first', 'nulls-last'] as const, `${p}.null-order`),
-      };
-    }),
-  };
+  return withExtraOf(
+    {
+      orderId: int(req(o, 'order-id', path), `${path}.order-id`),
+      fields: arr(req(o, 'fields', path), `${path}.fields`).map((fv, i) => {
+        const p = `${path}.fields[${i}]`;
+        const f = obj(fv, p);
+        return withExtraOf(
+          {
+            sourceId: int(req(f, 'source-id', p), `${p}.source-id`),
+            transform: str(req(f, 'transform', p), `${p}.transform`),
+            direction: oneOf(req(f, 'direction', p), ['asc', 'desc'] as const, `${p}.direction`),
+            nullOrder: oneOf(
+              req(f, 'null-order', p),
+              ['nulls-first', 'nulls-last'] as const,
+              `${p}.null-order`,
+            ),
+          },
+          f,
+          ['source-id', 'transform', 'direction', 'null-order'],
+        );
+      }),
+    },
+    o,
+    ['order-id', 'fields'],
+  );
 }
 
 function decodeSnapshot(v: unknown, path: string): Snapshot {
@@ -336,15 +506,27 @@ function decodeSnapshot(v: unknown, path: string): Snapshot {
   const operation = oneOf<Operation>(summary['operation'], OPERATIONS, `${path}.summary.operation`);
   const parent = optional(o, 'parent-snapshot-id', long, path);
   const schemaId = optional(o, 'schema-id', int, path);
-  return {
-    snapshotId: long(req(o, 'snapshot-id', path), `${path}.snapshot-id`),
-    ...(parent === undefined ? {} : { parentSnapshotId: parent }),
-    sequenceNumber: int(req(o, 'sequence-number', path), `${path}.sequence-number`),
-    timestampMs: int(req(o, 'timestamp-ms', path), `${path}.timestamp-ms`),
-    manifestList: str(req(o, 'manifest-list', path), `${path}.manifest-list`),
-    summary: { ...summary, operation } as SnapshotSummary,
-    ...(schemaId === undefined ? {} : { schemaId }),
-  };
+  return withExtraOf(
+    {
+      snapshotId: long(req(o, 'snapshot-id', path), `${path}.snapshot-id`),
+      ...(parent === undefined ? {} : { parentSnapshotId: parent }),
+      sequenceNumber: int(req(o, 'sequence-number', path), `${path}.sequence-number`),
+      timestampMs: int(req(o, 'timestamp-ms', path), `${path}.timestamp-ms`),
+      manifestList: str(req(o, 'manifest-list', path), `${path}.manifest-list`),
+      summary: { ...summary, operation } as SnapshotSummary,
+      ...(schemaId === undefined ? {} : { schemaId }),
+    },
+    o,
+    [
+      'snapshot-id',
+      'parent-snapshot-id',
+      'sequence-number',
+      'timestamp-ms',
+      'manifest-list',
+      'summary',
+      'schema-id',
+    ],
+  );
 }
 
 function decodeRef(v: unknown, path: string): SnapshotRef {
@@ -352,21 +534,56 @@ function decodeRef(v: unknown, path: string): SnapshotRef {
   const min = optional(o, 'min-snapshots-to-keep', int, path);
   const maxAge = optional(o, 'max-snapshot-age-ms', int, path);
   const maxRef = optional(o, 'max-ref-age-ms', int, path);
-  return {
-    snapshotId: long(req(o, 'snapshot-id', path), `${path}.snapshot-id`),
-    type: oneOf(req(o, 'type', path), REF_TYPES, `${path}.type`),
-    ...(min === undefined ? {} : { minSnapshotsToKeep: min }),
-    ...(maxAge === undefined ? {} : { maxSnapshotAgeMs: maxAge }),
-    ...(maxRef === undefined ? {} : { maxRefAgeMs: maxRef }),
-  };
+  return withExtraOf(
+    {
+      snapshotId: long(req(o, 'snapshot-id', path), `${path}.snapshot-id`),
+      type: oneOf(req(o, 'type', path), REF_TYPES, `${path}.type`),
+      ...(min === undefined ? {} : { minSnapshotsToKeep: min }),
+      ...(maxAge === undefined ? {} : { maxSnapshotAgeMs: maxAge }),
+      ...(maxRef === undefined ? {} : { maxRefAgeMs: maxRef }),
+    },
+    o,
+    ['snapshot-id', 'type', 'min-snapshots-to-keep', 'max-snapshot-age-ms', 'max-ref-age-ms'],
+  );
 }
+
+/** Top-level keys of v2 metadata that the model holds; any other key is kept in `extra`. */
+const METADATA_KEYS = [
+  'format-version',
+  'table-uuid',
+  'location',
+  'last-sequence-number',
+  'last-updated-ms',
+  'last-column-id',
+  'current-schema-id',
+  'schemas',
+  'default-spec-id',
+  'partition-specs',
+  'last-partition-id',
+  'default-sort-order-id',
+  'sort-orders',
+  'properties',
+  'current-snapshot-id',
+  'refs',
+  'snapshots',
+  'statistics',
+  'partition-statistics',
+  'snapshot-log',
+  'metadata-log',
+] as const;
 
 function decodeMetadata(v: unknown): TableMetadata {
   const p = '$';
   const o = obj(v, p);
   const version = int(req(o, 'format-version', p), '$.format-version');
   if (version !== FORMAT_VERSION) {
-    fail('$.format-version', 'unsupported', `expected format version ${FORMAT_VERSION}, but was: ${version}`);
+    fail(
+      '$.format-version',
+      'unsupported',
+      version > FORMAT_VERSION
+        ? `expected format version ${FORMAT_VERSION}, but the table is format version ${version}, which this pipeline cannot write (its deletion vectors, row lineage and new types need a v${version} writer)`
+        : `expected format version ${FORMAT_VERSION}, but the table is format version ${version} (upgrade it to v2 with ALTER TABLE ... SET TBLPROPERTIES ('format-version'='2'))`,
+    );
   }
   const properties: Record<string, string> = {};
   const props = optional(o, 'properties', obj, p) ?? {};
@@ -398,6 +615,13 @@ function decodeMetadata(v: unknown): TableMetadata {
       timestampMs: int(req(eo, 'timestamp-ms', q), `${q}.timestamp-ms`),
     };
   });
+  const stats = (key: string): StatisticsFile[] =>
+    (optional(o, key, arr, p) ?? []).map((e, i) => {
+      const q = `$.${key}[${i}]`;
+      const eo = obj(e, q);
+      return { snapshotId: long(req(eo, 'snapshot-id', q), `${q}.snapshot-id`), json: eo };
+    });
+  const extra = extraOf(o, METADATA_KEYS);
   return {
     formatVersion: FORMAT_VERSION,
     tableUuid: str(req(o, 'table-uuid', p), '$.table-uuid'),
@@ -422,6 +646,9 @@ function decodeMetadata(v: unknown): TableMetadata {
     ),
     defaultSortOrderId: int(req(o, 'default-sort-order-id', p), '$.default-sort-order-id'),
     refs,
+    statistics: stats('statistics'),
+    partitionStatistics: stats('partition-statistics'),
+    ...(extra === undefined ? {} : { extra }),
   };
 }
 

@@ -1,6 +1,7 @@
 // From the project's table definitions (shared/tables.ts) to Iceberg schema, partition spec and sort
 // order; the day transform; the partition tuple's type. Pure.
 import type { TableDef } from '../../tables.ts';
+import { describeType, parseTransform, transformResultType, walkFields } from './type-info.ts';
 import type {
   NestedField,
   PartitionField,
@@ -8,7 +9,6 @@ import type {
   PrimitiveType,
   Schema,
   SortOrder,
-  Transform,
 } from './types.ts';
 
 /** Spec: "partition field ids start at 1000" (v1 reference implementation, kept in v2 by convention). */
@@ -44,25 +44,12 @@ export function partitionSpecFromTableDef(def: TableDef, schema: Schema, specId 
 /** "Order id 0 is reserved for the unsorted order." */
 export const UNSORTED_ORDER: SortOrder = { orderId: 0, fields: [] };
 
+/** A field of the schema by id, nested fields included (a partition source may sit in a struct). */
 export function findField(schema: Schema, id: number): NestedField | undefined {
-  return schema.fields.find((f) => f.id === id);
-}
-
-/** Result type of a transform applied to a source type (spec "Partition Transforms"). */
-export function transformResultType(transform: Transform, source: PrimitiveType): PrimitiveType {
-  switch (transform) {
-    case 'identity':
-      return source;
-    case 'year':
-    case 'month':
-    case 'hour':
-      return 'int';
-    case 'day':
-      // The spec says `int`; Java and pyiceberg type it as `date` (also an Avro int, days from epoch).
-      return 'date';
-    case 'void':
-      return source;
-  }
+  const top = schema.fields.find((f) => f.id === id);
+  if (top !== undefined) return top;
+  for (const f of walkFields(schema.fields)) if (f.id === id) return f;
+  return undefined;
 }
 
 export interface PartitionFieldType {
@@ -70,16 +57,26 @@ export interface PartitionFieldType {
   readonly type: PrimitiveType;
 }
 
-/** The partition tuple's struct type: each partition field with the type its transform yields. */
+/**
+ * The partition tuple's struct type: each partition field with the type its transform yields. Throws
+ * when a source column is missing or a transform is unknown or does not apply (such a spec can still be
+ * read and kept; writing a new manifest for it needs the manifest's own partition schema).
+ */
 export function partitionType(spec: PartitionSpec, schema: Schema): PartitionFieldType[] {
   return spec.fields.map((field) => {
     const source = findField(schema, field.sourceId);
     if (source === undefined) {
       throw new Error(
-        `expected partition source id ${field.sourceId} in schema ${schema.schemaId}, but it is missing`,
+        `expected partition source id ${field.sourceId} (of partition field ${field.name}) in schema ${schema.schemaId}, but it is missing`,
       );
     }
-    return { field, type: transformResultType(field.transform, source.type) };
+    const type = transformResultType(field.transform, source.type);
+    if (type === undefined) {
+      throw new Error(
+        `expected a transform this writer can type for partition field ${field.name}, but ${field.transform} of ${describeType(source.type)} is ${parseTransform(field.transform).kind === 'unknown' ? 'unknown' : 'not defined for that type'}`,
+      );
+    }
+    return { field, type };
   });
 }
 

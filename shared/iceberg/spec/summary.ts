@@ -1,13 +1,14 @@
 // Snapshot summaries (spec Appendix F "Optional Snapshot Summary Fields") and the pipeline's batch ids,
 // recorded in the summary so a commit retried after it succeeded is recognised (the Kafka Connect /
 // Flink sink pattern). Pure.
+import { STREAMJOIN_NAME, STREAMJOIN_VERSION } from '../../version.ts';
 import { partitionKey } from './manifests.ts';
 import type { DataFile, Operation, Snapshot, SnapshotId, SnapshotSummary, TableMetadata } from './types.ts';
 
 /** Summary property holding the comma-separated ids of the staged batches a snapshot commits. */
 export const BATCH_IDS_PROPERTY = 'streamjoin.batch-ids';
 /** Summary property identifying the writer (spec "Other Fields": engine-name). */
-export const ENGINE_NAME = 'streamjoin';
+export const ENGINE_NAME = STREAMJOIN_NAME;
 
 const TOTAL_KEYS = [
   'total-records',
@@ -74,6 +75,7 @@ export function buildSummary(input: SummaryInput): SnapshotSummary {
   if (input.batchIds !== undefined && input.batchIds.length > 0)
     out[BATCH_IDS_PROPERTY] = input.batchIds.join(',');
   out['engine-name'] = ENGINE_NAME;
+  out['engine-version'] = STREAMJOIN_VERSION;
   Object.assign(out, input.extra ?? {});
   return out as SnapshotSummary;
 }

@@ -7,31 +7,88 @@ export const FORMAT_VERSION = 2;
 /** Snapshot ids are Java longs: other engines (Spark, Trino) write ids up to 2^63-1, so they are bigint here. */
 export type SnapshotId = bigint;
 
+/**
+ * JSON keys of an object that the model has no field for, kept exactly as they came and written back
+ * after the known keys (Java's TableMetadataParser round-trips what it does not use; so do we).
+ */
+export type Extra = Readonly<Record<string, unknown>>;
+
 // ---- Schemas -------------------------------------------------------------------------------------
 
-/** The primitive types this project writes (a subset of the spec's; enough for the two output tables). */
-export const PRIMITIVE_TYPES = ['boolean', 'int', 'long', 'date', 'timestamptz', 'string', 'binary'] as const;
-export type PrimitiveType = (typeof PRIMITIVE_TYPES)[number];
+/**
+ * Primitive types of format v2 by their spec names; `decimal(P, S)` and `fixed[L]` carry parameters.
+ * In the model a primitive type is the name as it came (`"decimal(10, 2)"`, `"decimal(10,2)"`): see
+ * types-parse.ts (parsePrimitive) for its structure.
+ */
+export const PRIMITIVE_NAMES = [
+  'boolean',
+  'int',
+  'long',
+  'float',
+  'double',
+  'date',
+  'time',
+  'timestamp',
+  'timestamptz',
+  'string',
+  'uuid',
+  'binary',
+] as const;
+export type PrimitiveName = (typeof PRIMITIVE_NAMES)[number];
+/** A primitive type's spec name: one of PRIMITIVE_NAMES, `decimal(P, S)` or `fixed[L]`. */
+export type PrimitiveType = string;
+
+export interface StructType {
+  readonly type: 'struct';
+  readonly fields: readonly NestedField[];
+  readonly extra?: Extra;
+}
+
+export interface ListType {
+  readonly type: 'list';
+  readonly elementId: number;
+  readonly element: IcebergType;
+  readonly elementRequired: boolean;
+  readonly extra?: Extra;
+}
+
+export interface MapType {
+  readonly type: 'map';
+  readonly keyId: number;
+  readonly key: IcebergType;
+  readonly valueId: number;
+  readonly value: IcebergType;
+  readonly valueRequired: boolean;
+  readonly extra?: Extra;
+}
+
+export type IcebergType = PrimitiveType | StructType | ListType | MapType;
 
 export interface NestedField {
   readonly id: number;
   readonly name: string;
   readonly required: boolean;
-  readonly type: PrimitiveType;
+  readonly type: IcebergType;
   readonly doc?: string;
+  /** e.g. v3 `initial-default` / `write-default` if a writer put them in a v2 table. */
+  readonly extra?: Extra;
 }
 
 export interface Schema {
   readonly schemaId: number;
   readonly fields: readonly NestedField[];
   readonly identifierFieldIds?: readonly number[];
+  readonly extra?: Extra;
 }
 
 // ---- Partitioning and sorting --------------------------------------------------------------------
 
-/** Transform names as the spec serializes them; `day` is the one the output tables use. */
-export const TRANSFORMS = ['identity', 'year', 'month', 'day', 'hour', 'void'] as const;
-export type Transform = (typeof TRANSFORMS)[number];
+/**
+ * A transform as the spec serializes it: identity, bucket[N], truncate[W], year, month, day, hour,
+ * void — or a name this model does not know, kept as it came (Java keeps it as UnknownTransform):
+ * a table using one loads and round-trips, but nothing is written with it.
+ */
+export type Transform = string;
 
 export interface PartitionField {
   readonly sourceId: number;
@@ -39,11 +96,13 @@ export interface PartitionField {
   readonly fieldId: number;
   readonly name: string;
   readonly transform: Transform;
+  readonly extra?: Extra;
 }
 
 export interface PartitionSpec {
   readonly specId: number;
   readonly fields: readonly PartitionField[];
+  readonly extra?: Extra;
 }
 
 export interface SortField {
@@ -51,12 +110,14 @@ export interface SortField {
   readonly transform: Transform;
   readonly direction: 'asc' | 'desc';
   readonly nullOrder: 'nulls-first' | 'nulls-last';
+  readonly extra?: Extra;
 }
 
 export interface SortOrder {
   /** "Order id 0 is reserved for the unsorted order." */
   readonly orderId: number;
   readonly fields: readonly SortField[];
+  readonly extra?: Extra;
 }
 
 // ---- Snapshots -----------------------------------------------------------------------------------
@@ -82,6 +143,7 @@ export interface Snapshot {
   readonly manifestList: string;
   readonly summary: SnapshotSummary;
   readonly schemaId?: number;
+  readonly extra?: Extra;
 }
 
 export const REF_TYPES = ['branch', 'tag'] as const;
@@ -93,6 +155,7 @@ export interface SnapshotRef {
   readonly minSnapshotsToKeep?: number;
   readonly maxSnapshotAgeMs?: number;
   readonly maxRefAgeMs?: number;
+  readonly extra?: Extra;
 }
 
 export const MAIN_BRANCH = 'main';
@@ -105,6 +168,17 @@ export interface SnapshotLogEntry {
 export interface MetadataLogEntry {
   readonly metadataFile: string;
   readonly timestampMs: number;
+}
+
+/**
+ * An entry of `statistics` or `partition-statistics` (spec "Table Statistics"), written by engines that
+ * compute table statistics (Spark, Trino). Kept exactly as it came; only its snapshot id is read (the
+ * entry goes when its snapshot is expired, as in Java).
+ */
+export interface StatisticsFile {
+  readonly snapshotId: SnapshotId;
+  /** The entry's JSON object, verbatim. */
+  readonly json: Readonly<Record<string, unknown>>;
 }
 
 // ---- Table metadata ------------------------------------------------------------------------------
@@ -131,6 +205,10 @@ export interface TableMetadata {
   readonly sortOrders: readonly SortOrder[];
   readonly defaultSortOrderId: number;
   readonly refs: Readonly<Record<string, SnapshotRef>>;
+  readonly statistics: readonly StatisticsFile[];
+  readonly partitionStatistics: readonly StatisticsFile[];
+  /** Top-level keys the model does not know (a legacy `schema`/`partition-spec`, engine extensions). */
+  readonly extra?: Extra;
 }
 
 // ---- Manifest lists ------------------------------------------------------------------------------
@@ -166,6 +244,8 @@ export interface ManifestFile {
   readonly existingRowsCount: number;
   readonly deletedRowsCount: number;
   readonly partitions?: readonly FieldSummary[];
+  /** Implementation-specific key metadata for encryption (519), kept as it came. */
+  readonly keyMetadata?: Uint8Array;
 }
 
 // ---- Manifests -----------------------------------------------------------------------------------
@@ -181,8 +261,12 @@ export type DataFileContent = (typeof DATA_FILE_CONTENT)[keyof typeof DATA_FILE_
 export const FILE_FORMATS = ['parquet', 'avro', 'orc', 'puffin'] as const;
 export type FileFormat = (typeof FILE_FORMATS)[number];
 
-/** A partition value (the day transform yields days from 1970-01-01 as an int). */
-export type PartitionValue = number | string | bigint | boolean | null;
+/**
+ * A partition value as its Avro encoding holds it: int/date/year/month/hour/day/bucket → number,
+ * long/time/timestamp(tz) → number or bigint, float/double → number, string → string, boolean →
+ * boolean, decimal (fixed), uuid (fixed 16), fixed, binary → bytes.
+ */
+export type PartitionValue = number | string | bigint | boolean | Uint8Array | null;
 
 export interface DataFile {
   readonly content: DataFileContent;
@@ -203,6 +287,12 @@ export interface DataFile {
   readonly upperBounds?: Readonly<Record<number, Uint8Array>>;
   readonly splitOffsets?: readonly number[];
   readonly sortOrderId?: number;
+  /** Implementation-specific key metadata for encryption (131). */
+  readonly keyMetadata?: Uint8Array;
+  /** Field ids that define row equality in an equality delete file (135). */
+  readonly equalityIds?: readonly number[];
+  /** A position delete file's only data file, when it has one (143). */
+  readonly referencedDataFile?: string;
 }
 
 export interface ManifestEntry {

@@ -11,6 +11,7 @@ import {
   type RefType,
   type Snapshot,
   type SnapshotId,
+  type SnapshotLogEntry,
   type SnapshotRef,
   type TableMetadata,
 } from './types.ts';
@@ -62,7 +63,15 @@ export interface ApplyContext {
   readonly maxMetadataLog?: number;
 }
 
-/** The next metadata version: `updates` applied in order to `base`. Throws on an impossible update. */
+/**
+ * The next metadata version: `updates` applied in order to `base`. Throws on an impossible update.
+ *
+ * Time, as Java's TableMetadata.Builder keeps it: the snapshot-log entry of a snapshot added by this
+ * change carries the snapshot's OWN timestamp-ms (an `AS OF` its commit time must resolve to it, not
+ * to its parent), and last-updated-ms is that timestamp too; a change without a new snapshot is
+ * stamped `nowMs`. Never earlier than the base's last-updated-ms (Java rejects metadata whose
+ * last-updated-ms precedes its logs by more than a minute).
+ */
 export function applyUpdates(
   base: TableMetadata,
   updates: readonly TableUpdate[],
@@ -74,7 +83,11 @@ export function applyUpdates(
   let currentSnapshotId = base.currentSnapshotId;
   let lastSequenceNumber = base.lastSequenceNumber;
   let properties = { ...base.properties };
-  const lastUpdatedMs = Math.max(ctx.nowMs, base.lastUpdatedMs);
+  let statistics = base.statistics;
+  let partitionStatistics = base.partitionStatistics;
+  const added = new Map<SnapshotId, Snapshot>();
+  const nowMs = Math.max(ctx.nowMs, base.lastUpdatedMs);
+  let lastUpdatedMs = nowMs;
   for (const u of updates) {
     switch (u.action) {
       case 'add-snapshot': {
@@ -88,7 +101,9 @@ export function applyUpdates(
           );
         }
         snapshots.push(s);
+        added.set(s.snapshotId, s);
         lastSequenceNumber = s.sequenceNumber;
+        lastUpdatedMs = Math.max(base.lastUpdatedMs, s.timestampMs);
         break;
       }
       case 'set-snapshot-ref': {
@@ -100,7 +115,10 @@ export function applyUpdates(
         refs[u.refName] = { ...(refs[u.refName] ?? {}), snapshotId: u.snapshotId, type: u.type };
         if (u.refName === MAIN_BRANCH) {
           currentSnapshotId = u.snapshotId;
-          snapshotLog.push({ snapshotId: u.snapshotId, timestampMs: lastUpdatedMs });
+          // Java: a snapshot added by this change is logged at its own timestamp; a rollback to an
+          // existing one at the time of the change.
+          const timeOfChange = added.get(u.snapshotId)?.timestampMs ?? lastUpdatedMs;
+          snapshotLog.push({ snapshotId: u.snapshotId, timestampMs: timeOfChange });
         }
         break;
       }
@@ -114,7 +132,17 @@ export function applyUpdates(
           }
         }
         snapshots = snapshots.filter((s) => !gone.has(s.snapshotId));
-        snapshotLog = snapshotLog.filter((e) => !gone.has(e.snapshotId));
+        // Java: an entry whose snapshot is gone clears the history before it, so an AS OF query never
+        // resolves to a snapshot that was not current at that time (a gap would make it look so).
+        const log: SnapshotLogEntry[] = [];
+        for (const e of snapshotLog) {
+          if (gone.has(e.snapshotId)) log.length = 0;
+          else log.push(e);
+        }
+        snapshotLog = log;
+        // Statistics describe one snapshot each: they go with it (Java removeSnapshots does the same).
+        statistics = statistics.filter((f) => !gone.has(f.snapshotId));
+        partitionStatistics = partitionStatistics.filter((f) => !gone.has(f.snapshotId));
         refs = { ...refs };
         break;
       }
@@ -138,6 +166,8 @@ export function applyUpdates(
     snapshotLog,
     metadataLog,
     refs,
+    statistics,
+    partitionStatistics,
   };
 }
 
@@ -169,6 +199,8 @@ export function newTableMetadata(
     sortOrders: [UNSORTED_ORDER],
     defaultSortOrderId: UNSORTED_ORDER.orderId,
     refs: {},
+    statistics: [],
+    partitionStatistics: [],
   };
 }
 

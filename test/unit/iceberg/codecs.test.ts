@@ -76,6 +76,40 @@ describe('table metadata JSON', () => {
     );
   });
 
+  it('writes current-snapshot-id -1 for a table without snapshots (Java 1.1-1.3 require the key)', () => {
+    const md = newTableMetadata(JOINED_TABLE, 'file:///wh/default/orders_payments', 1_000);
+    const wire = parseJsonWithLongs(encodeTableMetadata(md)) as Record<string, unknown>;
+    assert.equal(wire['current-snapshot-id'], -1);
+    const back = decodeTableMetadata(encodeTableMetadata(md));
+    assert.ok(back.ok);
+    assert.equal(back.value.currentSnapshotId, undefined);
+  });
+
+  it('keeps statistics and partition-statistics as they came', () => {
+    const stats = {
+      'snapshot-id': BIG_ID,
+      'statistics-path': 'file:///wh/default/orders_payments/metadata/stats-1.puffin',
+      'file-size-in-bytes': 413,
+      'file-footer-size-in-bytes': 42,
+      'blob-metadata': [
+        { type: 'apache-datasketches-theta-v1', 'snapshot-id': BIG_ID, 'sequence-number': 1, fields: [1] },
+      ],
+    };
+    const partStats = {
+      'snapshot-id': BIG_ID,
+      'statistics-path': 'file:///wh/default/orders_payments/metadata/partition-stats-1.parquet',
+      'file-size-in-bytes': 99,
+    };
+    const wire = parseJsonWithLongs(encodeTableMetadata(sampleMetadata())) as Record<string, unknown>;
+    wire['statistics'] = [stats];
+    wire['partition-statistics'] = [partStats];
+    const decoded = decodeTableMetadata(stringifyJsonWithLongs(wire));
+    assert.ok(decoded.ok);
+    const again = parseJsonWithLongs(encodeTableMetadata(decoded.value)) as Record<string, unknown>;
+    assert.deepEqual(again['statistics'], [stats]);
+    assert.deepEqual(again['partition-statistics'], [partStats]);
+  });
+
   it('writes the v2 wire names (kebab-case) and no domain names', () => {
     const wire = parseJsonWithLongs(encodeTableMetadata(sampleMetadata())) as Record<string, unknown>;
     for (const key of [
@@ -148,7 +182,7 @@ describe('table metadata JSON', () => {
       name: 'an unknown column type',
       mutate: (o) => {
         ((o['schemas'] as Record<string, unknown>[])[0]!['fields'] as Record<string, unknown>[])[0]!['type'] =
-          'uuid';
+          'variant'; // a v3 type
       },
       code: 'unsupported',
       path: /schemas\[0\]\.fields\[0\]\.type/,
@@ -345,6 +379,7 @@ describe('manifest Avro file', () => {
       split_offsets: 132,
       equality_ids: 135,
       sort_order_id: 140,
+      referenced_data_file: 143,
     });
     const maps: [string, number, number][] = [
       ['column_sizes', 117, 118],

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { snapshotsToExpire } from '../../../shared/iceberg/maintenance.ts';
+import { snapshotTimestamp } from '../../../shared/iceberg/snapshot-producer.ts';
 import {
   ancestorsOf,
   buildSummary,
@@ -270,6 +271,100 @@ describe('requirements and updates', () => {
       md.snapshotLog.map((s) => s.snapshotId),
       [3n, 4n],
     );
+  });
+
+  it('remove-snapshots clears the snapshot log before a removed entry (no gap in AS OF history)', () => {
+    // 2 was current from 200 to 300; with it gone, [1 @100, 3 @300] would claim 1 was current then.
+    let md = applyUpdates(
+      history(),
+      [{ action: 'set-snapshot-ref', refName: 'audit', snapshotId: 1n, type: 'tag' }],
+      { nowMs: 450, baseMetadataFile: 'file:///v5' },
+    );
+    md = applyUpdates(md, [{ action: 'remove-snapshots', snapshotIds: [2n] }], {
+      nowMs: 500,
+      baseMetadataFile: 'file:///v6',
+    });
+    assert.deepEqual(
+      md.snapshotLog.map((s) => s.snapshotId),
+      [3n, 4n],
+    );
+    assert.deepEqual(
+      md.snapshots.map((s) => s.snapshotId),
+      [1n, 3n, 4n],
+    );
+  });
+
+  it('remove-snapshots drops the statistics of removed snapshots and keeps the others verbatim', () => {
+    const entry = (id: bigint) => ({
+      snapshotId: id,
+      json: { 'snapshot-id': id, 'statistics-path': `file:///t/metadata/${id}.stats`, 'x-engine': { a: 1 } },
+    });
+    const md = applyUpdates(
+      { ...history(), statistics: [entry(1n), entry(4n)], partitionStatistics: [entry(2n), entry(3n)] },
+      [{ action: 'remove-snapshots', snapshotIds: [1n, 2n] }],
+      { nowMs: 500, baseMetadataFile: 'file:///v5' },
+    );
+    assert.deepEqual(md.statistics, [entry(4n)]);
+    assert.deepEqual(md.partitionStatistics, [entry(3n)]);
+  });
+
+  // Fix 1 of issue 13: AS OF <a snapshot's commit time> must resolve to that snapshot, so its log entry
+  // carries its own timestamp-ms, whatever the commit's clock says.
+  const timeCases: { name: string; snapshotMs: number; nowMs: number; logMs: number; updatedMs: number }[] = [
+    { name: 'commit clock 1 ms later', snapshotMs: 500, nowMs: 501, logMs: 500, updatedMs: 500 },
+    { name: 'commit clock much later', snapshotMs: 500, nowMs: 9_000, logMs: 500, updatedMs: 500 },
+    { name: 'commit clock earlier', snapshotMs: 500, nowMs: 450, logMs: 500, updatedMs: 500 },
+  ];
+  for (const c of timeCases) {
+    it(`logs a new snapshot at its own timestamp-ms (${c.name}); last-updated-ms is the same`, () => {
+      const md = applyUpdates(
+        history(),
+        [
+          { action: 'add-snapshot', snapshot: snap(5n, 4n, 5, c.snapshotMs) },
+          { action: 'set-snapshot-ref', refName: 'main', snapshotId: 5n, type: 'branch' },
+        ],
+        { nowMs: c.nowMs, baseMetadataFile: 'file:///v5' },
+      );
+      assert.deepEqual(md.snapshotLog.at(-1), { snapshotId: 5n, timestampMs: c.logMs });
+      assert.equal(md.lastUpdatedMs, c.updatedMs);
+    });
+  }
+
+  it('logs a rollback to an existing snapshot at the time of the change', () => {
+    const md = applyUpdates(
+      history(),
+      [{ action: 'set-snapshot-ref', refName: 'main', snapshotId: 2n, type: 'branch' }],
+      { nowMs: 700, baseMetadataFile: 'file:///v5' },
+    );
+    assert.deepEqual(md.snapshotLog.at(-1), { snapshotId: 2n, timestampMs: 700 });
+    assert.equal(md.lastUpdatedMs, 700);
+  });
+
+  it('never moves last-updated-ms backwards (a change without a snapshot, on a clock behind)', () => {
+    const md = applyUpdates(history(), [{ action: 'set-properties', updates: { k: 'v' } }], {
+      nowMs: 10,
+      baseMetadataFile: 'file:///v5',
+    });
+    assert.equal(md.lastUpdatedMs, 400);
+  });
+
+  const stampCases: { name: string; nowMs: number; expected: number }[] = [
+    { name: 'now, when later than everything logged', nowMs: 1_000, expected: 1_000 },
+    { name: 'after the last log entry, when now is the same millisecond', nowMs: 400, expected: 401 },
+    { name: 'after the last log entry, when the clock is behind', nowMs: 50, expected: 401 },
+  ];
+  for (const c of stampCases) {
+    it(`stamps a new snapshot: ${c.name}`, () => {
+      assert.equal(snapshotTimestamp(history(), c.nowMs), c.expected);
+    });
+  }
+
+  it('stamps a new snapshot no earlier than last-updated-ms (another engine set a property later)', () => {
+    const md = applyUpdates(history(), [{ action: 'set-properties', updates: { k: 'v' } }], {
+      nowMs: 900,
+      baseMetadataFile: 'file:///v5',
+    });
+    assert.equal(snapshotTimestamp(md, 600), 900);
   });
 
   it('caps the metadata log', () => {

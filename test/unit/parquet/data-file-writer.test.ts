@@ -1,6 +1,7 @@
 // Round trips through the hyparquet reader: values, nulls, footer schema (field ids, repetition, types),
 // codec, Parquet statistics, the Iceberg stats the writer computes, streaming, and rejected rows.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { zstdDecompressSync } from 'node:zlib';
@@ -17,6 +18,7 @@ import {
   writeDataFile,
 } from '../../../shared/parquet/index.ts';
 import { JOINED_TABLE, type Row, type TableDef, UNMATCHED_TABLE } from '../../../shared/tables.ts';
+import { STREAMJOIN_VERSION } from '../../../shared/version.ts';
 
 const DAY_START = 1_714_521_600_000_000n; // 2024-05-01T00:00:00Z in micros, day 19844
 const parsers = { timestampFromMicroseconds: (micros: bigint) => micros };
@@ -122,6 +124,21 @@ describe('writeDataFile round trip', () => {
 });
 
 describe('footer schema', () => {
+  it('created_by is `streamjoin version <package.json version>` (parquet-mr VersionParser form)', async () => {
+    const { meta } = await readBack((await writeToBuffer([joinedRow(1)], JOINED_TABLE)).bytes);
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    assert.equal(meta.created_by, `streamjoin version ${pkg.version}`);
+    assert.equal(STREAMJOIN_VERSION, pkg.version);
+    // The pattern parquet-mr's VersionParser applies: application, then "version", then a semver.
+    const m = /^(.*?)\s+version\s*(?:([^(]*?)\s*(?:\(\s*build\s*([^)]*?)\s*\))?)?$/.exec(
+      meta.created_by ?? '',
+    );
+    assert.deepEqual([m?.[1], m?.[2]], ['streamjoin', pkg.version]);
+    assert.match(m?.[2] ?? '', /^\d+\.\d+\.\d+$/);
+  });
+
   for (const table of [JOINED_TABLE, UNMATCHED_TABLE]) {
     it(`${table.kind}: field ids, repetition, physical and logical types per column`, async () => {
       const rows = table === JOINED_TABLE ? [joinedRow(1)] : [unmatchedRow(1)];

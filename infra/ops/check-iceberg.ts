@@ -1,0 +1,155 @@
+// The reference readers and the foreign writer of `../shared/readers` (README there): `check-iceberg`
+// reads a table with pyiceberg 0.9.1 and Java Iceberg core, `foreign-writer` commits to it as another
+// engine. Used by the demo, the e2e and chaos runs (no PASS without both readers passing) and the tests.
+// The kit sits beside the repository; STREAMJOIN_READERS_KIT points elsewhere. A missing kit is an
+// error that says where it was looked for, never a silent skip.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (this file is infra/ops/check-iceberg.ts). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Where the kit is: $STREAMJOIN_READERS_KIT, else `<repo>/../shared/readers`. */
+export function readersKitDir(env: NodeJS.ProcessEnv = process.env): string {
+  const override = env['STREAMJOIN_READERS_KIT'];
+  return override !== undefined && override !== ''
+    ? path.resolve(override)
+    : path.resolve(REPO_ROOT, '../shared/readers');
+}
+
+/** The kit's directory; throws naming the path and the variable when `check-iceberg` is not there. */
+export function requireReadersKit(env: NodeJS.ProcessEnv = process.env): string {
+  const dir = readersKitDir(env);
+  for (const tool of ['check-iceberg', 'foreign-writer']) {
+    if (!existsSync(path.join(dir, tool))) {
+      throw new Error(
+        `expected the reference readers kit (${tool}) at ${dir}, but it is missing: put ../shared/readers beside the repository or set STREAMJOIN_READERS_KIT to the kit's directory`,
+      );
+    }
+  }
+  return dir;
+}
+
+export interface ToolRun {
+  readonly status: number | null;
+  /** The last line of stdout parsed as JSON (the kit's one-line verdict), or undefined. */
+  readonly verdict: Record<string, unknown> | undefined;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function lastJsonLine(stdout: string): Record<string, unknown> | undefined {
+  const line = stdout.trimEnd().split('\n').at(-1) ?? '';
+  try {
+    const v = JSON.parse(line) as unknown;
+    return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs one of the kit's tools; never throws for a non-zero exit (the verdict says what failed). */
+export async function runKitTool(
+  tool: 'check-iceberg' | 'foreign-writer',
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
+): Promise<ToolRun> {
+  const env = options.env ?? process.env;
+  const exe = path.join(requireReadersKit(env), tool);
+  return new Promise((resolve, reject) => {
+    const child = spawn(exe, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 300_000);
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.once('close', (status) => {
+      clearTimeout(timer);
+      const stdout = Buffer.concat(out).toString('utf8');
+      resolve({ status, verdict: lastJsonLine(stdout), stdout, stderr: Buffer.concat(err).toString('utf8') });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+export interface CheckOptions {
+  readonly expectRows?: number;
+  /** A column that must be unique and non-null (pyiceberg). */
+  readonly key?: string;
+  /** `name[:type],...`: the current schema starts with these columns (pyiceberg). */
+  readonly expectColumns?: string;
+  /** Also write the current snapshot's rows, sorted, to this CSV file (pyiceberg, deletes applied). */
+  readonly rowsCsv?: string;
+  readonly only?: 'pyiceberg' | 'java';
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface IcebergCheck {
+  readonly table: string;
+  readonly ok: boolean;
+  /** `reader:check` names that failed, or why no verdict came. */
+  readonly failed: readonly string[];
+  readonly status: number | null;
+  readonly verdict: Record<string, unknown> | undefined;
+  /** Human output of both readers (for a failure message). */
+  readonly output: string;
+}
+
+/** `check-iceberg TABLE_DIR` with both readers (unless `only`): ok only when every check passed. */
+export async function checkIceberg(tableDir: string, options: CheckOptions = {}): Promise<IcebergCheck> {
+  const dir = tableDir.startsWith('file://') ? fileURLToPath(tableDir) : tableDir;
+  const args = [dir];
+  if (options.expectRows !== undefined) args.push('--expect-rows', String(options.expectRows));
+  if (options.key !== undefined) args.push('--key', options.key);
+  if (options.expectColumns !== undefined) args.push('--expect-columns', options.expectColumns);
+  if (options.rowsCsv !== undefined) args.push('--rows-csv', options.rowsCsv);
+  if (options.only !== undefined) args.push('--only', options.only);
+  const r = await runKitTool('check-iceberg', args, options.env === undefined ? {} : { env: options.env });
+  const failed = Array.isArray(r.verdict?.['failed'])
+    ? (r.verdict['failed'] as unknown[]).map(String)
+    : [`no verdict (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`];
+  const unavailable = Array.isArray(r.verdict?.['unavailable'])
+    ? (r.verdict['unavailable'] as unknown[]).map((u) => `unavailable:${String(u)}`)
+    : [];
+  return {
+    table: dir,
+    ok: r.status === 0 && r.verdict?.['ok'] === true,
+    failed: [...failed, ...unavailable],
+    status: r.status,
+    verdict: r.verdict,
+    output: `${r.stdout}${r.stderr}`,
+  };
+}
+
+/** One line per table: `check-iceberg <dir>: PASS (pyiceberg + iceberg-java)` or what failed. */
+export function formatIcebergCheck(c: IcebergCheck): string {
+  if (c.ok) return `check-iceberg ${c.table}: PASS (pyiceberg 0.9.1 and Java Iceberg core)`;
+  const detail = c.output
+    .split('\n')
+    .filter((l) => l.startsWith('[FAIL]'))
+    .slice(0, 6)
+    .map((l) => `    ${l.slice(0, 400)}`);
+  return [`check-iceberg ${c.table}: FAIL ${c.failed.join(', ')}`, ...detail].join('\n');
+}
+
+/**
+ * Both pipeline tables through both readers, run in parallel: the joined table with `order_id` as a
+ * unique key, each with the row count our own reader found (so the readers must agree with it).
+ */
+export async function checkPipelineTables(
+  locations: { readonly joined: string; readonly unmatched: string },
+  rows: readonly { readonly reason: string }[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<IcebergCheck[]> {
+  const joined = rows.filter((r) => r.reason === 'joined').length;
+  return Promise.all([
+    checkIceberg(locations.joined, { key: 'order_id', expectRows: joined, env }),
+    checkIceberg(locations.unmatched, { expectRows: rows.length - joined, env }),
+  ]);
+}
