@@ -1,16 +1,21 @@
 // ObjectStore on the local filesystem (file:///abs/path URIs). Writes go to a temp file first and
 // appear atomically: rename() to overwrite, link() to create-only (fails with EEXIST — the local
-// equivalent of GCS ifGenerationMatch=0), so readers never see a partial object.
+// equivalent of GCS ifGenerationMatch=0), so readers never see a partial object. A replace conditional
+// on the generation (GCS ifGenerationMatch=<gen>) compares and renames under a lock file: POSIX has no
+// compare-and-swap on a path, so writers that honour the lock are serialized (see withLock).
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { StreamjoinError } from '../errors.ts';
 import { type ObjectInfo, type ObjectStore, parseUri, type WriteOptions } from './port.ts';
 
 const TMP_MARK = '.streamjoin-tmp-';
+/** A lock held this long without change (measured on the monotonic clock) is presumed abandoned. */
+const LOCK_STALE_MS = 10_000;
 
 function toPath(uri: string): string {
   const p = parseUri(uri);
@@ -124,7 +129,20 @@ export class FileObjectStore implements ObjectStore {
     const tmp = path.join(path.dirname(target), `${TMP_MARK}${randomBytes(8).toString('hex')}`);
     try {
       await fill(tmp);
-      if (options.ifAbsent === true) {
+      if (options.ifGenerationMatch !== undefined) {
+        const expected = options.ifGenerationMatch;
+        await withLock(target, async () => {
+          const current = await this.stat(uri);
+          if (current?.generation !== expected) {
+            throw new StreamjoinError(
+              'conflict',
+              `expected ${uri} at generation ${expected}, but it is ${current === undefined ? 'absent' : `at generation ${current.generation}`}`,
+              { context: { uri, expected, actual: current?.generation ?? null } },
+            );
+          }
+          await fs.rename(tmp, target);
+        });
+      } else if (options.ifAbsent === true) {
         try {
           await fs.link(tmp, target);
         } catch (err) {
@@ -146,6 +164,53 @@ export class FileObjectStore implements ObjectStore {
     const st = await this.stat(uri);
     if (st === undefined) throw notFound(uri);
     return st;
+  }
+}
+
+/**
+ * Runs `fn` holding `<dir>/<tmp mark>lock-<name>` (created exclusively; listings skip it). A lock whose
+ * token stays the same for LOCK_STALE_MS of our own waiting (monotonic clock: a process's skewed
+ * wall clock cannot make a live lock look old) belonged to a crashed holder and is broken. A holder
+ * paused inside `fn` for longer than that can overlap with the next one: the window is a stat and a
+ * rename, and GCS (the production store) has a real precondition instead.
+ */
+async function withLock<T>(target: string, fn: () => Promise<T>): Promise<T> {
+  const lock = path.join(path.dirname(target), `${TMP_MARK}lock-${path.basename(target)}`);
+  const token = randomBytes(8).toString('hex');
+  let seen: string | undefined;
+  let seenSince = performance.now();
+  for (;;) {
+    try {
+      await fs.writeFile(lock, token, { flag: 'wx' });
+      break;
+    } catch (err) {
+      if (!isCode(err, 'EEXIST')) throw err;
+    }
+    const holder = await fs.readFile(lock, 'utf8').catch(() => undefined);
+    if (holder !== seen) {
+      seen = holder;
+      seenSince = performance.now();
+    } else if (holder !== undefined && performance.now() - seenSince > LOCK_STALE_MS) {
+      // Break it by moving it away (only one breaker gets this file), then check it was the stale one.
+      const moved = `${lock}-broken-${token}`;
+      try {
+        await fs.rename(lock, moved);
+        const content = await fs.readFile(moved, 'utf8');
+        if (content !== holder) await fs.link(moved, lock).catch(() => {}); // a fresh lock: put it back
+        await fs.rm(moved, { force: true });
+      } catch {
+        /* another breaker won */
+      }
+      seen = undefined;
+    }
+    await sleep(1 + Math.random() * 4);
+  }
+  try {
+    return await fn();
+  } finally {
+    // Release only our own lock (a breaker may have replaced it while we were paused).
+    if ((await fs.readFile(lock, 'utf8').catch(() => undefined)) === token)
+      await fs.rm(lock, { force: true });
   }
 }
 

@@ -1,6 +1,6 @@
 // ObjectStore on Google Cloud Storage through @google-cloud/storage (real GCS, or the local JSON-API
 // server when STORAGE_EMULATOR_HOST is set — the client decides, as it does in production).
-// Create-only writes use the precondition ifGenerationMatch=0.
+// Create-only writes use the precondition ifGenerationMatch=0, conditional replaces ifGenerationMatch=<gen>.
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type File, Storage } from '@google-cloud/storage';
@@ -34,6 +34,14 @@ function metaToInfo(uri: string, m: File['metadata']): ObjectInfo {
   };
 }
 
+function preconditionOf(options: WriteOptions): { preconditionOpts?: { ifGenerationMatch: number } } {
+  if (options.ifAbsent === true) return { preconditionOpts: { ifGenerationMatch: 0 } };
+  if (options.ifGenerationMatch !== undefined) {
+    return { preconditionOpts: { ifGenerationMatch: Number(options.ifGenerationMatch) } };
+  }
+  return {};
+}
+
 export class GcsObjectStore implements ObjectStore {
   readonly storage: Storage;
 
@@ -49,16 +57,23 @@ export class GcsObjectStore implements ObjectStore {
     return this.storage.bucket(p.bucket).file(p.path);
   }
 
-  private mapError(uri: string, err: unknown, ifAbsent = false): unknown {
+  private mapError(uri: string, err: unknown, options: WriteOptions = {}): unknown {
     const code = httpCode(err);
     if (code === 404)
       return new StreamjoinError('not-found', `object not found: ${uri}`, { context: { uri }, cause: err });
-    if (code === 412 && ifAbsent) {
+    if (code === 412 && options.ifAbsent === true) {
       return new StreamjoinError('already-exists', `object already exists: ${uri}`, {
         context: { uri },
         cause: err,
         retryable: false,
       });
+    }
+    if (code === 412 && options.ifGenerationMatch !== undefined) {
+      return new StreamjoinError(
+        'conflict',
+        `expected ${uri} at generation ${options.ifGenerationMatch}, but it has changed`,
+        { context: { uri, expected: options.ifGenerationMatch }, cause: err },
+      );
     }
     return err;
   }
@@ -107,11 +122,11 @@ export class GcsObjectStore implements ObjectStore {
         {
           resumable: false,
           ...(options.contentType === undefined ? {} : { contentType: options.contentType }),
-          ...(options.ifAbsent === true ? { preconditionOpts: { ifGenerationMatch: 0 } } : {}),
+          ...preconditionOf(options),
         },
       );
     } catch (err) {
-      throw this.mapError(uri, err, options.ifAbsent === true);
+      throw this.mapError(uri, err, options);
     }
     return metaToInfo(uri, file.metadata);
   }
@@ -125,12 +140,12 @@ export class GcsObjectStore implements ObjectStore {
     const sink = file.createWriteStream({
       resumable: true,
       ...(options.contentType === undefined ? {} : { contentType: options.contentType }),
-      ...(options.ifAbsent === true ? { preconditionOpts: { ifGenerationMatch: 0 } } : {}),
+      ...preconditionOf(options),
     });
     try {
       await pipeline(source, sink);
     } catch (err) {
-      throw this.mapError(uri, err, options.ifAbsent === true);
+      throw this.mapError(uri, err, options);
     }
     return metaToInfo(uri, file.metadata);
   }

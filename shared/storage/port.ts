@@ -16,6 +16,9 @@ export interface WriteOptions {
   /** Create-only: fail with StreamjoinError kind 'already-exists' if the object exists
    *  (GCS `ifGenerationMatch=0`, local `link()`/O_EXCL). Readers never see a partial object. */
   readonly ifAbsent?: boolean;
+  /** Replace only if the object exists at this generation (GCS `ifGenerationMatch=<gen>`; locally checked
+   *  and replaced under a lock file); otherwise StreamjoinError kind 'conflict' (re-read, then decide). */
+  readonly ifGenerationMatch?: string;
 }
 
 export interface ObjectStore {

@@ -127,6 +127,43 @@ for (const adapter of adapters) {
       assert.equal((await store.read(uri)).toString(), `writer-${winner}`);
     });
 
+    it('a replace conditional on the generation succeeds only at that generation', async () => {
+      const uri = `${base}g/hint.text`;
+      const first = await store.write(uri, '1');
+      const second = await store.write(uri, '2', { ifGenerationMatch: first.generation });
+      assert.notEqual(second.generation, first.generation);
+      await assert.rejects(
+        store.write(uri, '3', { ifGenerationMatch: first.generation }),
+        (err: unknown) => err instanceof StreamjoinError && err.kind === 'conflict',
+      );
+      await assert.rejects(
+        store.write(`${base}g/absent.text`, 'x', { ifGenerationMatch: first.generation }),
+        (err: unknown) => err instanceof StreamjoinError && err.kind === 'conflict',
+      );
+      assert.equal((await store.read(uri)).toString(), '2');
+      assert.deepEqual(
+        (await collect(store.list(`${base}g/`))).map((o) => o.uri),
+        [uri],
+        'no lock or temp file is listed',
+      );
+    });
+
+    it('of concurrent replaces conditional on one generation exactly one wins', async () => {
+      const uri = `${base}g/race.text`;
+      const start = await store.write(uri, 'start');
+      const results = await Promise.allSettled(
+        Array.from({ length: 8 }, (_, i) =>
+          store.write(uri, `writer-${i}`, { ifGenerationMatch: start.generation }),
+        ),
+      );
+      const won = results.filter((r) => r.status === 'fulfilled');
+      assert.equal(won.length, 1);
+      for (const r of results.filter((x) => x.status === 'rejected'))
+        assert.equal(((r as PromiseRejectedResult).reason as StreamjoinError).kind, 'conflict');
+      const winner = results.findIndex((r) => r.status === 'fulfilled');
+      assert.equal((await store.read(uri)).toString(), `writer-${winner}`);
+    });
+
     it('create-only streaming write fails distinctly when the object exists', async () => {
       const uri = `${base}c/stream-once.bin`;
       await store.writeStream(uri, Readable.from([Buffer.from('first')]), { ifAbsent: true });
