@@ -25,6 +25,12 @@ export const GUARDS = {
     'a flush attempt frees the shard lease only while it holds it (else a new batch could take staged, undeleted rows)',
   'flush.reused-file-content':
     "a data file already at a batch file name is reused only when the row-id digest it records is this attempt's",
+  'iceberg.fork-protection':
+    'a new metadata version counts as committed only if it is the head or the head descends from it (a stale base cannot fork the table by re-creating a version expiry deleted)',
+  'iceberg.hint-monotonic':
+    'version-hint.text is only ever raised (read with its generation, replaced conditionally), so it stays above every deleted metadata version',
+  'compact.keep-file-on-unknown-outcome':
+    'a rewrite whose commit outcome is unknown keeps its compacted file (a commit that may have landed references it)',
 } as const;
 
 export type GuardName = keyof typeof GUARDS;

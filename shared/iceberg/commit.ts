@@ -1,7 +1,9 @@
 // The commit protocol: plan (updates + requirements, as data) against a base version, then ONE
 // create-only write of v<N+1>.metadata.json. Losing the race ('already-exists') means refresh, re-plan
 // and retry with backoff; an error after the write was sent leaves the outcome unknown, which is
-// resolved by re-reading (did my commit land?) before retrying. version-hint.text follows, best effort.
+// resolved by re-reading (did my commit land?) before retrying. A successful write is then checked to
+// be the head's successor (not a stale base re-creating a version expiry deleted) before it counts;
+// version-hint.text follows, only ever raised.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isRetryable, StreamjoinError } from '../errors.ts';
 import { faultPoint } from '../faults.ts';
@@ -10,12 +12,21 @@ import type { Logger } from '../log.ts';
 import { encodeTableMetadataBytes } from './spec/metadata-codec.ts';
 import type { TableMetadata } from './spec/types.ts';
 import { applyUpdates, checkRequirements, type TableRequirement, type TableUpdate } from './spec/updates.ts';
-import { metadataUriFor, refreshTable, type Table, writeVersionHint } from './table.ts';
+import {
+  checkNewVersion,
+  metadataUriFor,
+  type NewVersionCheck,
+  raiseVersionHint,
+  refreshTable,
+  type Table,
+  type VersionHint,
+} from './table.ts';
 
 /** Named points between the steps of a commit, for crash injection (shared/faults.ts). */
 export const COMMIT_FAULT_POINTS = {
   afterManifests: 'iceberg.commit.after-manifests',
   afterManifestList: 'iceberg.commit.after-manifest-list',
+  beforeMetadata: 'iceberg.commit.before-metadata',
   afterMetadata: 'iceberg.commit.after-metadata',
 } as const;
 
@@ -52,6 +63,11 @@ export interface CommitOutcome {
 /**
  * Runs `plan` against the newest version until its result lands. `landed(md)` tells whether a commit of
  * this operation is already in `md` (e.g. its snapshot id): used after an unknown outcome.
+ *
+ * Fails with StreamjoinError 'conflict' when the commit provably did not land (every attempt lost its
+ * race, or the planner refused the new base), and with 'state-unknown' when it may have: a write whose
+ * outcome was unknown may still land, or the version it created was found detached from the head
+ * (checkNewVersion). The caller must not undo anything such a commit would reference.
  */
 export async function commitWithRetry(
   table: Table,
@@ -62,11 +78,23 @@ export async function commitWithRetry(
   const maxAttempts = options.maxAttempts ?? 12;
   const now = options.now ?? Date.now;
   const lostFiles: string[] = [];
+  /** Versions written with an unknown outcome: such a write may still land while its version is free. */
+  const unknownWrites: number[] = [];
+  const mayStillLand = (head: number) => unknownWrites.some((v) => v > head);
   let base = table;
   let lastError: unknown;
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
     if (attempt > 0) await backoff(attempt, options);
-    const planned = await plan(base, attempt);
+    // Start from the newest version the hint knows of: a view stale by many versions (a paused process,
+    // a table object held for long) is refreshed before planning rather than losing every race.
+    base = await refreshTable(base);
+    let planned: CommitPlan;
+    try {
+      planned = await plan(base, attempt);
+    } catch (err) {
+      if (mayStillLand(base.version)) throw unknownOutcome(table, err, unknownWrites);
+      throw err;
+    }
     if (planned.kind === 'noop') {
       await deleteQuietly(base, lostFiles);
       return { table: base, committed: false, attempts: attempt + 1, reason: planned.reason };
@@ -81,6 +109,7 @@ export async function commitWithRetry(
     });
     const version = base.version + 1;
     const uri = metadataUriFor(base.location, version);
+    faultPoint(COMMIT_FAULT_POINTS.beforeMetadata);
     try {
       await base.store.write(uri, encodeTableMetadataBytes(next), {
         ifAbsent: true,
@@ -89,12 +118,17 @@ export async function commitWithRetry(
     } catch (err) {
       lastError = err;
       const lostRace = err instanceof StreamjoinError && err.kind === 'already-exists';
-      if (!lostRace && !isRetryable(err)) throw err;
+      if (!lostRace && !isRetryable(err)) {
+        // A permanent error; an earlier write whose outcome was unknown may still land, though.
+        if (mayStillLand((await refreshTable(base)).version)) throw unknownOutcome(table, err, unknownWrites);
+        throw err;
+      }
       // Lost the race, or the outcome is unknown: read what is there now before deciding.
       base = await refreshTable(base);
       // Only a lost race proves this attempt's write never happened; after an unknown outcome the write
       // may still land later, so its files must stay (orphan cleanup removes them if it never does).
       if (lostRace) lostFiles.push(...planned.attemptFiles);
+      else unknownWrites.push(version);
       // Guard iceberg.unknown-outcome-reread: a commit that may have landed is not planned again.
       if (guardOn('iceberg.unknown-outcome-reread') && landed(base.metadata)) {
         options.logger?.info(
@@ -102,22 +136,60 @@ export async function commitWithRetry(
           'iceberg commit landed despite an error; resolved by re-reading',
         );
         await deleteQuietly(base, lostFiles);
+        await raiseVersionHint(base.store, base.location, base.version);
         return finish(base, attempt);
       }
       options.logger?.debug({ uri, attempt, lostRace }, 'iceberg commit lost; re-planning on the new base');
       continue;
     }
     faultPoint(COMMIT_FAULT_POINTS.afterMetadata);
-    const committed: Table = {
+    let committed: Table = {
       store: base.store,
       location: base.location,
       version,
       metadataUri: uri,
       metadata: next,
     };
-    await writeVersionHint(base.store, base.location, version);
+    // Guard iceberg.fork-protection: the create-only write succeeding does not prove v<N+1> never
+    // existed (expiry deletes old metadata files); only a version the head descends from is committed.
+    let hint: VersionHint | undefined;
+    if (guardOn('iceberg.fork-protection')) {
+      let check: NewVersionCheck;
+      try {
+        check = await checkNewVersion(base.store, base.location, version, landed);
+      } catch (err) {
+        throw new StreamjoinError(
+          'state-unknown',
+          `iceberg commit to ${table.location}: v${version}.metadata.json was written, but checking that the table descends from it failed; check the table before retrying`,
+          { context: { location: table.location, version }, cause: err },
+        );
+      }
+      if (check.kind === 'detached') {
+        options.logger?.warn(
+          { uri, head: check.latest.version, attempt },
+          'iceberg commit created a version the table head does not descend from (stale base); removed it',
+        );
+        throw new StreamjoinError(
+          'state-unknown',
+          `iceberg commit to ${table.location}: v${version}.metadata.json was created on a base the table has moved beyond (its head is v${check.latest.version} and does not list it): either a re-creation of a version expiry deleted (removed again, nothing committed) or a commit superseded by more versions than the metadata-log keeps; check the table before retrying`,
+          { context: { location: table.location, version, head: check.latest.version } },
+        );
+      }
+      if (check.kind === 'ancestor') committed = check.latest;
+      else hint = check.hint;
+    }
+    await raiseVersionHint(base.store, base.location, committed.version, hint);
     await deleteQuietly(committed, lostFiles);
     return finish(committed, attempt);
+  }
+  // Every attempt failed. A write with an unknown outcome whose version is still free may land later.
+  const head = await refreshTable(base);
+  if (mayStillLand(head.version)) {
+    if (guardOn('iceberg.unknown-outcome-reread') && landed(head.metadata)) {
+      await raiseVersionHint(head.store, head.location, head.version);
+      return finish(head, maxAttempts - 1);
+    }
+    throw unknownOutcome(table, lastError, unknownWrites);
   }
   throw new StreamjoinError(
     'conflict',
@@ -126,6 +198,14 @@ export async function commitWithRetry(
       context: { location: table.location, attempts: maxAttempts },
       cause: lastError,
     },
+  );
+}
+
+function unknownOutcome(table: Table, cause: unknown, versions: readonly number[]): StreamjoinError {
+  return new StreamjoinError(
+    'state-unknown',
+    `iceberg commit to ${table.location}: the outcome of writing v${versions.join(', v')}.metadata.json is unknown and may still land; check the table before retrying`,
+    { context: { location: table.location, versions: [...versions] }, cause },
   );
 }
 

@@ -12,7 +12,7 @@ import {
   type SnapshotId,
   type TableMetadata,
 } from './spec/types.ts';
-import { metadataVersionOf, refreshTable, type Table, versionHintUri } from './table.ts';
+import { metadataVersionOf, raiseVersionHint, refreshTable, type Table, versionHintUri } from './table.ts';
 
 export interface ExpireOptions extends CommitOptions {
   /** Snapshots older than this (epoch ms) may expire. */
@@ -117,7 +117,11 @@ export async function expireSnapshots(table: Table, options: ExpireOptions): Pro
   }
   for (const p of await dataFilesOf(after, goneManifests)) candidates.add(p);
   const goneData = [...candidates].filter((p) => !live.has(p));
-  const oldMetadata = await unreferencedMetadataFiles(after);
+  // Old metadata files go only once the hint is at `after` or above: a committer whose new version is
+  // above the hint then knows it re-created nothing (table.ts checkNewVersion).
+  const oldMetadata = (await raiseVersionHint(after.store, after.location, after.version))
+    ? await unreferencedMetadataFiles(after)
+    : [];
   const deleted = [
     ...goneData,
     ...goneManifests.map((m) => m.manifestPath),
@@ -169,11 +173,14 @@ export async function deleteOrphanFiles(
 ): Promise<{ table: Table; deletedFiles: string[] }> {
   const current = await refreshTable(table);
   const reachable = await reachableFiles(current);
+  // Metadata files are deleted only below the hint (see expireSnapshots).
+  const hintRaised =
+    options.dryRun === true || (await raiseVersionHint(current.store, current.location, current.version));
   const orphans: string[] = [];
   for await (const o of current.store.list(`${current.location}/`)) {
     if (reachable.has(o.uri)) continue;
     const v = metadataVersionOf(o.uri);
-    if (v !== undefined && v >= current.version) continue; // a commit newer than our view
+    if (v !== undefined && (v >= current.version || !hintRaised)) continue; // a commit newer than our view
     if (o.updated.getTime() >= options.olderThanMs) continue;
     orphans.push(o.uri);
   }

@@ -5,11 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import { Timestamp } from '@google-cloud/firestore';
 import type { Config } from '../config.ts';
-import { StreamjoinError } from '../errors.ts';
+import { describeError, StreamjoinError } from '../errors.ts';
 import { faultPoint } from '../faults.ts';
 import { guardOn } from '../guards.ts';
 import {
   appendBatches,
+  type CommitOptions,
   deleteOrphanFiles,
   expireSnapshots,
   listDataFiles,
@@ -25,8 +26,9 @@ import { type DataFileStats, TABLES, type TableKind } from '../tables.ts';
 import { deserializeStats, type SerializedStats } from './flush.ts';
 import { storeDataFileWriter, type TickDeps, tableUris } from './tick.ts';
 
-/** Compact needs what the tick needs: Firestore (batches), the object store and the configuration. */
-export type CompactDeps = TickDeps;
+/** Compact needs what the tick needs: Firestore (batches), the object store and the configuration;
+ *  tests may tune the Iceberg commit retries (attempts, backoff). */
+export type CompactDeps = TickDeps & { readonly commitOptions?: CommitOptions };
 
 export interface TableCompactResult {
   readonly table: TableKind;
@@ -36,6 +38,8 @@ export interface TableCompactResult {
   readonly snapshotId?: string;
   readonly rewrittenFiles: number;
   readonly rewrittenInto: number;
+  /** Rewrites whose commit outcome stayed unknown: their compacted files are kept. */
+  readonly rewritesUnknown: number;
   readonly expiredSnapshots: number;
   readonly deletedFiles: number;
 }
@@ -97,6 +101,7 @@ async function compactTable(
     let done: string[] = batches.filter((b) => b.files.length === 0).map((b) => b.batchId);
     if (withFiles.length > 0) {
       const r = await appendBatches(table, withFiles, {
+        ...deps.commitOptions,
         now: () => (deps.now ?? Date.now)(),
         logger: deps.log,
       });
@@ -128,6 +133,7 @@ async function compactTable(
 
   let rewrittenFiles = 0;
   let rewrittenInto = 0;
+  let rewritesUnknown = 0;
   let expiredSnapshots = 0;
   let deletedFiles = 0;
   if (maintenance) {
@@ -136,8 +142,10 @@ async function compactTable(
     table = rw.table;
     rewrittenFiles = rw.removed;
     rewrittenInto = rw.added;
+    rewritesUnknown = rw.unknown;
     // 3. Expire old snapshots and the files only they referenced.
     const ex = await expireSnapshots(table, {
+      ...deps.commitOptions,
       olderThanMs: now - deps.config.snapshotRetentionMs,
       retainLast: deps.config.minSnapshotsToKeep,
       logger: deps.log,
@@ -169,6 +177,7 @@ async function compactTable(
     ...(snapshotId === undefined ? {} : { snapshotId }),
     rewrittenFiles,
     rewrittenInto,
+    rewritesUnknown,
     expiredSnapshots,
     deletedFiles,
   };
@@ -212,10 +221,11 @@ async function rewriteSmallFiles(
   deps: CompactDeps,
   table: Table,
   kind: TableKind,
-): Promise<{ table: Table; removed: number; added: number }> {
+): Promise<{ table: Table; removed: number; added: number; unknown: number }> {
   const groups = planRewrite(await listDataFiles(table), deps.config);
   let removed = 0;
   let added = 0;
+  let unknown = 0;
   const def = TABLES[kind];
   const schema = currentSchema(table.metadata);
   const write = storeDataFileWriter(deps.store, deps.config);
@@ -233,13 +243,25 @@ async function rewriteSmallFiles(
       const r = await rewriteFiles(
         table,
         { remove: group.map((g) => g.dataFile), add: [stats] },
-        { logger: deps.log },
+        { ...deps.commitOptions, logger: deps.log },
       );
       table = r.table;
       removed += group.length;
       added++;
     } catch (err) {
-      if (err instanceof StreamjoinError && err.kind === 'conflict') {
+      const outcome = err instanceof StreamjoinError ? err.kind : undefined;
+      // Guard compact.keep-file-on-unknown-outcome: only a commit that provably did not land ('conflict')
+      // frees its file; after 'state-unknown' the commit may have landed (or may still land) and would
+      // reference it. Orphan cleanup removes it after the safety window if nothing ever does.
+      if (outcome === 'state-unknown' && guardOn('compact.keep-file-on-unknown-outcome')) {
+        deps.log.warn(
+          { table: kind, uri, err: describeError(err) },
+          'rewrite commit outcome unknown; keeping the compacted file (re-planned next run)',
+        );
+        unknown++;
+        continue;
+      }
+      if (outcome === 'conflict' || outcome === 'state-unknown') {
         // Another compaction rewrote these files first: ours is an orphan, removed after the safety window.
         deps.log.info({ table: kind, uri }, 'rewrite lost to a concurrent compaction; re-planned next run');
         await deps.store.delete(uri);
@@ -252,5 +274,5 @@ async function rewriteSmallFiles(
       'rewrote small files',
     );
   }
-  return { table, removed, added };
+  return { table, removed, added, unknown };
 }

@@ -12,7 +12,7 @@ import { FUNCTION_NAMES } from '../../functions/names.ts';
 import { freeLocalPorts } from '../../infra/local/ports.ts';
 import { isAlive } from '../../infra/local/processes.ts';
 import { readStack, restartFunction, type StackRecord, stackDown, stackUp } from '../../infra/local/stack.ts';
-import { checkPipelineTables, type IcebergCheck, REPO_ROOT } from '../../infra/ops/check-iceberg.ts';
+import { checkPipelineTables, type IcebergCheck } from '../../infra/ops/check-iceberg.ts';
 import { drain, formatBacklog, measureBacklog } from '../../infra/ops/drain.ts';
 import {
   DEMO_FAULTS,
@@ -29,6 +29,7 @@ import { listRejects } from '../../shared/firestore/rejects.ts';
 import { COMMIT_FAULT_POINTS } from '../../shared/iceberg/commit.ts';
 import { tableLocationOf } from '../../shared/pipeline/compact.ts';
 import { createObjectStore } from '../../shared/storage/index.ts';
+import { relocateGcsTable } from '../support/relocate-table.ts';
 import { type DelayVerdict, eventFiles, explainByDelay, firstIngested } from './delay-proof.ts';
 
 export interface ChaosOptions {
@@ -390,8 +391,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       const location = tableLocationOf(config, kind);
       if (!location.startsWith('gs://')) return location;
       const copy = path.join(dataDir, 'readers-copy', kind);
-      await relocateTable(path.join(dataDir, 'gcs', location.slice('gs://'.length)), location, copy);
-      return copy;
+      return relocateGcsTable(path.join(dataDir, 'gcs'), location, copy);
     };
     iceberg = await checkPipelineTables(
       { joined: await local('joined'), unmatched: await local('unmatched') },
@@ -475,18 +475,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     elapsedMs: Date.now() - started,
     dataDir,
   };
-}
-
-/** test/interop/relocate_table.py: a local copy of a table whose metadata names `location`. */
-async function relocateTable(sourceDir: string, location: string, targetDir: string): Promise<void> {
-  const script = path.join(REPO_ROOT, 'test/interop/relocate_table.py');
-  const { spawnSync } = await import('node:child_process');
-  const r = spawnSync('python3', [script, sourceDir, location, targetDir], { encoding: 'utf8' });
-  if (r.status !== 0) {
-    throw new Error(
-      `expected relocate_table.py to copy ${location} from ${sourceDir}, but it exited ${r.status}: ${r.stderr.trim().slice(-500)}`,
-    );
-  }
 }
 
 const fmt = (r: Record<string, number>) =>

@@ -47,4 +47,16 @@ export const GUARD_TESTS: Record<GuardName, GuardTest> = {
     file: 'test/integration/flush-interleavings.test.ts',
     name: 'is refused, and never overwritten, when it holds other rows of the same size',
   },
+  'iceberg.fork-protection': {
+    file: 'test/integration/iceberg-fork.test.ts',
+    name: 'paused between planning and its metadata write while others run 150 versions ahead: its re-created version is removed and the outcome is unknown, never a success',
+  },
+  'iceberg.hint-monotonic': {
+    file: 'test/integration/iceberg-fork.test.ts',
+    name: 'a slow hint write after a newer commit does not move version-hint.text back',
+  },
+  'compact.keep-file-on-unknown-outcome': {
+    file: 'test/integration/compact-outcome.test.ts',
+    name: 'the last rewrite attempt times out and lands later: the compacted file survives, every row exactly once',
+  },
 };
