@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--only ingest,parquet,iceberg,e2e,memory,flush] [--memory-full] [--out FILE]`:
+// `npm run bench [-- --quick] [--only ingest,parquet,iceberg,e2e,memory,ingest-memory,flush] [--memory-full] [--out FILE]`:
 // every benchmark of issue 8 in one run on this machine — ingest throughput vs the emulator's raw
 // throughput, Firestore operations and cost per joined pair, Parquet vs pyarrow, Iceberg commit latency
 // with history, end-to-end latency and the highest sustained rate on the local stack, peak RSS of ingest
@@ -14,11 +14,12 @@ import { stackDown } from '../infra/local/stack.ts';
 import { runE2eBench } from './e2e.ts';
 import { runFlushBacklogBench } from './flush-backlog.ts';
 import { runIngestBench } from './ingest.ts';
+import { runIngestMemoryBench } from './ingest-memory.ts';
 import { runMemoryBench } from './memory.ts';
 import { runParquetBench } from './parquet.ts';
 import { type BenchFigure, machineInfo, round, withConditions } from './support.ts';
 
-const SECTIONS = ['ingest', 'parquet', 'iceberg', 'e2e', 'memory', 'flush'] as const;
+const SECTIONS = ['ingest', 'parquet', 'iceberg', 'e2e', 'memory', 'ingest-memory', 'flush'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({
@@ -86,7 +87,7 @@ async function section(name: Section, fn: () => Promise<BenchFigure[]>): Promise
 }
 
 try {
-  if (only.includes('ingest') || only.includes('memory')) {
+  if (only.includes('ingest') || only.includes('memory') || only.includes('ingest-memory')) {
     emulator = await startFirestoreEmulator({
       port: await freePort(),
       logFile: '.streamjoin/bench-firestore.log',
@@ -134,6 +135,11 @@ try {
       full: values['memory-full'],
       log,
     });
+    return f;
+  });
+  await section('ingest-memory', async () => {
+    // Peak RSS of one ingest instance at the deployed concurrency: what the function is sized from.
+    const { figures: f } = await runIngestMemoryBench({ emulatorHost: emulator!.host, quick, log });
     return f;
   });
   await section('flush', async () => {

@@ -4,7 +4,11 @@ import type { CloudEvent } from '@google-cloud/functions-framework';
 import { isRetryable } from '../shared/errors.ts';
 import { OpCounter } from '../shared/firestore/op-counter.ts';
 import { type InputObject, ingestObject } from '../shared/pipeline/ingest.ts';
+import { ingestMemoryCost, MemoryBudget, withAdmission } from '../shared/pipeline/ingest-admission.ts';
 import { getRuntime, getStorage } from './runtime.ts';
+
+/** One memory budget per instance: requests are admitted by what their object costs, not by count. */
+let budget: MemoryBudget | undefined;
 
 /** The fields of the finalize event's data we use (the object resource; int64 fields as strings). */
 export interface StorageObjectData {
@@ -41,21 +45,28 @@ export async function ingestHandler(event: CloudEvent<StorageObjectData>): Promi
   const obj = decodeStorageEvent(event);
   const storage = getStorage();
   const log = rt.log.child({ eventId: event.id });
+  budget ??= new MemoryBudget(rt.config.ingestMemoryBudget);
   try {
-    await ingestObject(
-      {
-        db: rt.db,
-        collections: rt.collections,
-        counter: new OpCounter(),
-        config: rt.config,
-        log,
-        openObject: (o) =>
-          storage
-            .bucket(o.bucket)
-            .file(o.name, { generation: Number(o.generation) })
-            .createReadStream(),
-      },
-      obj,
+    await withAdmission(
+      budget,
+      ingestMemoryCost(obj, rt.config),
+      rt.config.ingestTimeBudgetMs,
+      (ingestTimeBudgetMs) =>
+        ingestObject(
+          {
+            db: rt.db,
+            collections: rt.collections,
+            counter: new OpCounter(),
+            config: { ...rt.config, ingestTimeBudgetMs },
+            log,
+            openObject: (o) =>
+              storage
+                .bucket(o.bucket)
+                .file(o.name, { generation: Number(o.generation) })
+                .createReadStream(),
+          },
+          obj,
+        ),
     );
   } catch (err) {
     // Thrown errors become a 500 and Eventarc retries (for up to 24 h with --retry): transient ones
