@@ -254,6 +254,21 @@ export const SETTINGS = {
     duration(1000),
     'Ingest saves its progress and asks for a retry after this long (function timeout 540 s).',
   ),
+  ingestFunctionTimeoutMs: setting(
+    'STREAMJOIN_INGEST_FUNCTION_TIMEOUT',
+    undefined,
+    'a duration such as 540s',
+    duration(1000),
+    'Timeout of the deployed ingest function (a deploy setting; deploy also hands it to the functions so start-up checks the time budget against it).',
+    false,
+  ),
+  ingestMemoryBudget: setting(
+    'STREAMJOIN_INGEST_MEMORY_BUDGET',
+    '512MiB',
+    'a size ≥ 16MiB such as 512MiB',
+    size(16 * 1024 ** 2),
+    'Memory one ingest instance lends to objects in flight; a request waits until its object fits (shared/pipeline/ingest-admission.ts).',
+  ),
   targetFileSize: setting(
     'STREAMJOIN_TARGET_FILE_SIZE',
     '128MiB',
@@ -380,12 +395,66 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       problems.push(`${s.env} must be ${s.expected}, but was: ${JSON.stringify(value)}`);
     }
   }
+  if (problems.length === 0) problems.push(...pairProblems(out as Config));
   if (problems.length > 0) {
     throw new StreamjoinError('config', `invalid configuration:\n  ${problems.join('\n  ')}`, {
       context: { problems },
     });
   }
   return Object.freeze(out) as Config;
+}
+
+/**
+ * Settings that are each valid but contradict each other, checked at start-up (every function and the
+ * CLI load the configuration through loadConfig). Pairs with deploy-only settings (function timeout and
+ * memory) are checked by the deploy plan: infra/gcp/settings.ts settingPairProblems.
+ */
+export const SETTING_PAIRS: readonly {
+  readonly rule: string;
+  readonly problem: (c: Config) => string | undefined;
+}[] = [
+  {
+    rule: 'a record must fit in what a file may inflate to',
+    problem: (c) =>
+      c.maxLineLength <= c.maxDecompressedSize
+        ? undefined
+        : `${SETTINGS.maxLineLength.env} (${c.maxLineLength} bytes) must not exceed ${SETTINGS.maxDecompressedSize.env} (${c.maxDecompressedSize} bytes): no file could hold such a record`,
+  },
+  {
+    rule: 'the ingest time budget must end before the ingest function timeout',
+    problem: (c) =>
+      c.ingestFunctionTimeoutMs === undefined
+        ? undefined
+        : ingestBudgetProblem(c.ingestTimeBudgetMs, c.ingestFunctionTimeoutMs),
+  },
+  {
+    rule: 'the ingest memory budget must hold the longest record',
+    problem: (c) =>
+      c.ingestMemoryBudget >= 4 * c.maxLineLength
+        ? undefined
+        : `${SETTINGS.ingestMemoryBudget.env} (${c.ingestMemoryBudget} bytes) must be at least 4 × ${SETTINGS.maxLineLength.env} (${4 * c.maxLineLength} bytes): a record is held as bytes, text and parsed values`,
+  },
+];
+
+/**
+ * After its time budget, ingest still finishes the chunk in flight and saves its progress: at least
+ * this much of the function timeout must be left (a chunk of 1,000 records commits in a few seconds;
+ * 30 s leaves room for contention retries and a slow Firestore).
+ */
+export const INGEST_BUDGET_MARGIN_MS = 30_000;
+
+/** The ingest time budget against the ingest function timeout (used at start-up and by the deploy plan). */
+export function ingestBudgetProblem(budgetMs: number, timeoutMs: number): string | undefined {
+  if (budgetMs <= timeoutMs - INGEST_BUDGET_MARGIN_MS) return undefined;
+  const most = Math.max(timeoutMs - INGEST_BUDGET_MARGIN_MS, 1000);
+  return `${SETTINGS.ingestTimeBudgetMs.env} (${budgetMs / 1000} s) must end at least ${INGEST_BUDGET_MARGIN_MS / 1000} s before ${SETTINGS.ingestFunctionTimeoutMs.env} (${timeoutMs / 1000} s), so a long file saves its progress before the platform kills it: lower the budget to at most ${most / 1000}s or raise the timeout`;
+}
+
+function pairProblems(c: Config): string[] {
+  return SETTING_PAIRS.flatMap((p) => {
+    const problem = p.problem(c);
+    return problem === undefined ? [] : [problem];
+  });
 }
 
 /** Environment variables equivalent to `config` (for child processes and deployment). */

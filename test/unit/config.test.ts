@@ -140,4 +140,49 @@ describe('loadConfig', () => {
       STREAMJOIN_INPUT_BUCKET: 'in',
     });
   });
+
+  const pairs = [
+    { name: 'defaults agree', env: {}, problem: undefined },
+    {
+      name: 'a record longer than a file may inflate to',
+      env: { STREAMJOIN_MAX_LINE_LENGTH: '8MiB', STREAMJOIN_MAX_DECOMPRESSED_SIZE: '4MiB' },
+      problem:
+        /STREAMJOIN_MAX_LINE_LENGTH \(8388608 bytes\) must not exceed STREAMJOIN_MAX_DECOMPRESSED_SIZE \(4194304 bytes\)/,
+    },
+    {
+      name: 'time budget past the deployed ingest timeout',
+      env: { STREAMJOIN_INGEST_FUNCTION_TIMEOUT: '300s' },
+      problem:
+        /STREAMJOIN_INGEST_TIME_BUDGET \(480 s\) must end at least 30 s before STREAMJOIN_INGEST_FUNCTION_TIMEOUT \(300 s\)[\s\S]*at most 270s/,
+    },
+    {
+      name: 'time budget with exactly the margin left',
+      env: { STREAMJOIN_INGEST_FUNCTION_TIMEOUT: '510s' },
+      problem: undefined,
+    },
+    {
+      name: 'no timeout known (local runs): nothing to check it against',
+      env: { STREAMJOIN_INGEST_TIME_BUDGET: '2h' },
+      problem: undefined,
+    },
+    {
+      name: 'memory budget smaller than four copies of the longest record',
+      env: { STREAMJOIN_INGEST_MEMORY_BUDGET: '16MiB', STREAMJOIN_MAX_LINE_LENGTH: '8MiB' },
+      problem:
+        /STREAMJOIN_INGEST_MEMORY_BUDGET \(16777216 bytes\) must be at least 4 × STREAMJOIN_MAX_LINE_LENGTH/,
+    },
+  ];
+  for (const c of pairs) {
+    it(`settings that contradict each other, checked at start-up: ${c.name}`, () => {
+      if (c.problem === undefined) {
+        loadConfig(c.env);
+        return;
+      }
+      assert.throws(
+        () => loadConfig(c.env),
+        (err: unknown) =>
+          err instanceof StreamjoinError && err.kind === 'config' && c.problem.test(err.message),
+      );
+    });
+  }
 });
