@@ -117,11 +117,16 @@ program
   )
   .requiredOption('--project <id>', 'Google Cloud project id')
   .requiredOption('--region <region>', 'region of the functions and buckets, e.g. europe-west1')
-  .option('--dry-run', 'print every gcloud command and Scheduler request body; touch nothing')
+  .option(
+    '--dry-run',
+    'print every gcloud command and Scheduler request body, and run the read-only pre-flight checks; change nothing',
+  )
   .action(async (o: { project: string; region: string; dryRun?: boolean }) => {
     try {
       const { runDeploy } = await import('../infra/gcp/deploy.ts');
-      await runDeploy({ project: o.project, region: o.region, dryRun: o.dryRun === true });
+      const r = await runDeploy({ project: o.project, region: o.region, dryRun: o.dryRun === true });
+      // A dry run whose pre-flight found a problem (a taken bucket name) fails, as the deploy would.
+      if (r.preflight.some((f) => f.level === 'error')) process.exitCode = 1;
     } catch (err) {
       fail(describeError(err));
     }

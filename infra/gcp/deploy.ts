@@ -9,7 +9,10 @@ import {
   type CommandRunner,
   type ExecutionReport,
   executePlan,
+  formatPreflight,
+  type PreflightFinding,
   type RulesApi,
+  runPreflight,
   type SchedulerApi,
   substitute,
 } from './execute.ts';
@@ -42,6 +45,8 @@ export interface RunOptions {
 
 export interface RunResult {
   readonly plan: Plan;
+  /** The pre-flight findings (a dry run that could not reach gcloud has none, and says why). */
+  readonly preflight: readonly PreflightFinding[];
   /** Absent on a dry run. */
   readonly report?: ExecutionReport;
 }
@@ -115,18 +120,38 @@ function formatSummary(plan: Plan, report: ExecutionReport): string {
 
 async function carryOut(plan: Plan, o: RunOptions, root: string): Promise<RunResult> {
   const out = o.out ?? ((t: string) => process.stdout.write(t));
+  const runner = o.runner ?? createProcessRunner({ cwd: root });
   if (o.dryRun === true) {
     out(formatPlan(plan));
-    return { plan };
+    // The dry run changes nothing, but it does read: a taken bucket name is said before any deploy.
+    let preflight: PreflightFinding[] = [];
+    try {
+      preflight = await runPreflight(plan, runner);
+      out(`\n${formatPreflight(preflight)}`);
+    } catch (err) {
+      out(
+        `\n# pre-flight not run (${err instanceof Error ? err.message : String(err)}); the deploy runs it first\n`,
+      );
+    }
+    return { plan, preflight };
   }
-  const runner = o.runner ?? createProcessRunner({ cwd: root });
-  const apis = defaultApis(o, runner);
   out(
     `streamjoin ${plan.kind}: project ${plan.project}, region ${plan.region}, ${plan.steps.length} steps\n`,
   );
+  const preflight = await runPreflight(plan, runner);
+  if (preflight.length > 0) out(formatPreflight(preflight));
+  const errors = preflight.filter((f) => f.level === 'error');
+  if (errors.length > 0) {
+    throw new StreamjoinError(
+      'config',
+      `pre-flight found ${errors.length} problem(s); nothing was changed:\n  ${errors.map((e) => e.message).join('\n  ')}`,
+      { context: { preflight: errors } },
+    );
+  }
+  const apis = defaultApis(o, runner);
   const report = await executePlan(plan, runner, { ...apis, log: (line) => out(`${line}\n`) });
   out(formatSummary(plan, report));
-  return { plan, report };
+  return { plan, preflight, report };
 }
 
 /** Reads what the deploy needs from the repository and plans it (no cloud calls). */

@@ -4,7 +4,18 @@
 import { StreamjoinError } from '../../shared/errors.ts';
 import { describeExpectation, includes, type Json, unmetExpectations } from './expect.ts';
 import { formatCommand } from './format.ts';
-import type { Argv, GcloudStep, Plan, RulesStep, SchedulerJob, SchedulerJobStep, Step } from './plan.ts';
+import type {
+  Argv,
+  BucketPreflight,
+  GcloudStep,
+  Plan,
+  RetryPolicy,
+  RulesStep,
+  SchedulerJob,
+  SchedulerJobStep,
+  Step,
+  WaitStep,
+} from './plan.ts';
 
 export interface CommandResult {
   readonly exitCode: number;
@@ -31,7 +42,16 @@ export interface RulesApi {
   updateRelease(name: string, rulesetName: string): Promise<void>;
 }
 
-export type Outcome = 'created' | 'updated' | 'unchanged' | 'deleted' | 'absent' | 'resolved' | 'ran';
+export type Outcome =
+  | 'created'
+  | 'updated'
+  | 'unchanged'
+  | 'deleted'
+  | 'absent'
+  | 'kept'
+  | 'resolved'
+  | 'ran'
+  | 'ready';
 
 export interface StepReport {
   readonly id: string;
@@ -50,16 +70,40 @@ export interface ExecuteOptions {
   readonly rules?: RulesApi;
   readonly log?: (line: string) => void;
   readonly sleep?: (ms: number) => Promise<void>;
-  /** Waits before retrying a step marked `retry` (IAM and new accounts take a while to propagate). */
-  readonly retryDelaysMs?: readonly number[];
+  /** Waits before each retry of a step, by its retry policy (default RETRY_DELAYS_MS). */
+  readonly retryDelaysMs?: Partial<Record<RetryPolicy, readonly number[]>>;
+  /** Current time, for wait steps (default Date.now). */
+  readonly now?: () => number;
   /** Values for `${VARIABLES}` known before the run. */
   readonly variables?: Readonly<Record<string, string>>;
 }
 
 const NOT_FOUND = /NOT_FOUND|not found|does not exist|\b404\b/i;
-/** Failures that go away once IAM or a new service account has propagated. */
-const EVENTUALLY_CONSISTENT =
-  /does not exist|not found|PERMISSION_DENIED|permission|propagat|try again|ABORTED|concurrent policy changes|\b409\b/i;
+
+/** Failures that go away by themselves, by retry policy (the waits grow: propagation and contention both clear in seconds to a minute). */
+export const RETRYABLE: Readonly<Record<RetryPolicy, RegExp>> = {
+  propagation:
+    /does not exist|not found|PERMISSION_DENIED|permission|propagat|try again|ABORTED|concurrent policy changes|\b409\b/i,
+  contention:
+    /ABORTED|\b409\b|contention|concurrent|FAILED_PRECONDITION|in progress|try again|UNAVAILABLE|\b429\b|RESOURCE_EXHAUSTED|\b503\b/i,
+};
+export const RETRY_DELAYS_MS: Readonly<Record<RetryPolicy, readonly number[]>> = {
+  propagation: [5_000, 15_000, 30_000],
+  contention: [2_000, 5_000, 10_000, 20_000, 40_000],
+};
+/**
+ * Failures that fail the same way however often they are retried, whatever else they say: a function
+ * build that failed on the code or its dependencies. gcloud reports the build's own log lines, which
+ * may well contain "not found" or "permission" (a missing module, a package that could not be read).
+ * (INVALID_ARGUMENT is not among them: IAM answers it for a service account it cannot see yet.)
+ */
+export const DETERMINISTIC = /Build failed|build failed|BUILD_FAILED|npm ERR!|npm error|error TS\d+/;
+
+/** Whether a failed command of a step with this retry policy is worth another try. */
+export function isRetryableFailure(policy: RetryPolicy | undefined, stderr: string): boolean {
+  if (policy === undefined || DETERMINISTIC.test(stderr)) return false;
+  return RETRYABLE[policy].test(stderr);
+}
 
 const VARIABLE = /\$\{([A-Z_][A-Z0-9_]*)\}/g;
 
@@ -105,12 +149,13 @@ export async function executePlan(
 ): Promise<ExecutionReport> {
   const log = options.log ?? (() => {});
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const delays = options.retryDelaysMs ?? [5_000, 15_000, 30_000];
+  const now = options.now ?? Date.now;
+  const delays = { ...RETRY_DELAYS_MS, ...(options.retryDelaysMs ?? {}) };
   const vars: Record<string, string> = { ...(options.variables ?? {}) };
   const checks = new Map<string, CheckResult>();
   const reports: StepReport[] = [];
 
-  const runCheck = async (step: GcloudStep, argv: Argv): Promise<CheckResult> => {
+  const runCheck = async (step: GcloudStep | WaitStep, argv: Argv): Promise<CheckResult> => {
     const key = JSON.stringify(argv);
     const cached = checks.get(key);
     if (cached !== undefined) return cached;
@@ -143,8 +188,8 @@ export async function executePlan(
     for (let attempt = 0; ; attempt++) {
       const r = await run(argv);
       if (r.exitCode === 0) break;
-      const delay = delays[attempt];
-      if (step.retry !== true || delay === undefined || !EVENTUALLY_CONSISTENT.test(r.stderr))
+      const delay = step.retry === undefined ? undefined : delays[step.retry][attempt];
+      if (delay === undefined || !isRetryableFailure(step.retry, r.stderr))
         throw commandFailed(step, argv, r);
       log(`  failed (${lastLines(r.stderr, 1)}); retrying in ${delay / 1000} s`);
       await sleep(delay);
@@ -161,12 +206,15 @@ export async function executePlan(
     const check = await runCheck(step, substitute(step.check.argv, vars));
     const unmet = check.found ? unmetExpectations(check.doc, substitute(step.check.expect, vars)) : [];
     if (step.action === 'remove') {
+      if (check.found && unmet.length > 0 && step.keepUnless !== undefined)
+        return { id: step.id, title: step.title, outcome: 'kept', detail: step.keepUnless };
       if (!check.found || unmet.length > 0) return { id: step.id, title: step.title, outcome: 'absent' };
       await apply(step, argv);
       return { id: step.id, title: step.title, outcome: 'deleted' };
     }
     if (!check.found) {
       await apply(step, argv);
+      for (const after of step.afterCreate ?? []) await apply(step, substitute(after, vars));
       return { id: step.id, title: step.title, outcome: 'created' };
     }
     if (unmet.length === 0) return { id: step.id, title: step.title, outcome: 'unchanged' };
@@ -178,6 +226,29 @@ export async function executePlan(
     }
     await apply(step, substitute(step.update ?? step.argv, vars));
     return { id: step.id, title: step.title, outcome: 'updated', detail };
+  };
+
+  const waitStep = async (step: WaitStep): Promise<StepReport> => {
+    const argv = substitute(step.check.argv, vars);
+    const expect = substitute(step.check.expect, vars);
+    const deadline = now() + step.timeoutMs;
+    for (let polls = 1; ; polls++) {
+      checks.delete(JSON.stringify(argv)); // always a fresh answer
+      const check = await runCheck(step, argv);
+      const unmet = check.found ? unmetExpectations(check.doc, expect) : expect;
+      if (check.found && unmet.length === 0) {
+        return { id: step.id, title: step.title, outcome: 'ready', detail: `after ${polls} check(s)` };
+      }
+      if (now() + step.intervalMs > deadline) {
+        throw new StreamjoinError(
+          'unavailable',
+          `step "${step.title}": still waiting after ${Math.round(step.timeoutMs / 1000)} s for ${check.found ? unmet.map(describeExpectation).join('; ') : 'it to exist'}: ${step.onTimeout}`,
+          { context: { step: step.id } },
+        );
+      }
+      log(`  waiting: ${check.found ? unmet.map(describeExpectation).join('; ') : 'not there yet'}`);
+      await sleep(step.intervalMs);
+    }
   };
 
   const schedulerStep = async (step: SchedulerJobStep): Promise<StepReport> => {
@@ -243,6 +314,9 @@ export async function executePlan(
         };
         break;
       }
+      case 'wait':
+        report = await waitStep(step);
+        break;
       case 'scheduler-job':
         report = await schedulerStep(step);
         break;
@@ -256,4 +330,88 @@ export async function executePlan(
     reports.push(report);
   }
   return { steps: reports, variables: vars };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Pre-flight: read-only checks before anything changes (and in --dry-run)
+
+export interface PreflightFinding {
+  readonly id: string;
+  readonly level: 'ok' | 'error';
+  readonly message: string;
+}
+
+/** Cloud Storage's answer when a bucket exists but the caller may not see it: another project owns it. */
+const DENIED =
+  /\b403\b|PERMISSION_DENIED|does not have (storage\.buckets\.get|permission)|AccessDenied|Forbidden/i;
+
+/** Classifies the answer of `gcloud storage buckets describe gs://B --raw` for a bucket the deploy needs. */
+export function judgeBucket(
+  b: BucketPreflight,
+  project: string,
+  projectNumber: string | undefined,
+  r: CommandResult,
+): PreflightFinding {
+  const id = `bucket:${b.bucket}`;
+  const fix = `bucket names are global: set ${b.setting} to a name of your own (for example ${project}-${b.what === 'input bucket' ? 'orders-in' : 'lake'}${b.setting.endsWith('WAREHOUSE') ? ', as gs://NAME/' : ''}) and run again`;
+  if (r.exitCode === 0) {
+    let owner: unknown;
+    try {
+      owner = (JSON.parse(r.stdout) as { projectNumber?: unknown }).projectNumber;
+    } catch {
+      owner = undefined;
+    }
+    if (projectNumber !== undefined && owner !== undefined && String(owner) !== projectNumber) {
+      return {
+        id,
+        level: 'error',
+        message: `gs://${b.bucket} (${b.what}) belongs to project number ${String(owner)}, not to ${project} (${projectNumber}): the deploy would change another project's bucket, and an ingest trigger needs its bucket in its own project; ${fix}`,
+      };
+    }
+    return {
+      id,
+      level: 'ok',
+      message: `gs://${b.bucket} (${b.what}) exists in ${project}: kept and adopted (destroy never deletes it)`,
+    };
+  }
+  if (NOT_FOUND.test(r.stderr) && !DENIED.test(r.stderr)) {
+    return { id, level: 'ok', message: `gs://${b.bucket} (${b.what}) is free: the deploy creates it` };
+  }
+  if (DENIED.test(r.stderr)) {
+    return {
+      id,
+      level: 'error',
+      message: `gs://${b.bucket} (${b.what}) is taken: Cloud Storage answered 403 (it exists and belongs to another project, or you lack storage.buckets.get in ${project}); ${fix}`,
+    };
+  }
+  return {
+    id,
+    level: 'error',
+    message: `could not check gs://${b.bucket} (${b.what}): ${lastLines(r.stderr || r.stdout, 3)}`,
+  };
+}
+
+/** Runs the plan's pre-flight checks (read-only). Empty when the plan has none. */
+export async function runPreflight(plan: Plan, run: CommandRunner): Promise<PreflightFinding[]> {
+  const pre = plan.preflight;
+  if (pre === undefined) return [];
+  const findings: PreflightFinding[] = [];
+  const n = await run(pre.projectNumber);
+  const projectNumber = n.exitCode === 0 && /^\d+$/.test(n.stdout.trim()) ? n.stdout.trim() : undefined;
+  if (projectNumber === undefined) {
+    findings.push({
+      id: 'project',
+      level: 'error',
+      message: `expected the number of project ${plan.project} from \`${formatCommand(pre.projectNumber)}\`, but it failed (does the project exist, and are you logged in with \`gcloud auth login\`?): ${lastLines(n.stderr || n.stdout, 2)}`,
+    });
+  }
+  for (const b of pre.buckets) findings.push(judgeBucket(b, plan.project, projectNumber, await run(b.argv)));
+  return findings;
+}
+
+export function formatPreflight(findings: readonly PreflightFinding[]): string {
+  if (findings.length === 0) return '';
+  const lines = ['# pre-flight (read-only checks, run now):'];
+  for (const f of findings) lines.push(`#   ${f.level === 'ok' ? 'ok   ' : 'ERROR'} ${f.message}`);
+  return `${lines.join('\n')}\n`;
 }

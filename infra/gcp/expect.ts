@@ -12,8 +12,16 @@ export type Expectation =
   | { readonly kind: 'includes'; readonly path: string; readonly value: Json }
   /** The value at `path` is absent, null, [] or {}. */
   | { readonly kind: 'empty'; readonly path: string }
-  /** An IAM policy (`{bindings: [{role, members, condition?}]}`) grants `role` to `member` unconditionally. */
-  | { readonly kind: 'iam-binding'; readonly role: string; readonly member: string }
+  /**
+   * An IAM policy (`{bindings: [{role, members, condition?}]}`) grants `role` to `member`: with no
+   * `condition`, unconditionally; with one, under a condition whose expression is exactly that.
+   */
+  | {
+      readonly kind: 'iam-binding';
+      readonly role: string;
+      readonly member: string;
+      readonly condition?: string;
+    }
   /** A `gcloud services list --format=json` answer lists every service in `names`. */
   | { readonly kind: 'services-enabled'; readonly names: readonly string[] }
   /** A `gcloud firestore indexes composite list --format=json` answer holds this index. */
@@ -22,6 +30,8 @@ export type Expectation =
       readonly collectionGroup: string;
       readonly queryScope: string;
       readonly fields: readonly { readonly fieldPath: string; readonly order: string }[];
+      /** Also require this state (`READY`); without it any state but NEEDS_REPAIR counts. */
+      readonly state?: string;
     };
 
 /** The value at a dot-separated path (`serviceConfig.timeoutSeconds`); undefined where it is missing. */
@@ -64,18 +74,17 @@ function isEmpty(v: unknown): boolean {
   return typeof v === 'object' && Object.keys(v).length === 0;
 }
 
-function hasBinding(policy: unknown, role: string, member: string): boolean {
+function hasBinding(policy: unknown, role: string, member: string, condition: string | undefined): boolean {
   const bindings = valueAt(policy, 'bindings');
   if (!Array.isArray(bindings)) return false;
-  return bindings.some(
-    (b) =>
-      typeof b === 'object' &&
-      b !== null &&
-      b.role === role &&
-      (b.condition === undefined || b.condition === null) &&
-      Array.isArray(b.members) &&
-      b.members.includes(member),
-  );
+  return bindings.some((b) => {
+    if (typeof b !== 'object' || b === null || b.role !== role) return false;
+    if (!Array.isArray(b.members) || !b.members.includes(member)) return false;
+    const expression = valueAt(b, 'condition.expression');
+    return condition === undefined
+      ? b.condition === undefined || b.condition === null
+      : typeof expression === 'string' && expression === condition;
+  });
 }
 
 function enabledServices(list: unknown): Set<string> {
@@ -99,6 +108,7 @@ function hasCompositeIndex(list: unknown, e: Extract<Expectation, { kind: 'compo
     if (cg !== e.collectionGroup || valueAt(ix, 'queryScope') !== e.queryScope) return false;
     const state = valueAt(ix, 'state');
     if (state === 'NEEDS_REPAIR') return false;
+    if (e.state !== undefined && state !== e.state) return false;
     const fields = valueAt(ix, 'fields');
     if (!Array.isArray(fields)) return false;
     // Firestore appends the implicit __name__ field to every composite index it returns.
@@ -125,7 +135,7 @@ export function isMet(doc: unknown, e: Expectation): boolean {
     case 'empty':
       return isEmpty(valueAt(doc, e.path));
     case 'iam-binding':
-      return hasBinding(doc, e.role, e.member);
+      return hasBinding(doc, e.role, e.member, e.condition);
     case 'services-enabled': {
       const on = enabledServices(doc);
       return e.names.every((n) => on.has(n));
@@ -157,10 +167,10 @@ export function describeExpectation(e: Expectation): string {
     case 'empty':
       return `${e.path} is empty`;
     case 'iam-binding':
-      return `binding ${e.role} → ${e.member}`;
+      return `binding ${e.role} → ${e.member}${e.condition === undefined ? ' (unconditional)' : ` if ${e.condition}`}`;
     case 'services-enabled':
       return `enabled: ${e.names.join(', ')}`;
     case 'composite-index':
-      return `index on ${e.collectionGroup} (${e.fields.map((f) => `${f.fieldPath} ${f.order}`).join(', ')})`;
+      return `index on ${e.collectionGroup} (${e.fields.map((f) => `${f.fieldPath} ${f.order}`).join(', ')})${e.state === undefined ? '' : ` is ${e.state}`}`;
   }
 }

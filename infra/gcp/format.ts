@@ -1,7 +1,7 @@
 // Prints a plan for --dry-run: every check, every gcloud command line (shell-quoted, runnable as shown
 // once the ${VARIABLES} of the lookup steps are set) and every REST request body.
 import { describeExpectation } from './expect.ts';
-import { type Argv, type Plan, ref, type Step } from './plan.ts';
+import { type Argv, type Plan, type RetryPolicy, ref, type Step } from './plan.ts';
 
 export const SCHEDULER_ENDPOINT = 'https://cloudscheduler.googleapis.com';
 export const RULES_ENDPOINT = 'https://firebaserules.googleapis.com';
@@ -16,6 +16,11 @@ export const JOB_UPDATE_MASK = [
 ] as const;
 
 const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+const RETRY_WORDS: Record<RetryPolicy, string> = {
+  propagation: 'IAM propagation errors (5, 15, 30 s), never on a failed build',
+  contention: 'contention and concurrent-operation errors (2 s, doubling, 5 times)',
+};
 
 /** One argument as a POSIX shell word. `${VAR}` stays expandable (double quotes). */
 export function shellQuote(arg: string): string {
@@ -69,6 +74,12 @@ function formatStep(step: Step, n: number, total: number): string {
       }
       const when = step.check === undefined ? 'run' : step.action === 'ensure' ? 'if missing' : 'if present';
       lines.push(`${I}${when}:`, formatCommand(step.argv, `${I}  `));
+      for (const after of step.afterCreate ?? []) {
+        lines.push(`${I}then, only after creating it:`, formatCommand(after, `${I}  `));
+      }
+      if (step.keepUnless !== undefined)
+        lines.push(`${I}kept when present but not as above: ${step.keepUnless}`);
+      if (step.retry !== undefined) lines.push(`${I}retried on ${RETRY_WORDS[step.retry]}`);
       if (step.action === 'ensure' && step.check !== undefined) {
         if (step.update === undefined) lines.push(`${I}if different: the same command`);
         else if ('manual' in step.update) lines.push(`${I}if different: stop — ${step.update.manual}`);
@@ -79,6 +90,16 @@ function formatStep(step: Step, n: number, total: number): string {
     case 'lookup':
       lines.push(`${formatCommand(step.argv, I, `${I}${step.variable}=$(`)})`);
       break;
+    case 'wait': {
+      lines.push(
+        `${I}every ${step.intervalMs / 1000} s, for up to ${step.timeoutMs / 60_000} min:`,
+        formatCommand(step.check.argv, `${I}  `),
+      );
+      for (const e of step.check.expect) lines.push(`${I}until: ${describeExpectation(e)}`);
+      if (step.check.expect.length === 0) lines.push(`${I}until: it answers`);
+      lines.push(`${I}on timeout: ${step.onTimeout}`);
+      break;
+    }
     case 'scheduler-job': {
       const base = `${SCHEDULER_ENDPOINT}/v1`;
       lines.push(`${I}check: GET ${base}/${step.name}`);
@@ -128,8 +149,18 @@ export function formatPlan(plan: Plan): string {
       ? '# Each step runs its read-only check first and changes only what is missing or different;'
       : '# Each step runs its read-only check first and deletes only what is there;',
     `# ${ref('NAME')} values come from the lookup steps. Nothing below has been run.`,
-    '',
   ];
+  if (plan.preflight !== undefined) {
+    head.push(
+      '# Pre-flight, before any step (read-only; a dry run runs it too):',
+      `#   ${plan.preflight.projectNumber.map(shellQuote).join(' ')}`,
+      ...plan.preflight.buckets.map(
+        (b) =>
+          `#   ${b.argv.map(shellQuote).join(' ')}\n#     → gs://${b.bucket} must be free (404) or this project's; 403 = taken by another project: set ${b.setting}`,
+      ),
+    );
+  }
+  head.push('');
   const body = plan.steps.map((s, i) => formatStep(s, i + 1, total)).join('\n\n');
   const width = Math.max(...plan.summary.map(([k]) => k.length));
   const summary = ['', '', plan.kind === 'deploy' ? 'When deployed:' : 'After destroy:'];

@@ -1,13 +1,22 @@
 // The deployment as data: every gcloud command (with the describe command that decides whether it is
-// needed), every Cloud Scheduler and Firebase Rules request. Pure — printing (--dry-run) and executing
-// read the same plan, so what the dry run shows is what a deploy does.
+// needed), every wait, every Cloud Scheduler and Firebase Rules request, and the read-only pre-flight
+// checks. Pure — printing (--dry-run) and executing read the same plan, so what the dry run shows is
+// what a deploy does. The functions come from functions-plan.ts (one entry per function).
 import { createHash } from 'node:crypto';
 import { FUNCTION_NAMES, type FunctionName } from '../../functions/names.ts';
 import { type Config, SETTINGS, type Setting, tablePath } from '../../shared/config.ts';
 import { StreamjoinError } from '../../shared/errors.ts';
 import type { Expectation, Json } from './expect.ts';
+import {
+  type FunctionRole,
+  functionRoles,
+  type Grant,
+  type IamCondition,
+  legacyGrants,
+  type RoleContext,
+} from './functions-plan.ts';
 import { type FirestoreIndexes, withCollectionPrefix } from './indexes.ts';
-import type { DeploySettings } from './settings.ts';
+import { type DeploySettings, settingPairProblems } from './settings.ts';
 
 export type Argv = readonly string[];
 
@@ -18,9 +27,19 @@ export interface Check {
 }
 
 /**
- * `ensure`: check; missing → run `argv`; present but not as expected → run `update` (default `argv`;
- * `manual` = cannot be fixed automatically: stop and say why); as expected → nothing.
- * `remove`: check; missing or expectations unmet (e.g. the binding is not there) → nothing; else run `argv`.
+ * Named retry policies (execute.ts holds their patterns and waits). `propagation`: IAM and new service
+ * accounts are eventually consistent. `contention`: Firestore index and field operations on a fresh
+ * database collide with each other and with the database's own set-up. A failure that will fail again
+ * (a build error in the code) is never retried, whatever the policy.
+ */
+export type RetryPolicy = 'propagation' | 'contention';
+
+/**
+ * `ensure`: check; missing → run `argv` (then `afterCreate`); present but not as expected → run
+ * `update` (default `argv`; `manual` = cannot be fixed automatically: stop and say why); as expected →
+ * nothing.
+ * `remove`: check; missing → nothing; expectations unmet → nothing (`keepUnless`: say it was kept and
+ * why); else run `argv`.
  * No check: always run (the command itself is idempotent).
  */
 export interface GcloudStep {
@@ -31,8 +50,11 @@ export interface GcloudStep {
   readonly check?: Check;
   readonly argv: Argv;
   readonly update?: Argv | { readonly manual: string };
-  /** IAM and new service accounts are eventually consistent: retry the command a few times. */
-  readonly retry?: boolean;
+  /** Commands run only when `argv` created the resource (never on an update or a re-run). */
+  readonly afterCreate?: readonly Argv[];
+  /** `remove` only: the resource is kept, for this reason, when it is there but fails the check. */
+  readonly keepUnless?: string;
+  readonly retry?: RetryPolicy;
 }
 
 /** Runs a read-only command and binds its trimmed output to `${variable}` for later steps. */
@@ -42,6 +64,18 @@ export interface LookupStep {
   readonly title: string;
   readonly variable: string;
   readonly argv: Argv;
+}
+
+/** Polls a read-only check until it is found and meets its expectations; fails after `timeoutMs`. */
+export interface WaitStep {
+  readonly kind: 'wait';
+  readonly id: string;
+  readonly title: string;
+  readonly check: Check;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  /** What to do when the wait times out (said in the error). */
+  readonly onTimeout: string;
 }
 
 /** A Cloud Scheduler job in the REST (proto3 JSON) form of the v1 API. */
@@ -92,12 +126,33 @@ export interface RulesStep {
   readonly files: readonly { readonly name: string; readonly content: string }[];
 }
 
-export type Step = GcloudStep | LookupStep | SchedulerJobStep | RulesStep;
+export type Step = GcloudStep | LookupStep | WaitStep | SchedulerJobStep | RulesStep;
+
+/**
+ * A bucket the deploy will create or adopt: before anything changes, its owner must be this project
+ * (or nobody). Cloud Storage answers 403 for a name taken by another project.
+ */
+export interface BucketPreflight {
+  readonly bucket: string;
+  /** The variable that names it (the fix when it is taken). */
+  readonly setting: string;
+  readonly what: string;
+  /** `gcloud storage buckets describe gs://B --raw --format=json` (the API form, with projectNumber). */
+  readonly argv: Argv;
+}
+
+/** Read-only checks run before the first step and by --dry-run (execute.ts runPreflight). */
+export interface Preflight {
+  /** Prints the project number (`gcloud projects describe P --format=value(projectNumber)`). */
+  readonly projectNumber: Argv;
+  readonly buckets: readonly BucketPreflight[];
+}
 
 export interface Plan {
   readonly kind: 'deploy' | 'destroy';
   readonly project: string;
   readonly region: string;
+  readonly preflight?: Preflight;
   readonly steps: readonly Step[];
   /** What to tell the user at the end: label → value (values may hold `${VARIABLES}`). */
   readonly summary: readonly (readonly [string, string])[];
@@ -130,6 +185,19 @@ export const RUNTIME = 'nodejs24';
 export const ref = (name: string): string => `$\{${name}}`;
 export const IGNORE_FILE = 'infra/gcp/deploy.gcloudignore';
 export const SPEC_LABEL = 'streamjoin-spec';
+/** Set on a bucket the deploy created; destroy --delete-data deletes only buckets that carry it. */
+export const CREATED_LABEL = 'streamjoin-created-by';
+export const CREATED_VALUE = 'deploy';
+/** The Artifact Registry repository of the function images (ours, so it has a cleanup policy). */
+export const REPOSITORY = 'streamjoin-functions';
+export const CLEANUP_POLICY_FILE = 'infra/gcp/artifact-cleanup-policy.json';
+/** The ids of the policies in CLEANUP_POLICY_FILE (the check looks for them). */
+export const CLEANUP_POLICY_IDS = ['keep-recent', 'delete-old'] as const;
+/** Cloud Scheduler and Eventarc of the same project still reach the functions (Cloud Run ingress docs). */
+export const INGRESS = 'internal-only';
+/** How long a fresh Firestore database and its indexes may take before the deploy gives up waiting. */
+export const DATABASE_WAIT_MS = 5 * 60_000;
+export const INDEX_WAIT_MS = 20 * 60_000;
 
 /** APIs the pipeline and its deployment use. */
 export const REQUIRED_APIS = [
@@ -159,24 +227,27 @@ export const COLLECTION_SUFFIXES = [
   'meta',
 ] as const;
 
-/** One service account per role the deployment needs; ids are fixed (one deployment per project). */
-export const SERVICE_ACCOUNTS = {
-  ingest: { id: 'streamjoin-ingest', display: 'streamjoin ingest function' },
-  tick: { id: 'streamjoin-tick', display: 'streamjoin tick function' },
-  compact: { id: 'streamjoin-compact', display: 'streamjoin compact function' },
-  trigger: {
-    id: 'streamjoin-trigger',
-    display: 'streamjoin Eventarc trigger (delivers GCS events to ingest)',
-  },
-  scheduler: {
-    id: 'streamjoin-scheduler',
-    display: 'streamjoin Cloud Scheduler invoker (calls tick and compact)',
-  },
-  build: { id: 'streamjoin-build', display: 'streamjoin function builds (Cloud Build)' },
+/** Service accounts that are not a function's own. */
+const OTHER_ACCOUNTS = {
+  trigger: 'streamjoin Eventarc trigger (delivers GCS events to ingest)',
+  scheduler: 'streamjoin Cloud Scheduler invoker (calls the scheduled functions)',
+  build: 'streamjoin function builds (Cloud Build)',
 } as const;
-export type AccountRole = keyof typeof SERVICE_ACCOUNTS;
 
-export const JOB_IDS = { tick: 'streamjoin-tick', compact: 'streamjoin-compact' } as const;
+/** One service account per function and per other role; ids are fixed (one deployment per project). */
+export const SERVICE_ACCOUNTS: Readonly<
+  Record<AccountRole, { readonly id: string; readonly display: string }>
+> = Object.fromEntries([
+  ...(Object.values(FUNCTION_NAMES) as FunctionName[]).map((fn) => [
+    fn,
+    { id: `streamjoin-${fn}`, display: `streamjoin ${fn} function` },
+  ]),
+  ...Object.entries(OTHER_ACCOUNTS).map(([role, display]) => [role, { id: `streamjoin-${role}`, display }]),
+]) as Record<AccountRole, { id: string; display: string }>;
+export type AccountRole = FunctionName | keyof typeof OTHER_ACCOUNTS;
+
+/** The Cloud Scheduler job of a scheduled function. */
+export const jobId = (fn: FunctionName): string => `streamjoin-${fn}`;
 
 export function serviceAccountEmail(role: AccountRole, project: string): string {
   return `${SERVICE_ACCOUNTS[role].id}@${project}.iam.gserviceaccount.com`;
@@ -235,14 +306,25 @@ export function settingText(setting: Setting<unknown>, value: unknown): string {
   return String(value);
 }
 
-/** The variables the deployed functions get: every setting marked `deploy`, from the resolved config. */
-export function functionEnvironment(config: Config, project: string): Record<string, string> {
+/**
+ * The variables the deployed functions get: every setting marked `deploy`, from the resolved config,
+ * and the ingest function's timeout (a deploy setting), so start-up checks the ingest time budget
+ * against the timeout the platform really applies (shared/config.ts SETTING_PAIRS).
+ */
+export function functionEnvironment(
+  config: Config,
+  project: string,
+  settings?: Pick<DeploySettings, 'functions'>,
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, setting] of Object.entries(SETTINGS) as [keyof Config, Setting<unknown>][]) {
     if (!setting.deploy) continue;
     const value = key === 'projectId' ? project : config[key];
     if (value === undefined) continue;
     env[setting.env] = settingText(setting, value);
+  }
+  if (settings !== undefined) {
+    env[SETTINGS.ingestFunctionTimeoutMs.env] = `${settings.functions.ingest.timeoutSeconds}s`;
   }
   return env;
 }
@@ -284,22 +366,21 @@ export function intervalToCron(ms: number, what: string): string {
 const seconds = (s: number): string => `${s}s`;
 
 function schedulerJob(
-  fn: 'tick' | 'compact',
+  fn: FunctionName,
+  trigger: Extract<FunctionRole['trigger'], { kind: 'schedule' }>,
   parent: string,
-  intervalMs: number,
   timeoutSeconds: number,
   timeZone: string,
   project: string,
-  what: string,
 ): SchedulerJob {
-  const url = ref(`${fn.toUpperCase()}_URL`);
-  const intervalS = Math.round(intervalMs / 1000);
+  const url = ref(urlVariable(fn));
+  const intervalS = Math.round(trigger.intervalMs / 1000);
   // Retries end before the next scheduled run: a later run redoes the work anyway.
   const window = Math.max(intervalS - 10, 10);
   return {
-    name: `${parent}/jobs/${JOB_IDS[fn]}`,
-    description: `streamjoin: calls the ${fn} function ${fn === 'tick' ? '(evict timeouts, flush micro-batches)' : '(commit batches, compact, expire)'}`,
-    schedule: intervalToCron(intervalMs, what),
+    name: `${parent}/jobs/${jobId(fn)}`,
+    description: `streamjoin: calls the ${fn} function (${trigger.does})`,
+    schedule: intervalToCron(trigger.intervalMs, trigger.intervalSetting),
     timeZone,
     httpTarget: {
       uri: url,
@@ -308,6 +389,8 @@ function schedulerJob(
       body: Buffer.from('{}').toString('base64'),
       oidcToken: { serviceAccountEmail: serviceAccountEmail('scheduler', project), audience: url },
     },
+    // A failed call (an error answer, a 429 from the one busy instance, a timeout) is retried after
+    // 5 s, doubling, and never past the next scheduled run, which does the same work.
     retryConfig: {
       retryCount: 3,
       maxRetryDuration: seconds(window),
@@ -320,6 +403,9 @@ function schedulerJob(
   };
 }
 
+/** `${TICK_URL}`: the variable holding a scheduled function's URL. */
+export const urlVariable = (fn: FunctionName): string => `${fn.toUpperCase()}_URL`;
+
 // ---------------------------------------------------------------------------------------------------
 // Steps
 
@@ -329,142 +415,145 @@ function gcloud(step: Omit<GcloudStep, 'kind'>): GcloudStep {
 
 const projectFlag = (project: string): string => `--project=${project}`;
 
-function projectBinding(
+/** `--condition=None` (unconditional) or the condition as gcloud's KEY=VALUE list. */
+function conditionFlag(condition: IamCondition | undefined): string {
+  if (condition === undefined) return '--condition=None';
+  if (/[,]/.test(condition.expression + condition.title)) {
+    // gcloud list escape: `^;^` makes `;` the separator (neither value holds one here).
+    return `--condition=^;^expression=${condition.expression};title=${condition.title}`;
+  }
+  return `--condition=expression=${condition.expression},title=${condition.title}`;
+}
+
+interface Binding {
+  readonly target:
+    | { readonly kind: 'project' }
+    | { readonly kind: 'bucket'; readonly bucket: string }
+    | { readonly kind: 'repository'; readonly region: string }
+    | { readonly kind: 'run'; readonly service: string; readonly region: string };
+  readonly role: string;
+  readonly member: string;
+  readonly why: string;
+  readonly condition?: IamCondition;
+}
+
+function targetWords(
   project: string,
-  role: string,
-  member: string,
-  why: string,
-  action: 'ensure' | 'remove',
-): GcloudStep {
+  b: Binding,
+): { noun: string; id: string; words: string[]; at: string[] } {
+  const p = projectFlag(project);
+  switch (b.target.kind) {
+    case 'project':
+      return { noun: 'projects', id: 'project', words: ['projects'], at: [project] };
+    case 'bucket':
+      return {
+        noun: 'storage buckets',
+        id: `bucket:${b.target.bucket}`,
+        words: ['storage', 'buckets'],
+        at: [`gs://${b.target.bucket}`, p],
+      };
+    case 'repository':
+      return {
+        noun: 'artifacts repositories',
+        id: `repository:${REPOSITORY}`,
+        words: ['artifacts', 'repositories'],
+        at: [REPOSITORY, `--location=${b.target.region}`, p],
+      };
+    case 'run':
+      return {
+        noun: 'run services',
+        id: `run:${b.target.service}`,
+        words: ['run', 'services'],
+        at: [b.target.service, `--region=${b.target.region}`, p],
+      };
+  }
+}
+
+const targetName = (b: Binding): string =>
+  b.target.kind === 'project'
+    ? 'the project'
+    : b.target.kind === 'bucket'
+      ? `gs://${b.target.bucket}`
+      : b.target.kind === 'repository'
+        ? `the repository ${REPOSITORY}`
+        : b.target.service;
+
+/** Grants (or revokes) one role, checked against the resource's IAM policy first. */
+function binding(project: string, b: Binding, action: 'ensure' | 'remove'): GcloudStep {
+  const t = targetWords(project, b);
   const verb = action === 'ensure' ? 'add' : 'remove';
+  const condition = b.condition === undefined ? '' : ` if ${b.condition.title}`;
   return gcloud({
-    id: `iam:project:${role}:${member}`,
-    title: `${action === 'ensure' ? 'Grant' : 'Revoke'} ${role} on the project ${action === 'ensure' ? 'to' : 'from'} ${member} (${why})`,
+    id: `iam:${t.id}:${b.role}:${b.member}${b.condition === undefined ? '' : ':conditional'}`,
+    title: `${action === 'ensure' ? 'Grant' : 'Revoke'} ${b.role} on ${targetName(b)} ${action === 'ensure' ? 'to' : 'from'} ${b.member}${condition} (${b.why})`,
     action,
     check: {
-      argv: ['gcloud', 'projects', 'get-iam-policy', project, '--format=json'],
-      expect: [{ kind: 'iam-binding', role, member }],
+      argv: ['gcloud', ...t.words, 'get-iam-policy', ...t.at, '--format=json'],
+      expect: [
+        {
+          kind: 'iam-binding',
+          role: b.role,
+          member: b.member,
+          ...(b.condition === undefined ? {} : { condition: b.condition.expression }),
+        },
+      ],
     },
     argv: [
       'gcloud',
-      'projects',
+      ...t.words,
       `${verb}-iam-policy-binding`,
-      project,
-      `--member=${member}`,
-      `--role=${role}`,
-      '--condition=None',
+      ...t.at,
+      `--member=${b.member}`,
+      `--role=${b.role}`,
+      conditionFlag(b.condition),
       '--format=none',
       '--quiet',
     ],
-    retry: true,
-  });
-}
-
-function bucketBinding(
-  project: string,
-  bucket: string,
-  role: string,
-  member: string,
-  why: string,
-): GcloudStep {
-  return gcloud({
-    id: `iam:bucket:${bucket}:${role}:${member}`,
-    title: `Grant ${role} on gs://${bucket} to ${member} (${why})`,
-    action: 'ensure',
-    check: {
-      argv: [
-        'gcloud',
-        'storage',
-        'buckets',
-        'get-iam-policy',
-        `gs://${bucket}`,
-        projectFlag(project),
-        '--format=json',
-      ],
-      expect: [{ kind: 'iam-binding', role, member }],
-    },
-    argv: [
-      'gcloud',
-      'storage',
-      'buckets',
-      'add-iam-policy-binding',
-      `gs://${bucket}`,
-      `--member=${member}`,
-      `--role=${role}`,
-      projectFlag(project),
-      '--format=none',
-      '--quiet',
-    ],
-    retry: true,
-  });
-}
-
-function invokerBinding(
-  project: string,
-  region: string,
-  service: string,
-  member: string,
-  why: string,
-): GcloudStep {
-  const role = 'roles/run.invoker';
-  return gcloud({
-    id: `iam:run:${service}:${member}`,
-    title: `Grant ${role} on ${service} to ${member} (${why})`,
-    action: 'ensure',
-    check: {
-      argv: [
-        'gcloud',
-        'run',
-        'services',
-        'get-iam-policy',
-        service,
-        `--region=${region}`,
-        projectFlag(project),
-        '--format=json',
-      ],
-      expect: [{ kind: 'iam-binding', role, member }],
-    },
-    argv: [
-      'gcloud',
-      'run',
-      'services',
-      'add-iam-policy-binding',
-      service,
-      `--region=${region}`,
-      `--member=${member}`,
-      `--role=${role}`,
-      projectFlag(project),
-      '--format=none',
-      '--quiet',
-    ],
-    retry: true,
+    retry: 'propagation',
   });
 }
 
 const sa = (role: AccountRole, project: string): string =>
   `serviceAccount:${serviceAccountEmail(role, project)}`;
 
+function grantBinding(project: string, region: string, account: AccountRole | string, g: Grant): Binding {
+  const member = account.startsWith('serviceAccount:') ? account : sa(account as AccountRole, project);
+  const target: Binding['target'] = g.on.kind === 'repository' ? { kind: 'repository', region } : g.on;
+  return {
+    target,
+    role: g.role,
+    member,
+    why: g.why,
+    ...(g.condition === undefined ? {} : { condition: g.condition }),
+  };
+}
+
 function specHash(parts: Json): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 20);
 }
 
+export const INPUT_LOCATION = 'INPUT_BUCKET_LOCATION';
+export const PROJECT_NUMBER = 'PROJECT_NUMBER';
+
 function functionStep(
-  name: FunctionName,
+  role: FunctionRole,
   o: PlanDeployOptions,
   inputBucket: string,
   env: Record<string, string>,
 ): GcloudStep {
   const { project, region } = o;
+  const name = role.name;
   const spec = o.settings.functions[name];
   const trigger =
-    name === FUNCTION_NAMES.ingest
+    role.trigger.kind === 'bucket'
       ? [
           `--trigger-bucket=${inputBucket}`,
+          // Eventarc requires the trigger where the bucket is (a region, a dual- or multi-region).
+          `--trigger-location=${ref(INPUT_LOCATION)}`,
           '--retry',
           `--trigger-service-account=${serviceAccountEmail('trigger', project)}`,
         ]
       : ['--trigger-http', '--no-allow-unauthenticated'];
-  const role: AccountRole = name;
   const argv = [
     'gcloud',
     'functions',
@@ -478,8 +567,10 @@ function functionStep(
     `--ignore-file=${o.ignoreFile ?? IGNORE_FILE}`,
     `--entry-point=${name}`,
     ...trigger,
-    `--service-account=${serviceAccountEmail(role, project)}`,
+    `--ingress-settings=${INGRESS}`,
+    `--service-account=${serviceAccountEmail(name, project)}`,
     `--build-service-account=projects/${project}/serviceAccounts/${serviceAccountEmail('build', project)}`,
+    `--docker-repository=projects/${project}/locations/${region}/repositories/${REPOSITORY}`,
     `--memory=${spec.memory}`,
     `--cpu=${spec.cpu}`,
     `--timeout=${spec.timeoutSeconds}s`,
@@ -491,9 +582,23 @@ function functionStep(
   // The label records what was deployed (flags + source); a re-run with the same label skips the
   // build, which takes minutes and starts a new revision for nothing.
   const label = specHash({ argv, source: o.sourceHash });
+  const expect: Expectation[] = [
+    { kind: 'equals', path: 'state', value: 'ACTIVE' },
+    { kind: 'equals', path: `labels.${SPEC_LABEL}`, value: label },
+    {
+      kind: 'equals',
+      path: 'serviceConfig.serviceAccountEmail',
+      value: serviceAccountEmail(name, project),
+    },
+    { kind: 'equals', path: 'serviceConfig.ingressSettings', value: 'ALLOW_INTERNAL_ONLY' },
+    { kind: 'includes', path: 'serviceConfig.environmentVariables', value: env },
+  ];
+  if (role.trigger.kind === 'bucket') {
+    expect.push({ kind: 'equals', path: 'eventTrigger.triggerRegion', value: ref(INPUT_LOCATION) });
+  }
   return gcloud({
     id: `function:${name}`,
-    title: `Deploy the ${name} function (${name === 'ingest' ? `GCS finalize on gs://${inputBucket}, retried` : 'HTTP, authenticated'})`,
+    title: `Deploy the ${name} function (${role.trigger.kind === 'bucket' ? `GCS finalize on gs://${inputBucket}, retried` : 'HTTP, authenticated'}; internal ingress)`,
     action: 'ensure',
     check: {
       argv: [
@@ -506,119 +611,147 @@ function functionStep(
         projectFlag(project),
         '--format=json',
       ],
-      expect: [
-        { kind: 'equals', path: 'state', value: 'ACTIVE' },
-        { kind: 'equals', path: `labels.${SPEC_LABEL}`, value: label },
-        {
-          kind: 'equals',
-          path: 'serviceConfig.serviceAccountEmail',
-          value: serviceAccountEmail(role, project),
-        },
-        { kind: 'includes', path: 'serviceConfig.environmentVariables', value: env },
-      ],
+      expect,
     },
     argv: [...argv, `--update-labels=${SPEC_LABEL}=${label}`, '--quiet'],
-    retry: true,
+    // Only a failure that goes away by itself (a new account not yet visible) is retried; a build that
+    // failed on the code fails the same way every time (execute.ts).
+    retry: 'propagation',
   });
 }
 
-export function planDeploy(config: Config, o: PlanDeployOptions): Plan {
+function bucketSteps(
+  project: string,
+  region: string,
+  bucket: string,
+  what: string,
+  softDeleteSeconds: number | undefined,
+): GcloudStep {
+  const p = projectFlag(project);
+  const softDelete = softDeleteSeconds === undefined ? [] : [`--soft-delete-duration=${softDeleteSeconds}s`];
+  const expect: Expectation[] = [
+    { kind: 'equals', path: 'iamConfiguration.uniformBucketLevelAccess.enabled', value: true },
+    { kind: 'equals', path: 'iamConfiguration.publicAccessPrevention', value: 'enforced' },
+  ];
+  if (softDeleteSeconds !== undefined) {
+    expect.push({
+      kind: 'one-of',
+      path: 'softDeletePolicy.retentionDurationSeconds',
+      values: softDeleteSeconds === 0 ? ['0', null] : [String(softDeleteSeconds)],
+    });
+  }
+  return gcloud({
+    id: `bucket:${bucket}`,
+    title: `Create gs://${bucket} (${what}) with uniform access and public access prevention${softDeleteSeconds === undefined ? '' : `, soft delete ${softDeleteSeconds === 0 ? 'off' : `${softDeleteSeconds / 86_400} d`}`}`,
+    action: 'ensure',
+    check: { argv: describeBucket(project, bucket), expect },
+    argv: [
+      'gcloud',
+      'storage',
+      'buckets',
+      'create',
+      `gs://${bucket}`,
+      p,
+      `--location=${region}`,
+      '--default-storage-class=STANDARD',
+      '--uniform-bucket-level-access',
+      '--public-access-prevention',
+      ...softDelete,
+      '--quiet',
+    ],
+    // Marks the bucket as the deploy's own: destroy --delete-data never deletes a bucket it adopted.
+    afterCreate: [
+      [
+        'gcloud',
+        'storage',
+        'buckets',
+        'update',
+        `gs://${bucket}`,
+        p,
+        `--update-labels=${CREATED_LABEL}=${CREATED_VALUE}`,
+        '--quiet',
+      ],
+    ],
+    update: [
+      'gcloud',
+      'storage',
+      'buckets',
+      'update',
+      `gs://${bucket}`,
+      p,
+      '--uniform-bucket-level-access',
+      '--public-access-prevention',
+      ...softDelete,
+      '--quiet',
+    ],
+  });
+}
+
+/** The bucket as the JSON API returns it (projectNumber, iamConfiguration, softDeletePolicy, labels). */
+export function describeBucket(project: string, bucket: string): Argv {
+  return [
+    'gcloud',
+    'storage',
+    'buckets',
+    'describe',
+    `gs://${bucket}`,
+    projectFlag(project),
+    '--raw',
+    '--format=json',
+  ];
+}
+
+function firestoreSteps(o: PlanDeployOptions, config: Config, indexes: FirestoreIndexes): Step[] {
   const { project, region } = o;
   const p = projectFlag(project);
-  const inputBucket = config.inputBucket;
-  const warehouseBucket = bucketOf(config.warehouse, 'STREAMJOIN_WAREHOUSE');
   const database = config.firestoreDatabase;
   const db = `--database=${database}`;
-  const firestoreLocation = o.settings.firestoreLocation ?? region;
-  const schedulerLocation = o.settings.schedulerLocation ?? region;
-  const parent = `projects/${project}/locations/${schedulerLocation}`;
-  const env = functionEnvironment(config, project);
-  const indexes = withCollectionPrefix(o.indexes, config.collectionPrefix);
-  const steps: Step[] = [];
-
-  steps.push(
-    gcloud({
-      id: 'apis',
-      title: 'Enable the APIs the pipeline uses',
-      action: 'ensure',
-      check: {
-        argv: ['gcloud', 'services', 'list', '--enabled', p, '--format=json'],
-        expect: [{ kind: 'services-enabled', names: REQUIRED_APIS }],
-      },
-      argv: ['gcloud', 'services', 'enable', ...REQUIRED_APIS, p, '--quiet'],
-    }),
-  );
-
-  for (const [bucket, what] of new Map([
-    [inputBucket, 'input bucket: the producer writes order and payment files here'],
-    [warehouseBucket, 'warehouse bucket: the Iceberg tables'],
-  ])) {
-    const describe = ['gcloud', 'storage', 'buckets', 'describe', `gs://${bucket}`, p, '--format=json'];
-    steps.push(
-      gcloud({
-        id: `bucket:${bucket}`,
-        title: `Create gs://${bucket} (${what}) with uniform access and public access prevention`,
-        action: 'ensure',
-        check: {
-          argv: describe,
-          expect: [
-            { kind: 'equals', path: 'uniform_bucket_level_access', value: true },
-            { kind: 'equals', path: 'public_access_prevention', value: 'enforced' },
-          ],
-        },
-        argv: [
-          'gcloud',
-          'storage',
-          'buckets',
-          'create',
-          `gs://${bucket}`,
-          p,
-          `--location=${region}`,
-          '--default-storage-class=STANDARD',
-          '--uniform-bucket-level-access',
-          '--public-access-prevention',
-          '--quiet',
-        ],
-        update: [
-          'gcloud',
-          'storage',
-          'buckets',
-          'update',
-          `gs://${bucket}`,
-          p,
-          '--uniform-bucket-level-access',
-          '--public-access-prevention',
-          '--quiet',
-        ],
-      }),
-    );
-  }
-
-  steps.push(
+  const location = o.settings.firestoreLocation ?? region;
+  const describe = ['gcloud', 'firestore', 'databases', 'describe', db, p, '--format=json'];
+  const steps: Step[] = [
     gcloud({
       id: 'firestore:database',
-      title: `Create the Firestore database ${database} in Native mode (${firestoreLocation})`,
+      title: `Create the Firestore database ${database} in Native mode (${location}) with delete protection`,
       action: 'ensure',
-      check: {
-        argv: ['gcloud', 'firestore', 'databases', 'describe', db, p, '--format=json'],
-        expect: [{ kind: 'equals', path: 'type', value: 'FIRESTORE_NATIVE' }],
-      },
+      check: { argv: describe, expect: [{ kind: 'equals', path: 'type', value: 'FIRESTORE_NATIVE' }] },
       argv: [
         'gcloud',
         'firestore',
         'databases',
         'create',
         db,
-        `--location=${firestoreLocation}`,
+        `--location=${location}`,
         '--type=firestore-native',
+        '--delete-protection',
         p,
         '--quiet',
       ],
       update: {
-        manual: `Firestore database ${database} exists but is not in Native mode; a database cannot change mode: set STREAMJOIN_FIRESTORE_DATABASE to another database id`,
+        manual: `Firestore database ${database} exists but is not in Native mode; a database cannot change mode: set ${SETTINGS.firestoreDatabase.env} to another database id`,
       },
+      retry: 'contention',
     }),
-  );
+    {
+      kind: 'wait',
+      id: 'firestore:database-ready',
+      title: `Wait until the database ${database} answers (a new one appears a little after its create returns)`,
+      check: { argv: describe, expect: [{ kind: 'equals', path: 'type', value: 'FIRESTORE_NATIVE' }] },
+      intervalMs: 5_000,
+      timeoutMs: DATABASE_WAIT_MS,
+      onTimeout: `the database did not appear: check \`gcloud firestore operations list ${db} ${p}\` and run the deploy again`,
+    },
+    gcloud({
+      id: 'firestore:delete-protection',
+      title: `Delete protection on the database ${database} (a deleted database loses every join state)`,
+      action: 'ensure',
+      check: {
+        argv: describe,
+        expect: [{ kind: 'equals', path: 'deleteProtectionState', value: 'DELETE_PROTECTION_ENABLED' }],
+      },
+      argv: ['gcloud', 'firestore', 'databases', 'update', db, '--delete-protection', p, '--quiet'],
+      retry: 'contention',
+    }),
+  ];
 
   for (const ix of indexes.indexes) {
     steps.push(
@@ -627,7 +760,7 @@ export function planDeploy(config: Config, o: PlanDeployOptions): Plan {
         title: `Composite index on ${ix.collectionGroup} (${ix.fields.map((f) => `${f.fieldPath} ${f.order === 'ASCENDING' ? 'asc' : 'desc'}`).join(', ')}); builds in the background`,
         action: 'ensure',
         check: {
-          argv: ['gcloud', 'firestore', 'indexes', 'composite', 'list', db, p, '--format=json'],
+          argv: indexList(db, p),
           expect: [
             {
               kind: 'composite-index',
@@ -651,12 +784,13 @@ export function planDeploy(config: Config, o: PlanDeployOptions): Plan {
           '--async',
           '--quiet',
         ],
+        retry: 'contention',
       }),
     );
   }
 
   for (const fo of indexes.fieldOverrides) {
-    const describe = [
+    const fieldDescribe = [
       'gcloud',
       'firestore',
       'indexes',
@@ -675,7 +809,7 @@ export function planDeploy(config: Config, o: PlanDeployOptions): Plan {
           title: `No single-field indexes on ${fo.collectionGroup}.${fo.fieldPath} (never queried; saves index writes)`,
           action: 'ensure',
           check: {
-            argv: describe,
+            argv: fieldDescribe,
             expect: [
               { kind: 'empty', path: 'indexConfig.indexes' },
               { kind: 'one-of', path: 'indexConfig.usesAncestorConfig', values: [false, null] },
@@ -695,6 +829,7 @@ export function planDeploy(config: Config, o: PlanDeployOptions): Plan {
             '--async',
             '--quiet',
           ],
+          retry: 'contention',
         }),
       );
     }
@@ -702,10 +837,10 @@ export function planDeploy(config: Config, o: PlanDeployOptions): Plan {
       steps.push(
         gcloud({
           id: `firestore:ttl:${fo.collectionGroup}.${fo.fieldPath}`,
-          title: `TTL policy on ${fo.collectionGroup}.${fo.fieldPath} (deletes tombstones after their retention, typically within 24 h)`,
+          title: `TTL policy on ${fo.collectionGroup}.${fo.fieldPath} (deletes documents after the time it holds, typically within 24 h)`,
           action: 'ensure',
           check: {
-            argv: describe,
+            argv: fieldDescribe,
             expect: [{ kind: 'one-of', path: 'ttlConfig.state', values: ['ACTIVE', 'CREATING'] }],
           },
           argv: [
@@ -722,6 +857,7 @@ export function planDeploy(config: Config, o: PlanDeployOptions): Plan {
             '--async',
             '--quiet',
           ],
+          retry: 'contention',
         }),
       );
     }
@@ -735,8 +871,206 @@ export function planDeploy(config: Config, o: PlanDeployOptions): Plan {
     release: `projects/${project}/releases/cloud.firestore${database === '(default)' ? '' : `/${database}`}`,
     files: [o.rules],
   });
+  return steps;
+}
 
-  for (const role of Object.keys(SERVICE_ACCOUNTS) as AccountRole[]) {
+const indexList = (db: string, p: string): Argv => [
+  'gcloud',
+  'firestore',
+  'indexes',
+  'composite',
+  'list',
+  db,
+  p,
+  '--format=json',
+];
+
+/** Every composite index READY: the first scheduled runs query with them. */
+function indexWait(o: PlanDeployOptions, config: Config, indexes: FirestoreIndexes): WaitStep | undefined {
+  if (indexes.indexes.length === 0) return undefined;
+  const db = `--database=${config.firestoreDatabase}`;
+  const p = projectFlag(o.project);
+  return {
+    kind: 'wait',
+    id: 'firestore:indexes-ready',
+    title: `Wait until the ${indexes.indexes.length} composite indexes are READY (the scheduled functions query with them)`,
+    check: {
+      argv: indexList(db, p),
+      expect: indexes.indexes.map((ix) => ({
+        kind: 'composite-index' as const,
+        collectionGroup: ix.collectionGroup,
+        queryScope: ix.queryScope,
+        fields: ix.fields,
+        state: 'READY',
+      })),
+    },
+    intervalMs: 15_000,
+    timeoutMs: INDEX_WAIT_MS,
+    onTimeout: `the indexes are still building; the scheduler jobs were not created yet: run the deploy again later (\`gcloud firestore indexes composite list ${db} ${p}\` shows their state)`,
+  };
+}
+
+/** The build service account: build logs, the function repository, and read access to the function sources only. */
+function buildGrants(project: string): Grant[] {
+  const bucketPrefix = (kind: 'sources' | 'uploads') =>
+    `resource.name.startsWith("projects/_/buckets/gcf-v2-${kind}-${ref(PROJECT_NUMBER)}-")`;
+  return [
+    { on: { kind: 'project' }, role: 'roles/logging.logWriter', why: 'build logs' },
+    { on: { kind: 'repository' }, role: 'roles/artifactregistry.writer', why: 'pushes the function images' },
+    {
+      on: { kind: 'project' },
+      role: 'roles/storage.objectViewer',
+      why: `reads the uploaded function source in project ${project}`,
+      condition: {
+        title: 'function sources only',
+        expression: `${bucketPrefix('sources')} || ${bucketPrefix('uploads')}`,
+      },
+    },
+  ];
+}
+
+function repositorySteps(project: string, region: string): GcloudStep[] {
+  const p = projectFlag(project);
+  const describe = [
+    'gcloud',
+    'artifacts',
+    'repositories',
+    'describe',
+    REPOSITORY,
+    `--location=${region}`,
+    p,
+    '--format=json',
+  ];
+  return [
+    gcloud({
+      id: `repository:${REPOSITORY}`,
+      title: `Artifact Registry repository ${REPOSITORY} (${region}) for the function images`,
+      action: 'ensure',
+      check: { argv: describe, expect: [{ kind: 'equals', path: 'format', value: 'DOCKER' }] },
+      argv: [
+        'gcloud',
+        'artifacts',
+        'repositories',
+        'create',
+        REPOSITORY,
+        '--repository-format=docker',
+        `--location=${region}`,
+        '--description=streamjoin function images (built by gcloud functions deploy)',
+        p,
+        '--quiet',
+      ],
+      update: {
+        manual: `Artifact Registry repository ${REPOSITORY} exists but is not a Docker repository: delete it or rename REPOSITORY in infra/gcp/plan.ts`,
+      },
+    }),
+    gcloud({
+      id: `repository:${REPOSITORY}:cleanup`,
+      title: `Cleanup policy on ${REPOSITORY}: keep each function's 5 newest images, delete the rest after 14 d (${CLEANUP_POLICY_FILE})`,
+      action: 'ensure',
+      check: {
+        argv: describe,
+        expect: [
+          {
+            kind: 'includes',
+            path: 'cleanupPolicies',
+            value: Object.fromEntries(CLEANUP_POLICY_IDS.map((id) => [id, { id }])),
+          },
+          { kind: 'one-of', path: 'cleanupPolicyDryRun', values: [false, null] },
+        ],
+      },
+      argv: [
+        'gcloud',
+        'artifacts',
+        'repositories',
+        'set-cleanup-policies',
+        REPOSITORY,
+        `--location=${region}`,
+        `--policy=${CLEANUP_POLICY_FILE}`,
+        '--no-dry-run',
+        p,
+        '--quiet',
+      ],
+    }),
+  ];
+}
+
+export function planDeploy(config: Config, o: PlanDeployOptions): Plan {
+  const { project, region } = o;
+  const p = projectFlag(project);
+  const inputBucket = config.inputBucket;
+  const warehouseBucket = bucketOf(config.warehouse, SETTINGS.warehouse.env);
+  const pairs = settingPairProblems(config, o.settings);
+  if (pairs.length > 0) {
+    throw new StreamjoinError('config', `settings that contradict each other:\n  ${pairs.join('\n  ')}`, {
+      context: { problems: pairs },
+    });
+  }
+  const database = config.firestoreDatabase;
+  const schedulerLocation = o.settings.schedulerLocation ?? region;
+  const parent = `projects/${project}/locations/${schedulerLocation}`;
+  const env = functionEnvironment(config, project, o.settings);
+  const indexes = withCollectionPrefix(o.indexes, config.collectionPrefix);
+  const ctx: RoleContext = { config, project, inputBucket, warehouseBucket };
+  const roles = functionRoles(ctx);
+  const scheduled = roles.filter(
+    (r): r is FunctionRole & { trigger: Extract<FunctionRole['trigger'], { kind: 'schedule' }> } =>
+      r.trigger.kind === 'schedule',
+  );
+  const steps: Step[] = [];
+
+  steps.push(
+    gcloud({
+      id: 'apis',
+      title: 'Enable the APIs the pipeline uses',
+      action: 'ensure',
+      check: {
+        argv: ['gcloud', 'services', 'list', '--enabled', p, '--format=json'],
+        expect: [{ kind: 'services-enabled', names: REQUIRED_APIS }],
+      },
+      argv: ['gcloud', 'services', 'enable', ...REQUIRED_APIS, p, '--quiet'],
+    }),
+  );
+  steps.push({
+    kind: 'lookup',
+    id: 'lookup:project-number',
+    title: 'The project number (names the function source buckets)',
+    variable: PROJECT_NUMBER,
+    argv: ['gcloud', 'projects', 'describe', project, '--format=value(projectNumber)'],
+  });
+
+  const buckets = new Map<string, { what: string; softDelete: number | undefined }>([
+    [
+      inputBucket,
+      { what: 'input bucket: the producer writes order and payment files here', softDelete: undefined },
+    ],
+  ]);
+  if (!buckets.has(warehouseBucket)) {
+    buckets.set(warehouseBucket, {
+      what: 'warehouse bucket: the Iceberg tables',
+      softDelete: o.settings.warehouseSoftDeleteSeconds,
+    });
+  }
+  for (const [bucket, b] of buckets) steps.push(bucketSteps(project, region, bucket, b.what, b.softDelete));
+  steps.push({
+    kind: 'lookup',
+    id: 'lookup:input-location',
+    title: `The location of gs://${inputBucket} (the ingest trigger must be there)`,
+    variable: INPUT_LOCATION,
+    argv: [
+      'gcloud',
+      'storage',
+      'buckets',
+      'describe',
+      `gs://${inputBucket}`,
+      p,
+      '--format=value(location.lower())',
+    ],
+  });
+
+  steps.push(...firestoreSteps(o, config, indexes));
+
+  const accounts = Object.keys(SERVICE_ACCOUNTS) as AccountRole[];
+  for (const role of accounts) {
     const email = serviceAccountEmail(role, project);
     steps.push(
       gcloud({
@@ -761,35 +1095,21 @@ export function planDeploy(config: Config, o: PlanDeployOptions): Plan {
     );
   }
 
-  for (const fn of ['ingest', 'tick', 'compact'] as const) {
-    steps.push(
-      projectBinding(
-        project,
-        'roles/datastore.user',
-        sa(fn, project),
-        `${fn} reads and writes the join state`,
-        'ensure',
-      ),
-    );
-  }
-  steps.push(
-    projectBinding(
-      project,
-      'roles/eventarc.eventReceiver',
-      sa('trigger', project),
-      'the ingest trigger receives events',
-      'ensure',
-    ),
+  steps.push(...repositorySteps(project, region));
+
+  const grants: Binding[] = [];
+  for (const r of roles) for (const g of r.grants) grants.push(grantBinding(project, region, r.name, g));
+  grants.push(
+    grantBinding(project, region, 'trigger', {
+      on: { kind: 'project' },
+      role: 'roles/eventarc.eventReceiver',
+      why: 'the ingest trigger receives events',
+    }),
   );
-  steps.push(
-    projectBinding(
-      project,
-      'roles/cloudbuild.builds.builder',
-      sa('build', project),
-      'builds the function images',
-      'ensure',
-    ),
-  );
+  for (const g of buildGrants(project)) grants.push(grantBinding(project, region, 'build', g));
+  const project_ = grants.filter((g) => g.target.kind === 'project');
+  const others = grants.filter((g) => g.target.kind !== 'project');
+  for (const g of project_) steps.push(binding(project, g, 'ensure'));
   steps.push({
     kind: 'lookup',
     id: 'lookup:gcs-agent',
@@ -798,79 +1118,65 @@ export function planDeploy(config: Config, o: PlanDeployOptions): Plan {
     argv: ['gcloud', 'storage', 'service-agent', p],
   });
   steps.push(
-    projectBinding(
+    binding(
       project,
-      'roles/pubsub.publisher',
-      `serviceAccount:${ref('GCS_SERVICE_AGENT')}`,
-      'GCS publishes finalize events for Eventarc',
+      {
+        target: { kind: 'project' },
+        role: 'roles/pubsub.publisher',
+        member: `serviceAccount:${ref('GCS_SERVICE_AGENT')}`,
+        why: 'GCS publishes finalize events for Eventarc',
+      },
       'ensure',
     ),
   );
-  steps.push(
-    bucketBinding(
-      project,
-      inputBucket,
-      'roles/storage.objectViewer',
-      sa('ingest', project),
-      'ingest reads input files',
-    ),
-  );
-  // tick only adds files (create-only writes) and reads table metadata: creator + viewer, no delete.
-  steps.push(
-    bucketBinding(
-      project,
-      warehouseBucket,
-      'roles/storage.objectCreator',
-      sa('tick', project),
-      'tick writes micro-batch files',
-    ),
-  );
-  steps.push(
-    bucketBinding(
-      project,
-      warehouseBucket,
-      'roles/storage.objectViewer',
-      sa('tick', project),
-      'tick reads table metadata',
-    ),
-  );
-  steps.push(
-    bucketBinding(
-      project,
-      warehouseBucket,
-      'roles/storage.objectAdmin',
-      sa('compact', project),
-      'compact commits, rewrites and deletes files',
-    ),
-  );
+  for (const g of others) steps.push(binding(project, g, 'ensure'));
+  for (const l of legacyGrants(ctx)) {
+    steps.push(binding(project, grantBinding(project, region, l.account, l.grant), 'remove'));
+  }
 
-  for (const fn of ['ingest', 'tick', 'compact'] as const) steps.push(functionStep(fn, o, inputBucket, env));
+  for (const r of roles) steps.push(functionStep(r, o, inputBucket, env));
 
   steps.push(
-    invokerBinding(
+    binding(
       project,
-      region,
-      'ingest',
-      sa('trigger', project),
-      'the trigger delivers events to ingest',
+      {
+        target: { kind: 'run', service: FUNCTION_NAMES.ingest, region },
+        role: 'roles/run.invoker',
+        member: sa('trigger', project),
+        why: 'the trigger delivers events to ingest',
+      },
+      'ensure',
     ),
   );
-  steps.push(invokerBinding(project, region, 'tick', sa('scheduler', project), 'the scheduler calls tick'));
-  steps.push(
-    invokerBinding(project, region, 'compact', sa('scheduler', project), 'the scheduler calls compact'),
-  );
+  for (const r of scheduled) {
+    steps.push(
+      binding(
+        project,
+        {
+          target: { kind: 'run', service: r.name, region },
+          role: 'roles/run.invoker',
+          member: sa('scheduler', project),
+          why: `the scheduler calls ${r.name}`,
+        },
+        'ensure',
+      ),
+    );
+  }
 
-  for (const fn of ['tick', 'compact'] as const) {
+  const wait = indexWait(o, config, indexes);
+  if (wait !== undefined) steps.push(wait);
+
+  for (const r of scheduled) {
     steps.push({
       kind: 'lookup',
-      id: `lookup:${fn}-url`,
-      title: `The URL of ${fn}`,
-      variable: `${fn.toUpperCase()}_URL`,
+      id: `lookup:${r.name}-url`,
+      title: `The URL of ${r.name}`,
+      variable: urlVariable(r.name),
       argv: [
         'gcloud',
         'functions',
         'describe',
-        fn,
+        r.name,
         '--gen2',
         `--region=${region}`,
         p,
@@ -878,32 +1184,22 @@ export function planDeploy(config: Config, o: PlanDeployOptions): Plan {
       ],
     });
   }
-  const jobs = [
-    schedulerJob(
-      'tick',
+  const jobs = scheduled.map((r) => ({
+    role: r,
+    job: schedulerJob(
+      r.name,
+      r.trigger,
       parent,
-      config.tickIntervalMs,
-      o.settings.functions.tick.timeoutSeconds,
+      o.settings.functions[r.name].timeoutSeconds,
       o.settings.timeZone,
       project,
-      SETTINGS.tickIntervalMs.env,
     ),
-    schedulerJob(
-      'compact',
-      parent,
-      config.compactIntervalMs,
-      o.settings.functions.compact.timeoutSeconds,
-      o.settings.timeZone,
-      project,
-      SETTINGS.compactIntervalMs.env,
-    ),
-  ];
-  for (const job of jobs) {
-    const fn = job.name.endsWith(JOB_IDS.tick) ? 'tick' : 'compact';
+  }));
+  for (const { role, job } of jobs) {
     steps.push({
       kind: 'scheduler-job',
-      id: `scheduler:${fn}`,
-      title: `Cloud Scheduler job ${JOB_IDS[fn]}: POST to ${fn} (${job.schedule}) with an OIDC token of the invoker account`,
+      id: `scheduler:${role.name}`,
+      title: `Cloud Scheduler job ${jobId(role.name)}: POST to ${role.name} (${job.schedule}) with an OIDC token of the invoker account`,
       action: 'ensure',
       parent,
       name: job.name,
@@ -917,11 +1213,20 @@ export function planDeploy(config: Config, o: PlanDeployOptions): Plan {
     kind: 'deploy',
     project,
     region,
+    preflight: {
+      projectNumber: ['gcloud', 'projects', 'describe', project, '--format=value(projectNumber)'],
+      buckets: [...buckets].map(([bucket, b]) => ({
+        bucket,
+        setting: bucket === inputBucket ? SETTINGS.inputBucket.env : SETTINGS.warehouse.env,
+        what: b.what.slice(0, b.what.indexOf(':')),
+        argv: describeBucket(project, bucket),
+      })),
+    },
     steps,
     summary: [
       [
         'input bucket',
-        `gs://${inputBucket}/ (orders under ${config.ordersPrefix}, payments under ${config.paymentsPrefix})`,
+        `gs://${inputBucket}/ (orders under ${config.ordersPrefix}, payments under ${config.paymentsPrefix}; trigger in ${ref(INPUT_LOCATION)})`,
       ],
       ['warehouse', config.warehouse],
       [
@@ -929,10 +1234,16 @@ export function planDeploy(config: Config, o: PlanDeployOptions): Plan {
         `${config.namespace}.${config.joinedTable} at ${joined} (metadata: ${joined}metadata/)`,
       ],
       ['unmatched table', `${config.namespace}.${config.unmatchedTable} at ${unmatched}`],
-      ['firestore', `database ${database}, collections ${config.collectionPrefix}_*`],
+      ['firestore', `database ${database} (delete protection on), collections ${config.collectionPrefix}_*`],
       ['ingest', `runs on every object finalized in gs://${inputBucket}/ (retried on failure)`],
-      ['tick', `${ref('TICK_URL')} (${jobs[0]!.schedule}, job ${parent}/jobs/${JOB_IDS.tick})`],
-      ['compact', `${ref('COMPACT_URL')} (${jobs[1]!.schedule}, job ${parent}/jobs/${JOB_IDS.compact})`],
+      ...jobs.map(({ role, job }): [string, string] => [
+        role.name,
+        `${ref(urlVariable(role.name))} (${job.schedule}, job ${parent}/jobs/${jobId(role.name)}; internal ingress: run it by hand with \`gcloud scheduler jobs run ${jobId(role.name)} --location=${schedulerLocation} ${p}\`)`,
+      ]),
+      [
+        'images',
+        `projects/${project}/locations/${region}/repositories/${REPOSITORY} (cleanup policy: 5 newest per function)`,
+      ],
       ['logs', `gcloud functions logs read --region=${region} ${p} --limit=50`],
     ],
   };
@@ -945,58 +1256,101 @@ export function planDestroy(config: Config, o: PlanDestroyOptions): Plan {
   const parent = `projects/${project}/locations/${schedulerLocation}`;
   const steps: Step[] = [];
   const inputBucket = config.inputBucket;
-  const warehouseBucket = bucketOf(config.warehouse, 'STREAMJOIN_WAREHOUSE');
+  const warehouseBucket = bucketOf(config.warehouse, SETTINGS.warehouse.env);
+  const ctx: RoleContext = { config, project, inputBucket, warehouseBucket };
+  const roles = functionRoles(ctx);
 
-  for (const fn of ['tick', 'compact'] as const) {
+  for (const r of roles) {
+    if (r.trigger.kind !== 'schedule') continue;
     steps.push({
       kind: 'scheduler-job',
-      id: `scheduler:${fn}`,
-      title: `Delete the Cloud Scheduler job ${JOB_IDS[fn]}`,
+      id: `scheduler:${r.name}`,
+      title: `Delete the Cloud Scheduler job ${jobId(r.name)}`,
       action: 'remove',
       parent,
-      name: `${parent}/jobs/${JOB_IDS[fn]}`,
+      name: `${parent}/jobs/${jobId(r.name)}`,
     });
   }
-  for (const fn of ['ingest', 'tick', 'compact'] as const) {
+  for (const r of roles) {
     steps.push(
       gcloud({
-        id: `function:${fn}`,
-        title: `Delete the ${fn} function (and its trigger)`,
+        id: `function:${r.name}`,
+        title: `Delete the ${r.name} function (with its trigger and its Cloud Run service and invoker grants)`,
         action: 'remove',
         check: {
-          argv: ['gcloud', 'functions', 'describe', fn, '--gen2', `--region=${region}`, p, '--format=json'],
+          argv: [
+            'gcloud',
+            'functions',
+            'describe',
+            r.name,
+            '--gen2',
+            `--region=${region}`,
+            p,
+            '--format=json',
+          ],
           expect: [],
         },
-        argv: ['gcloud', 'functions', 'delete', fn, '--gen2', `--region=${region}`, p, '--quiet'],
+        argv: ['gcloud', 'functions', 'delete', r.name, '--gen2', `--region=${region}`, p, '--quiet'],
       }),
     );
   }
-  for (const fn of ['ingest', 'tick', 'compact'] as const) {
-    steps.push(
-      projectBinding(project, 'roles/datastore.user', sa(fn, project), `${fn} used the join state`, 'remove'),
-    );
-  }
-  steps.push(
-    projectBinding(
-      project,
-      'roles/eventarc.eventReceiver',
-      sa('trigger', project),
-      'the ingest trigger',
-      'remove',
-    ),
+  // Every grant the deploy made, revoked before the accounts go: IAM keeps a deleted account's
+  // bindings (as deleted:serviceAccount:…) until they are removed.
+  const grants: Binding[] = [];
+  for (const r of roles) for (const g of r.grants) grants.push(grantBinding(project, region, r.name, g));
+  grants.push(
+    grantBinding(project, region, 'trigger', {
+      on: { kind: 'project' },
+      role: 'roles/eventarc.eventReceiver',
+      why: 'the ingest trigger',
+    }),
   );
+  for (const g of buildGrants(project)) {
+    if (g.on.kind !== 'repository') grants.push(grantBinding(project, region, 'build', g));
+  }
+  for (const l of legacyGrants(ctx)) grants.push(grantBinding(project, region, l.account, l.grant));
+  if (grants.some((g) => g.condition?.expression.includes(ref(PROJECT_NUMBER)))) {
+    steps.push({
+      kind: 'lookup',
+      id: 'lookup:project-number',
+      title: 'The project number (names the function source buckets in a revoked condition)',
+      variable: PROJECT_NUMBER,
+      argv: ['gcloud', 'projects', 'describe', project, '--format=value(projectNumber)'],
+    });
+  }
+  for (const g of grants) steps.push(binding(project, g, 'remove'));
   steps.push(
-    projectBinding(
-      project,
-      'roles/cloudbuild.builds.builder',
-      sa('build', project),
-      'function builds',
-      'remove',
-    ),
+    gcloud({
+      id: `repository:${REPOSITORY}`,
+      title: `Delete the Artifact Registry repository ${REPOSITORY} and the function images in it`,
+      action: 'remove',
+      check: {
+        argv: [
+          'gcloud',
+          'artifacts',
+          'repositories',
+          'describe',
+          REPOSITORY,
+          `--location=${region}`,
+          p,
+          '--format=json',
+        ],
+        expect: [],
+      },
+      argv: [
+        'gcloud',
+        'artifacts',
+        'repositories',
+        'delete',
+        REPOSITORY,
+        `--location=${region}`,
+        p,
+        '--quiet',
+      ],
+    }),
   );
   for (const role of Object.keys(SERVICE_ACCOUNTS) as AccountRole[]) {
     const email = serviceAccountEmail(role, project);
-    // Deleting an account also ends its bucket and service bindings.
     steps.push(
       gcloud({
         id: `sa:${role}`,
@@ -1032,12 +1386,13 @@ export function planDestroy(config: Config, o: PlanDestroyOptions): Plan {
       steps.push(
         gcloud({
           id: `bucket:${bucket}`,
-          title: `Delete gs://${bucket} and every object in it`,
+          title: `Delete gs://${bucket} and every object in it, if the deploy created it`,
           action: 'remove',
           check: {
-            argv: ['gcloud', 'storage', 'buckets', 'describe', `gs://${bucket}`, p, '--format=json'],
-            expect: [],
+            argv: describeBucket(project, bucket),
+            expect: [{ kind: 'equals', path: `labels.${CREATED_LABEL}`, value: CREATED_VALUE }],
           },
+          keepUnless: `the deploy adopted it (it has no ${CREATED_LABEL}=${CREATED_VALUE} label): delete it yourself if you mean to`,
           argv: ['gcloud', 'storage', 'rm', '--recursive', '--all-versions', `gs://${bucket}`, p, '--quiet'],
         }),
       );
@@ -1052,12 +1407,12 @@ export function planDestroy(config: Config, o: PlanDestroyOptions): Plan {
       [
         'kept',
         o.deleteData
-          ? 'enabled APIs, the Firestore database (now empty of streamjoin data), its indexes, TTL policy and rules'
-          : `gs://${inputBucket}/, ${config.warehouse} (the tables), the Firestore data, indexes, TTL policy and rules, enabled APIs`,
+          ? `enabled APIs; the Firestore database ${config.firestoreDatabase} (delete protection; now empty of streamjoin data), its indexes, TTL policies and rules; any bucket the deploy adopted rather than created`
+          : `gs://${inputBucket}/, ${config.warehouse} (the tables), the Firestore database with its data, indexes, TTL policies and rules, enabled APIs`,
       ],
       [
         'also kept',
-        "the Cloud Storage service agent's roles/pubsub.publisher (shared by every GCS trigger in the project), function images in Artifact Registry (gcf-artifacts)",
+        "the Cloud Storage service agent's roles/pubsub.publisher (shared by every GCS trigger in the project)",
       ],
     ],
   };

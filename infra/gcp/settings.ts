@@ -1,9 +1,12 @@
-// Deploy-time settings of the three functions (memory, CPU, timeout, concurrency, instances) and of the
-// deployment itself. The functions never read these: they only shape `gcloud functions deploy`.
+// Deploy-time settings of the functions (memory, CPU, timeout, concurrency, instances) and of the
+// deployment itself. The functions never read these: they only shape `gcloud functions deploy`. The
+// pairs of settings that must agree with each other (the ingest time budget and the function timeout,
+// the ingest memory budget and the instance memory) are checked here, at plan time, with every problem
+// reported at once.
 
 import { FUNCTION_NAMES, type FunctionName } from '../../functions/names.ts';
-import type { Setting } from '../../shared/config.ts';
-import { parseDuration } from '../../shared/config.ts';
+import type { Config, Setting } from '../../shared/config.ts';
+import { ingestBudgetProblem, parseDuration } from '../../shared/config.ts';
 import { StreamjoinError } from '../../shared/errors.ts';
 
 export interface FunctionSpec {
@@ -24,6 +27,8 @@ export interface DeploySettings {
   /** Cloud Scheduler location; default: the region. */
   readonly schedulerLocation: string | undefined;
   readonly timeZone: string;
+  /** Soft-delete retention of the warehouse bucket in seconds (0 = off; otherwise 7 d to 90 d). */
+  readonly warehouseSoftDeleteSeconds: number;
 }
 
 class BadValue extends Error {}
@@ -59,6 +64,21 @@ const timeZone = (raw: string): string => {
   if (!/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/.test(raw)) throw new BadValue();
   return raw;
 };
+/** Cloud Storage accepts 0 (soft delete off) or 7 to 90 days. */
+const softDelete = (raw: string): number => {
+  const ms = parseDuration(raw);
+  const s = ms / 1000;
+  if (!Number.isInteger(s) || (s !== 0 && (s < 7 * 86_400 || s > 90 * 86_400))) throw new BadValue();
+  return s;
+};
+
+/** `512Mi` / `2Gi` → bytes. */
+export function memoryBytes(spec: string): number {
+  const m = /^(\d+)(Mi|Gi)$/.exec(spec);
+  if (m === null)
+    throw new StreamjoinError('config', `expected a memory size such as 512Mi, but was: ${spec}`);
+  return Number(m[1]) * (m[2] === 'Gi' ? 1024 ** 3 : 1024 ** 2);
+}
 
 function deploySetting<T>(
   env: string,
@@ -71,8 +91,8 @@ function deploySetting<T>(
 }
 
 /** Event-driven functions stop at 540 s; HTTP functions at 3600 s (Cloud Run functions limits). */
-const EVENT_MAX_TIMEOUT_S = 540;
-const HTTP_MAX_TIMEOUT_S = 3600;
+export const EVENT_MAX_TIMEOUT_S = 540;
+export const HTTP_MAX_TIMEOUT_S = 3600;
 
 function functionSettings(
   name: FunctionName,
@@ -126,25 +146,32 @@ function functionSettings(
   };
 }
 
-// ingest: one file per event, Firestore transactions per order_id; concurrency 8 on 1 vCPU keeps the
-// instance count (and cold starts) low. tick and compact run alone: one instance, one request, so an
-// overlapping scheduler call is refused (429) and retried instead of contending for the same rows.
-export const DEPLOY_SETTINGS = {
-  ingest: functionSettings(
-    FUNCTION_NAMES.ingest,
-    {
-      memory: '512Mi',
+/**
+ * Size and limits of each deployed function, by name: adding a function to functions/names.ts makes
+ * this table (and the plan's FUNCTION_ROLES) fail to type-check until it has an entry.
+ *
+ * ingest: one file per event; concurrency 8 on 1 vCPU keeps the instance count (and cold starts) low.
+ * Its memory comes from the measured peak at that concurrency with the ingest memory budget full
+ * (`npm run bench -- --only ingest-memory`, docs/deploy.md "Sizing ingest"). tick and compact run
+ * alone: one instance, one request, so an overlapping scheduler call is refused (429) and retried
+ * instead of contending for the same rows.
+ */
+export const FUNCTION_DEFAULTS: Readonly<
+  Record<FunctionName, { readonly defaults: Record<keyof FunctionSpec, string>; readonly maxTimeout: number }>
+> = {
+  ingest: {
+    defaults: {
+      memory: '1Gi',
       cpu: '1',
       timeoutSeconds: '540s',
       concurrency: '8',
       maxInstances: '20',
       minInstances: '0',
     },
-    EVENT_MAX_TIMEOUT_S,
-  ),
-  tick: functionSettings(
-    FUNCTION_NAMES.tick,
-    {
+    maxTimeout: EVENT_MAX_TIMEOUT_S,
+  },
+  tick: {
+    defaults: {
       memory: '1Gi',
       cpu: '1',
       timeoutSeconds: '300s',
@@ -152,11 +179,10 @@ export const DEPLOY_SETTINGS = {
       maxInstances: '1',
       minInstances: '0',
     },
-    HTTP_MAX_TIMEOUT_S,
-  ),
-  compact: functionSettings(
-    FUNCTION_NAMES.compact,
-    {
+    maxTimeout: HTTP_MAX_TIMEOUT_S,
+  },
+  compact: {
+    defaults: {
       memory: '2Gi',
       cpu: '1',
       timeoutSeconds: '540s',
@@ -164,8 +190,21 @@ export const DEPLOY_SETTINGS = {
       maxInstances: '1',
       minInstances: '0',
     },
-    HTTP_MAX_TIMEOUT_S,
-  ),
+    maxTimeout: HTTP_MAX_TIMEOUT_S,
+  },
+};
+
+const FUNCTIONS = Object.values(FUNCTION_NAMES) as FunctionName[];
+
+export const FUNCTION_SETTINGS = Object.fromEntries(
+  FUNCTIONS.map((name) => [
+    name,
+    functionSettings(name, FUNCTION_DEFAULTS[name].defaults, FUNCTION_DEFAULTS[name].maxTimeout),
+  ]),
+) as Readonly<Record<FunctionName, ReturnType<typeof functionSettings>>>;
+
+export const DEPLOY_SETTINGS = {
+  ...FUNCTION_SETTINGS,
   firestoreLocation: deploySetting(
     'STREAMJOIN_FIRESTORE_LOCATION',
     undefined,
@@ -187,7 +226,14 @@ export const DEPLOY_SETTINGS = {
     timeZone,
     'Time zone of the scheduler jobs.',
   ),
-} as const;
+  warehouseSoftDelete: deploySetting(
+    'STREAMJOIN_WAREHOUSE_SOFT_DELETE',
+    '0',
+    '0 (off) or a duration from 7d to 90d',
+    softDelete,
+    'Soft-delete retention of the warehouse bucket (off: Iceberg snapshots are the recovery; see docs/deploy.md).',
+  ),
+};
 
 /** Reads and validates the deploy settings; every bad value is reported at once. */
 export function loadDeploySettings(env: Record<string, string | undefined> = process.env): DeploySettings {
@@ -204,7 +250,7 @@ export function loadDeploySettings(env: Record<string, string | undefined> = pro
     }
   };
   const fn = (name: FunctionName): FunctionSpec => {
-    const s = DEPLOY_SETTINGS[name];
+    const s = FUNCTION_SETTINGS[name];
     return {
       memory: read(s.memory)!,
       cpu: read(s.cpu)!,
@@ -214,7 +260,10 @@ export function loadDeploySettings(env: Record<string, string | undefined> = pro
       minInstances: read(s.minInstances)!,
     };
   };
-  const functions = { ingest: fn('ingest'), tick: fn('tick'), compact: fn('compact') };
+  const functions = Object.fromEntries(FUNCTIONS.map((name) => [name, fn(name)])) as Record<
+    FunctionName,
+    FunctionSpec
+  >;
   for (const [name, spec] of Object.entries(functions)) {
     if (spec.concurrency > 1 && Number(spec.cpu) < 1) {
       problems.push(
@@ -227,6 +276,7 @@ export function loadDeploySettings(env: Record<string, string | undefined> = pro
     firestoreLocation: read(DEPLOY_SETTINGS.firestoreLocation),
     schedulerLocation: read(DEPLOY_SETTINGS.schedulerLocation),
     timeZone: read(DEPLOY_SETTINGS.timeZone)!,
+    warehouseSoftDeleteSeconds: read(DEPLOY_SETTINGS.warehouseSoftDelete)!,
   };
   if (problems.length > 0) {
     throw new StreamjoinError('config', `invalid deploy settings:\n  ${problems.join('\n  ')}`, {
@@ -234,4 +284,38 @@ export function loadDeploySettings(env: Record<string, string | undefined> = pro
     });
   }
   return settings;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Pairs of settings that must agree
+
+/**
+ * Memory of an ingest instance that is not the admission budget: Node, the Google clients, the
+ * Functions Framework, and the working set of the requests themselves (a chunk's states and writes).
+ * Measured by `npm run bench -- --only ingest-memory` (docs/deploy.md "Sizing ingest"): peak RSS with
+ * 8 concurrent requests and an empty budget stayed under this.
+ */
+export const INGEST_BASE_MEMORY_BYTES = 256 * 1024 ** 2;
+
+const mib = (bytes: number): string => `${Math.round(bytes / 1024 ** 2)} MiB`;
+
+/**
+ * The configuration and the deploy settings against each other: each problem names both settings,
+ * both values and the rule. Empty when they agree.
+ */
+export function settingPairProblems(
+  config: Pick<Config, 'ingestTimeBudgetMs' | 'ingestMemoryBudget'>,
+  settings: Pick<DeploySettings, 'functions'>,
+): string[] {
+  const problems: string[] = [];
+  const ingest = settings.functions.ingest;
+  const budget = ingestBudgetProblem(config.ingestTimeBudgetMs, ingest.timeoutSeconds * 1000);
+  if (budget !== undefined) problems.push(budget);
+  const available = memoryBytes(ingest.memory) - INGEST_BASE_MEMORY_BYTES;
+  if (config.ingestMemoryBudget > available) {
+    problems.push(
+      `STREAMJOIN_INGEST_MEMORY_BUDGET (${mib(config.ingestMemoryBudget)}) plus the measured base of an ingest instance (${mib(INGEST_BASE_MEMORY_BYTES)}) must fit STREAMJOIN_INGEST_MEMORY (${ingest.memory}): lower the budget to at most ${mib(Math.max(available, 0))} or raise the memory`,
+    );
+  }
+  return problems;
 }

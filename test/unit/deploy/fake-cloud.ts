@@ -1,32 +1,67 @@
 // A small model of the Google Cloud state the deploy touches, answering the gcloud lines the plan
 // produces (and the Scheduler / Rules ports) the way the real CLI does: JSON on describe, "NOT_FOUND"
-// on stderr for a missing resource. Lets a test run a deploy twice and count what changed.
+// on stderr for a missing resource, a 403 for a bucket another project owns. Lets a test run a deploy
+// twice and count what changed. What the real gcloud sends and answers is proven separately against
+// a loopback stand-in of the APIs (test/integration/deploy-gcloud-*.test.ts).
 import type { CommandResult, RulesApi, SchedulerApi } from '../../../infra/gcp/execute.ts';
 import type { Argv, SchedulerJob } from '../../../infra/gcp/plan.ts';
 
-type Policy = { bindings: { role: string; members: string[] }[] };
+type Binding = { role: string; members: string[]; condition?: { expression: string; title: string } };
+type Policy = { bindings: Binding[] };
+
+interface Bucket {
+  projectNumber: string;
+  location: string;
+  uniform: boolean;
+  pap: string;
+  softDeleteSeconds: number;
+  labels: Record<string, string>;
+  policy: Policy;
+}
+
+export const FAKE_PROJECT_NUMBER = '42';
 
 export class FakeCloud {
   services = new Set<string>();
-  buckets = new Map<
-    string,
-    { uniform_bucket_level_access: boolean; public_access_prevention: string; policy: Policy }
-  >();
-  database: { type: string } | undefined;
-  indexes: { name: string; queryScope: string; fields: { fieldPath: string; order: string }[] }[] = [];
+  buckets = new Map<string, Bucket>();
+  /** Bucket names owned by another project: describe answers 403, create 409. */
+  takenBuckets = new Set<string>();
+  database: { type: string; deleteProtectionState?: string } | undefined;
+  /** A created database answers describe only after this many more describes (a fresh project). */
+  databaseDelay = 0;
+  private databaseHidden = 0;
+  indexes: {
+    name: string;
+    queryScope: string;
+    state: string;
+    fields: { fieldPath: string; order: string }[];
+  }[] = [];
+  /** A created index turns READY after this many index listings. */
+  indexBuildLists = 0;
+  private indexAge = new Map<string, number>();
   fields = new Map<string, { ttl: boolean; exempt: boolean }>();
   accounts = new Set<string>();
   projectPolicy: Policy = { bindings: [] };
+  repository:
+    | { format: string; cleanupPolicies?: Record<string, { id: string }>; policy: Policy }
+    | undefined;
   functions = new Map<
     string,
-    { labels: Record<string, string>; sa: string; env: Record<string, string>; policy: Policy }
+    {
+      labels: Record<string, string>;
+      sa: string;
+      env: Record<string, string>;
+      ingress: string;
+      triggerRegion: string | undefined;
+      policy: Policy;
+    }
   >();
   jobs = new Map<string, Record<string, unknown>>();
   rulesets = new Map<string, { name: string; content: string }[]>();
   releases = new Map<string, string>();
   /** Every command that was not a read. */
   mutations: string[] = [];
-  /** Fail the next matching mutation with this stderr (eventual consistency). */
+  /** Fail the next matching mutation with this stderr (eventual consistency, contention, a bad build). */
   failNext: { match: RegExp; stderr: string; times: number } | undefined;
 
   private flag(argv: Argv, name: string): string | undefined {
@@ -41,14 +76,50 @@ export class FakeCloud {
     return { exitCode: 1, stdout: '', stderr: `ERROR: (gcloud) NOT_FOUND: ${what} not found` };
   }
 
-  private bind(policy: Policy, role: string, member: string, add: boolean): void {
-    let b = policy.bindings.find((x) => x.role === role);
+  /** `--condition=None` → unconditional; `expression=…,title=…` (or the `^;^` form) → that condition. */
+  private condition(argv: Argv): Binding['condition'] {
+    const raw = this.flag(argv, 'condition');
+    if (raw === undefined || raw === 'None') return undefined;
+    const [sep, body] = raw.startsWith('^;^') ? [';', raw.slice(3)] : [',', raw];
+    const kv = Object.fromEntries(
+      body.split(sep).map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]),
+    );
+    return { expression: kv['expression']!, title: kv['title']! };
+  }
+
+  private bind(policy: Policy, argv: Argv, add: boolean): void {
+    const role = this.flag(argv, 'role')!;
+    const member = this.flag(argv, 'member')!;
+    const condition = this.condition(argv);
+    const same = (b: Binding) => b.role === role && b.condition?.expression === condition?.expression;
+    let b = policy.bindings.find(same);
     if (b === undefined) {
-      b = { role, members: [] };
+      b = { role, members: [], ...(condition === undefined ? {} : { condition }) };
       policy.bindings.push(b);
     }
     if (add && !b.members.includes(member)) b.members.push(member);
     if (!add) b.members = b.members.filter((m) => m !== member);
+    policy.bindings = policy.bindings.filter((x) => x.members.length > 0);
+  }
+
+  private rawBucket(name: string, b: Bucket) {
+    return {
+      kind: 'storage#bucket',
+      name,
+      projectNumber: b.projectNumber,
+      location: b.location.toUpperCase(),
+      iamConfiguration: {
+        uniformBucketLevelAccess: { enabled: b.uniform },
+        publicAccessPrevention: b.pap,
+      },
+      softDeletePolicy: { retentionDurationSeconds: String(b.softDeleteSeconds) },
+      ...(Object.keys(b.labels).length > 0 ? { labels: b.labels } : {}),
+    };
+  }
+
+  private softDelete(argv: Argv): number | undefined {
+    const raw = this.flag(argv, 'soft-delete-duration');
+    return raw === undefined ? undefined : Number(raw.replace(/s$/, ''));
   }
 
   run = async (argv: Argv): Promise<CommandResult> => {
@@ -73,33 +144,60 @@ export class FakeCloud {
       for (const w of words.slice(3)) this.services.add(w);
       return this.ok();
     }
+    if (cmd.startsWith('projects describe')) return this.ok(`${FAKE_PROJECT_NUMBER}\n`);
     if (cmd.startsWith('storage buckets describe')) {
-      const b = this.buckets.get(at(4).slice(5));
-      return b === undefined ? this.notFound('bucket') : this.ok({ ...b, policy: undefined });
+      const name = at(4).slice(5);
+      if (this.takenBuckets.has(name)) {
+        return {
+          exitCode: 1,
+          stdout: '',
+          stderr: `ERROR: (gcloud.storage.buckets.describe) HTTPError 403: you@example.com does not have storage.buckets.get access to the Google Cloud Storage bucket. Permission 'storage.buckets.get' denied on resource (or it may not exist).`,
+        };
+      }
+      const b = this.buckets.get(name);
+      if (b === undefined) return this.notFound('bucket');
+      if (argv.includes('--format=value(location.lower())')) return this.ok(`${b.location.toLowerCase()}\n`);
+      return this.ok(this.rawBucket(name, b));
     }
     if (cmd.startsWith('storage buckets create')) {
-      this.buckets.set(at(4).slice(5), {
-        uniform_bucket_level_access: true,
-        public_access_prevention: 'enforced',
+      const name = at(4).slice(5);
+      if (this.takenBuckets.has(name) || this.buckets.has(name)) {
+        return {
+          exitCode: 1,
+          stdout: '',
+          stderr: 'ERROR: HTTPError 409: The requested bucket name is not available.',
+        };
+      }
+      this.buckets.set(name, {
+        projectNumber: FAKE_PROJECT_NUMBER,
+        location: this.flag(argv, 'location')!,
+        uniform: argv.includes('--uniform-bucket-level-access'),
+        pap: argv.includes('--public-access-prevention') ? 'enforced' : 'inherited',
+        softDeleteSeconds: this.softDelete(argv) ?? 604_800,
+        labels: {},
         policy: { bindings: [] },
       });
       return this.ok();
     }
     if (cmd.startsWith('storage buckets update')) {
       const b = this.buckets.get(at(4).slice(5))!;
-      b.uniform_bucket_level_access = true;
-      b.public_access_prevention = 'enforced';
+      if (argv.includes('--uniform-bucket-level-access')) b.uniform = true;
+      if (argv.includes('--public-access-prevention')) b.pap = 'enforced';
+      b.softDeleteSeconds = this.softDelete(argv) ?? b.softDeleteSeconds;
+      const labels = this.flag(argv, 'update-labels');
+      if (labels !== undefined) {
+        for (const kv of labels.split(',')) b.labels[kv.split('=')[0]!] = kv.split('=')[1]!;
+      }
       return this.ok();
     }
     if (cmd.startsWith('storage buckets get-iam-policy'))
       return this.ok(this.buckets.get(at(4).slice(5))!.policy);
     if (cmd.startsWith('storage buckets add-iam-policy-binding')) {
-      this.bind(
-        this.buckets.get(at(4).slice(5))!.policy,
-        this.flag(argv, 'role')!,
-        this.flag(argv, 'member')!,
-        true,
-      );
+      this.bind(this.buckets.get(at(4).slice(5))!.policy, argv, true);
+      return this.ok();
+    }
+    if (cmd.startsWith('storage buckets remove-iam-policy-binding')) {
+      this.bind(this.buckets.get(at(4).slice(5))!.policy, argv, false);
       return this.ok();
     }
     if (cmd.startsWith('storage service-agent'))
@@ -108,13 +206,37 @@ export class FakeCloud {
       this.buckets.delete(words.find((w) => w.startsWith('gs://'))!.slice(5));
       return this.ok();
     }
-    if (cmd.startsWith('firestore databases describe'))
-      return this.database === undefined ? this.notFound('database') : this.ok(this.database);
+    if (cmd.startsWith('firestore databases describe')) {
+      if (this.database === undefined) return this.notFound('database');
+      if (this.databaseHidden > 0) {
+        this.databaseHidden--;
+        return this.notFound('database');
+      }
+      return this.ok(this.database);
+    }
     if (cmd.startsWith('firestore databases create')) {
-      this.database = { type: 'FIRESTORE_NATIVE' };
+      this.database = {
+        type: 'FIRESTORE_NATIVE',
+        ...(argv.includes('--delete-protection')
+          ? { deleteProtectionState: 'DELETE_PROTECTION_ENABLED' }
+          : { deleteProtectionState: 'DELETE_PROTECTION_DISABLED' }),
+      };
+      this.databaseHidden = this.databaseDelay;
       return this.ok();
     }
-    if (cmd.startsWith('firestore indexes composite list')) return this.ok(this.indexes);
+    if (cmd.startsWith('firestore databases update')) {
+      if (argv.includes('--delete-protection'))
+        this.database!.deleteProtectionState = 'DELETE_PROTECTION_ENABLED';
+      return this.ok();
+    }
+    if (cmd.startsWith('firestore indexes composite list')) {
+      for (const ix of this.indexes) {
+        const age = (this.indexAge.get(ix.name) ?? 0) + 1;
+        this.indexAge.set(ix.name, age);
+        if (age > this.indexBuildLists) ix.state = 'READY';
+      }
+      return this.ok(this.indexes);
+    }
     if (cmd.startsWith('firestore indexes composite create')) {
       const cg = this.flag(argv, 'collection-group')!;
       const fields = argv
@@ -126,6 +248,7 @@ export class FakeCloud {
       this.indexes.push({
         name: `projects/p/databases/(default)/collectionGroups/${cg}/indexes/i${this.indexes.length}`,
         queryScope: 'COLLECTION',
+        state: this.indexBuildLists === 0 ? 'READY' : 'CREATING',
         fields: [...fields, { fieldPath: '__name__', order: 'ASCENDING' }],
       });
       return this.ok();
@@ -167,12 +290,34 @@ export class FakeCloud {
       cmd.startsWith('projects add-iam-policy-binding') ||
       cmd.startsWith('projects remove-iam-policy-binding')
     ) {
-      this.bind(
-        this.projectPolicy,
-        this.flag(argv, 'role')!,
-        this.flag(argv, 'member')!,
-        cmd.startsWith('projects add'),
-      );
+      this.bind(this.projectPolicy, argv, cmd.startsWith('projects add'));
+      return this.ok();
+    }
+    if (cmd.startsWith('artifacts repositories describe')) {
+      return this.repository === undefined
+        ? this.notFound('repository')
+        : this.ok({ format: this.repository.format, cleanupPolicies: this.repository.cleanupPolicies });
+    }
+    if (cmd.startsWith('artifacts repositories create')) {
+      this.repository = { format: 'DOCKER', policy: { bindings: [] } };
+      return this.ok();
+    }
+    if (cmd.startsWith('artifacts repositories set-cleanup-policies')) {
+      this.repository!.cleanupPolicies = {
+        'keep-recent': { id: 'keep-recent' },
+        'delete-old': { id: 'delete-old' },
+      };
+      return this.ok();
+    }
+    if (cmd.startsWith('artifacts repositories delete')) {
+      this.repository = undefined;
+      return this.ok();
+    }
+    if (cmd.startsWith('artifacts repositories get-iam-policy')) {
+      return this.repository === undefined ? this.notFound('repository') : this.ok(this.repository.policy);
+    }
+    if (cmd.startsWith('artifacts repositories add-iam-policy-binding')) {
+      this.bind(this.repository!.policy, argv, true);
       return this.ok();
     }
     if (cmd.startsWith('functions describe')) {
@@ -183,17 +328,19 @@ export class FakeCloud {
       return this.ok({
         state: 'ACTIVE',
         labels: f.labels,
+        ...(f.triggerRegion === undefined ? {} : { eventTrigger: { triggerRegion: f.triggerRegion } }),
         serviceConfig: {
           serviceAccountEmail: f.sa,
+          ingressSettings: f.ingress,
           environmentVariables: { ...f.env, LOG_EXECUTION_ID: 'true' },
         },
       });
     }
     if (cmd.startsWith('functions deploy')) {
+      const raw = this.flag(argv, 'set-env-vars')!;
+      const [sep, body] = raw.startsWith('^') ? [raw[1]!, raw.slice(3)] : [',', raw];
       const env = Object.fromEntries(
-        this.flag(argv, 'set-env-vars')!
-          .split(',')
-          .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+        body.split(sep).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
       );
       const [k, v] = this.flag(argv, 'update-labels')!.split('=');
       const old = this.functions.get(at(3));
@@ -201,6 +348,10 @@ export class FakeCloud {
         labels: { [k!]: v! },
         sa: this.flag(argv, 'service-account')!,
         env,
+        ingress: { 'internal-only': 'ALLOW_INTERNAL_ONLY', all: 'ALLOW_ALL' }[
+          this.flag(argv, 'ingress-settings') ?? 'all'
+        ]!,
+        triggerRegion: this.flag(argv, 'trigger-location'),
         policy: old?.policy ?? { bindings: [] },
       });
       return this.ok();
@@ -214,12 +365,7 @@ export class FakeCloud {
       return f === undefined ? this.notFound('service') : this.ok(f.policy);
     }
     if (cmd.startsWith('run services add-iam-policy-binding')) {
-      this.bind(
-        this.functions.get(at(4))!.policy,
-        this.flag(argv, 'role')!,
-        this.flag(argv, 'member')!,
-        true,
-      );
+      this.bind(this.functions.get(at(4))!.policy, argv, true);
       return this.ok();
     }
     return { exitCode: 2, stdout: '', stderr: `fake cloud: unexpected command ${argv.join(' ')}` };

@@ -140,10 +140,9 @@ test('the deploy plan: function flags', async () => {
   );
 });
 
-test('the deploy plan grants exactly the least-privilege roles', async () => {
-  const plan = planDeploy(loadConfig(SAMPLE_ENV), await sampleDeployOptions());
-  const grants = gcloudSteps(plan)
-    .filter((s) => s.id.startsWith('iam:'))
+const grantsOf = (plan: Plan, action: 'ensure' | 'remove') =>
+  gcloudSteps(plan)
+    .filter((s) => s.id.startsWith('iam:') && s.action === action)
     .map((s) => {
       const on = s.id.startsWith('iam:project:') ? 'project' : s.argv[4]!;
       const role = s.argv.find((a) => a.startsWith('--role='))!.slice(7);
@@ -151,24 +150,132 @@ test('the deploy plan grants exactly the least-privilege roles', async () => {
         .find((a) => a.startsWith('--member='))!
         .slice(9)
         .replace('@sample-project.iam.gserviceaccount.com', '');
-      return `${on} ${role} ${member}`;
+      const condition = s.argv.find((a) => a.startsWith('--condition='))!.slice(12);
+      return `${on} ${role} ${member}${condition === 'None' ? '' : ` [${condition}]`}`;
     })
     .sort();
-  assert.deepEqual(grants, [
+
+test('the deploy plan grants exactly the least-privilege roles, and revokes the broader ones of older deploys', async () => {
+  const plan = planDeploy(loadConfig(SAMPLE_ENV), await sampleDeployOptions());
+  const db =
+    'expression=resource.name=="projects/sample-project/databases/(default)",title=streamjoin database (default)';
+  assert.deepEqual(grantsOf(plan, 'ensure'), [
     'compact roles/run.invoker serviceAccount:streamjoin-scheduler',
     'gs://sample-project-input roles/storage.objectViewer serviceAccount:streamjoin-ingest',
-    'gs://sample-project-warehouse roles/storage.objectAdmin serviceAccount:streamjoin-compact',
     'gs://sample-project-warehouse roles/storage.objectCreator serviceAccount:streamjoin-tick',
+    'gs://sample-project-warehouse roles/storage.objectUser serviceAccount:streamjoin-compact',
     'gs://sample-project-warehouse roles/storage.objectViewer serviceAccount:streamjoin-tick',
     'ingest roles/run.invoker serviceAccount:streamjoin-trigger',
+    `project roles/datastore.user serviceAccount:streamjoin-compact [${db}]`,
+    `project roles/datastore.user serviceAccount:streamjoin-ingest [${db}]`,
+    `project roles/datastore.user serviceAccount:streamjoin-tick [${db}]`,
+    'project roles/eventarc.eventReceiver serviceAccount:streamjoin-trigger',
+    'project roles/logging.logWriter serviceAccount:streamjoin-build',
+    `project roles/pubsub.publisher serviceAccount:${ref('GCS_SERVICE_AGENT')}`,
+    `project roles/storage.objectViewer serviceAccount:streamjoin-build [expression=resource.name.startsWith("projects/_/buckets/gcf-v2-sources-${ref('PROJECT_NUMBER')}-") || resource.name.startsWith("projects/_/buckets/gcf-v2-uploads-${ref('PROJECT_NUMBER')}-"),title=function sources only]`,
+    'streamjoin-functions roles/artifactregistry.writer serviceAccount:streamjoin-build',
+    'tick roles/run.invoker serviceAccount:streamjoin-scheduler',
+  ]);
+  assert.deepEqual(grantsOf(plan, 'remove'), [
+    'gs://sample-project-warehouse roles/storage.objectAdmin serviceAccount:streamjoin-compact',
     'project roles/cloudbuild.builds.builder serviceAccount:streamjoin-build',
     'project roles/datastore.user serviceAccount:streamjoin-compact',
     'project roles/datastore.user serviceAccount:streamjoin-ingest',
     'project roles/datastore.user serviceAccount:streamjoin-tick',
-    'project roles/eventarc.eventReceiver serviceAccount:streamjoin-trigger',
-    `project roles/pubsub.publisher serviceAccount:${ref('GCS_SERVICE_AGENT')}`,
-    'tick roles/run.invoker serviceAccount:streamjoin-scheduler',
   ]);
+  // A named database conditions the grant on that database.
+  const named = planDeploy(
+    loadConfig({ ...SAMPLE_ENV, STREAMJOIN_FIRESTORE_DATABASE: 'lake-state' }),
+    await sampleDeployOptions(),
+  );
+  assert.ok(
+    grantsOf(named, 'ensure').includes(
+      'project roles/datastore.user serviceAccount:streamjoin-ingest [expression=resource.name=="projects/sample-project/databases/lake-state",title=streamjoin database lake-state]',
+    ),
+  );
+});
+
+test('every function: internal ingress, its own account, the build account and the image repository; ingest triggered where its bucket is', async () => {
+  const plan = planDeploy(loadConfig(SAMPLE_ENV), await sampleDeployOptions());
+  for (const fn of ['ingest', 'tick', 'compact']) {
+    const f = flags(step(plan, `function:${fn}`).argv);
+    for (const h of [
+      '--ingress-settings=internal-only',
+      `--service-account=streamjoin-${fn}@sample-project.iam.gserviceaccount.com`,
+      '--build-service-account=projects/sample-project/serviceAccounts/streamjoin-build@sample-project.iam.gserviceaccount.com',
+      '--docker-repository=projects/sample-project/locations/europe-west1/repositories/streamjoin-functions',
+    ]) {
+      assert.ok(f.has(h), `${fn} must have ${h}`);
+    }
+  }
+  assert.ok(
+    flags(step(plan, 'function:ingest').argv).has(`--trigger-location=${ref('INPUT_BUCKET_LOCATION')}`),
+  );
+  const lookup = plan.steps.find((s) => s.kind === 'lookup' && s.variable === 'INPUT_BUCKET_LOCATION');
+  assert.deepEqual(lookup?.kind === 'lookup' ? lookup.argv : undefined, [
+    'gcloud',
+    'storage',
+    'buckets',
+    'describe',
+    'gs://sample-project-input',
+    '--project=sample-project',
+    '--format=value(location.lower())',
+  ]);
+  // The location is read after the bucket step (which may create the bucket in the region).
+  const ids = plan.steps.map((s) => s.id);
+  assert.ok(ids.indexOf('bucket:sample-project-input') < ids.indexOf('lookup:input-location'));
+});
+
+test('every IAM grant and revocation names its condition: --condition=None when it has none', async () => {
+  const config = loadConfig(SAMPLE_ENV);
+  const plans = [
+    planDeploy(config, await sampleDeployOptions()),
+    planDestroy(config, {
+      project: 'sample-project',
+      region: 'europe-west1',
+      deleteData: true,
+      settings: loadDeploySettings({}),
+    }),
+  ];
+  const bindings = plans
+    .flatMap((p) => gcloudSteps(p))
+    .filter((s) =>
+      /-iam-policy-binding$/.test(s.argv[s.argv.findIndex((a) => a.endsWith('-iam-policy-binding'))] ?? ''),
+    );
+  assert.ok(bindings.length >= 30, String(bindings.length));
+  for (const b of bindings) {
+    assert.equal(b.argv.filter((a) => a.startsWith('--condition=')).length, 1, b.id);
+  }
+});
+
+test('contradicting settings stop the plan with both names and the rule', async () => {
+  const cases = [
+    {
+      name: 'time budget past the ingest timeout',
+      env: { STREAMJOIN_INGEST_FUNCTION_TIMEOUT: '120s' },
+      expected:
+        /STREAMJOIN_INGEST_TIME_BUDGET \(480 s\) must end at least 30 s before STREAMJOIN_INGEST_FUNCTION_TIMEOUT \(120 s\)[\s\S]*at most 90s/,
+    },
+    {
+      name: 'memory budget larger than the instance',
+      env: { STREAMJOIN_INGEST_MEMORY: '512Mi' },
+      expected:
+        /STREAMJOIN_INGEST_MEMORY_BUDGET \(512 MiB\) plus the measured base of an ingest instance \(256 MiB\) must fit STREAMJOIN_INGEST_MEMORY \(512Mi\)[\s\S]*at most 256 MiB/,
+    },
+  ];
+  const o = await sampleDeployOptions();
+  for (const c of cases) {
+    // The deploy-only half comes from the deploy settings; the CLI also reads it into the config.
+    const settings = loadDeploySettings({ ...SAMPLE_ENV, ...c.env });
+    assert.throws(() => planDeploy(loadConfig(SAMPLE_ENV), { ...o, settings }), c.expected, c.name);
+  }
+  // The same pair fails at start-up once deploy handed the timeout to the functions.
+  assert.throws(
+    () => loadConfig({ ...SAMPLE_ENV, STREAMJOIN_INGEST_FUNCTION_TIMEOUT: '120s' }),
+    /STREAMJOIN_INGEST_TIME_BUDGET \(480 s\) must end at least 30 s before STREAMJOIN_INGEST_FUNCTION_TIMEOUT/,
+  );
+  const env = functionEnvironment(loadConfig(SAMPLE_ENV), 'p', o.settings);
+  assert.equal(env['STREAMJOIN_INGEST_FUNCTION_TIMEOUT'], '540s');
 });
 
 test('the deploy plan: every command names the project and never prompts', async () => {
@@ -215,7 +322,16 @@ test('the deploy plan: scheduler jobs with OIDC tokens for the invoker account',
     ],
   );
   const lookups = plan.steps.filter((s) => s.kind === 'lookup').map((s) => s.variable);
-  assert.deepEqual(lookups, ['GCS_SERVICE_AGENT', 'TICK_URL', 'COMPACT_URL']);
+  assert.deepEqual(lookups, [
+    'PROJECT_NUMBER',
+    'INPUT_BUCKET_LOCATION',
+    'GCS_SERVICE_AGENT',
+    'TICK_URL',
+    'COMPACT_URL',
+  ]);
+  // The scheduler jobs come after the wait for READY indexes.
+  const ids = plan.steps.map((s) => s.id);
+  assert.ok(ids.indexOf('firestore:indexes-ready') < ids.indexOf('scheduler:tick'));
   // Each variable is set by a step before the first step that uses it.
   for (const v of lookups) {
     const set = plan.steps.findIndex((s) => s.kind === 'lookup' && s.variable === v);
@@ -230,6 +346,8 @@ test('the deploy plan: indexes, TTL and rules follow the collection prefix', asy
   const ids = plan.steps.map((s) => s.id).filter((id) => id.startsWith('firestore:'));
   assert.deepEqual(ids, [
     'firestore:database',
+    'firestore:database-ready',
+    'firestore:delete-protection',
     'firestore:index:acme_states:deadlineShard,deadline',
     'firestore:index:acme_outbox:table,shard,createdAt,rowId',
     'firestore:index:acme_batches:table,status,createdAt',
@@ -242,6 +360,7 @@ test('the deploy plan: indexes, TTL and rules follow the collection prefix', asy
     'firestore:exempt:acme_outbox.orderId',
     'firestore:exempt:acme_batches.files',
     'firestore:rules',
+    'firestore:indexes-ready',
   ]);
   const ttl = step(plan, 'firestore:ttl:acme_states.expireAt');
   assert.ok(ttl.argv.includes('--enable-ttl') && ttl.argv.includes('--collection-group=acme_states'));

@@ -10,9 +10,9 @@ const refuse = async (): Promise<never> => {
   throw new Error('a dry run must not run anything');
 };
 
-test('deploy --dry-run prints the complete plan and touches nothing', async () => {
+test('deploy --dry-run prints the complete plan and touches nothing (no gcloud: the pre-flight says it did not run)', async () => {
   let text = '';
-  const { plan, report } = await runDeploy({
+  const { plan, report, preflight } = await runDeploy({
     project: 'sample-project',
     region: 'europe-west1',
     dryRun: true,
@@ -24,8 +24,57 @@ test('deploy --dry-run prints the complete plan and touches nothing', async () =
     runner: refuse,
   });
   assert.equal(report, undefined);
+  assert.deepEqual(preflight, []);
   assert.match(text, /^# streamjoin deploy plan: project sample-project, region europe-west1/);
   for (const s of plan.steps) assert.ok(text.includes(s.title), `the dry run shows step ${s.id}`);
+  assert.match(text, /# pre-flight not run \(a dry run must not run anything\); the deploy runs it first/);
+});
+
+test('deploy --dry-run says a bucket name is taken (403) and how to fix it; the deploy refuses before any change', async () => {
+  const cloud = new FakeCloud();
+  cloud.takenBuckets.add('sample-project-warehouse');
+  let text = '';
+  const reads = async (argv: readonly string[]) => {
+    assert.match(
+      argv.join(' '),
+      /^gcloud (projects describe|storage buckets describe)/,
+      'a dry run only reads',
+    );
+    return cloud.run(argv);
+  };
+  const dry = await runDeploy({
+    project: 'sample-project',
+    region: 'europe-west1',
+    dryRun: true,
+    env: SAMPLE_ENV,
+    root: ROOT,
+    out: (t) => {
+      text += t;
+    },
+    runner: reads,
+  });
+  assert.deepEqual(
+    dry.preflight.map((f) => f.level),
+    ['ok', 'error'],
+  );
+  assert.match(
+    text,
+    /# {3}ERROR gs:\/\/sample-project-warehouse \(warehouse bucket\) is taken: Cloud Storage answered 403[^\n]*set STREAMJOIN_WAREHOUSE to a name of your own/,
+  );
+  await assert.rejects(
+    runDeploy({
+      project: 'sample-project',
+      region: 'europe-west1',
+      env: SAMPLE_ENV,
+      root: ROOT,
+      out: () => {},
+      runner: cloud.run,
+      scheduler: cloud.scheduler,
+      rules: cloud.rules,
+    }),
+    /pre-flight found 1 problem\(s\); nothing was changed/,
+  );
+  assert.deepEqual(cloud.mutations, []);
 });
 
 test('destroy --dry-run prints the plan and touches nothing', async () => {
