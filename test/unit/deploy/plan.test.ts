@@ -350,7 +350,6 @@ test('the deploy plan: indexes, TTL and rules follow the collection prefix', asy
     'firestore:delete-protection',
     'firestore:index:acme_states:deadlineShard,deadline',
     'firestore:index:acme_outbox:table,shard,createdAt,rowId',
-    'firestore:index:acme_batches:table,status,createdAt',
     'firestore:exempt:acme_states.expireAt',
     'firestore:ttl:acme_states.expireAt',
     'firestore:exempt:acme_states.s',
