@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--only ingest,parquet,iceberg,e2e,memory,ingest-memory,flush] [--memory-full] [--out FILE]`:
+// `npm run bench [-- --quick] [--only ingest,evict,parquet,iceberg,e2e,memory,ingest-memory,flush] [--memory-full] [--out FILE]`:
 // every benchmark of issue 8 in one run on this machine — ingest throughput vs the emulator's raw
 // throughput, Firestore operations and cost per joined pair, Parquet vs pyarrow, Iceberg commit latency
 // with history, end-to-end latency and the highest sustained rate on the local stack, peak RSS of ingest
@@ -12,6 +12,7 @@ import { startFirestoreEmulator } from '../infra/local/firestore-emulator.ts';
 import { freePort } from '../infra/local/processes.ts';
 import { stackDown } from '../infra/local/stack.ts';
 import { runE2eBench } from './e2e.ts';
+import { runEvictBench } from './evict.ts';
 import { runFlushBacklogBench } from './flush-backlog.ts';
 import { runIngestBench } from './ingest.ts';
 import { runIngestMemoryBench } from './ingest-memory.ts';
@@ -19,7 +20,16 @@ import { runMemoryBench } from './memory.ts';
 import { runParquetBench } from './parquet.ts';
 import { type BenchFigure, machineInfo, round, withConditions } from './support.ts';
 
-const SECTIONS = ['ingest', 'parquet', 'iceberg', 'e2e', 'memory', 'ingest-memory', 'flush'] as const;
+const SECTIONS = [
+  'ingest',
+  'evict',
+  'parquet',
+  'iceberg',
+  'e2e',
+  'memory',
+  'ingest-memory',
+  'flush',
+] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({
@@ -87,7 +97,12 @@ async function section(name: Section, fn: () => Promise<BenchFigure[]>): Promise
 }
 
 try {
-  if (only.includes('ingest') || only.includes('memory') || only.includes('ingest-memory')) {
+  if (
+    only.includes('ingest') ||
+    only.includes('evict') ||
+    only.includes('memory') ||
+    only.includes('ingest-memory')
+  ) {
     emulator = await startFirestoreEmulator({
       port: await freePort(),
       logFile: '.streamjoin/bench-firestore.log',
@@ -96,6 +111,10 @@ try {
   await section(
     'ingest',
     async () => (await runIngestBench({ emulatorHost: emulator!.host, quick, log })).figures,
+  );
+  await section(
+    'evict',
+    async () => (await runEvictBench({ emulatorHost: emulator!.host, quick, log })).figures,
   );
   await section('parquet', async () => {
     const rows = quick ? 200_000 : 1_000_000;

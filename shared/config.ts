@@ -217,7 +217,14 @@ export const SETTINGS = {
     '2000',
     'an integer in [1, 100000]',
     int(1, 100_000),
-    'Expired states evicted per tick run (the rest on the next run).',
+    'Expired states evicted per round; a tick runs rounds while expired states remain and its eviction time budget lasts.',
+  ),
+  evictTimeBudgetMs: setting(
+    'STREAMJOIN_EVICT_TIME_BUDGET',
+    '60s',
+    'a duration such as 60s (0: one round per tick)',
+    duration(0),
+    'How long a tick keeps evicting expired states in rounds before it flushes (the tick function times out after 300 s).',
   ),
   flushMaxRows: setting(
     'STREAMJOIN_FLUSH_MAX_ROWS',

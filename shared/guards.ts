@@ -17,6 +17,8 @@ export const GUARDS = {
     'after an error whose outcome is unknown, a commit re-reads the table to see whether it landed before retrying',
   'compact.orphan-waits-for-batches':
     'orphan cleanup never runs while a claimed or staged batch of the table waits (its files are unreferenced)',
+  'evict.precondition':
+    'an eviction commits an expiry only on the state version its query read (another tick or a payment may have changed it since)',
   'flush.lease-owner':
     'a flush attempt stages (and goes on writing) only while the lease names its batch and its own token',
   'flush.stage-status':

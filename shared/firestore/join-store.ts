@@ -13,7 +13,7 @@ import {
 } from '@google-cloud/firestore';
 import { settleAll } from '../async.ts';
 import { StreamjoinError } from '../errors.ts';
-import { guardOn } from '../guards.ts';
+import { type GuardName, guardOn } from '../guards.ts';
 import type { TableKind } from '../tables.ts';
 import { type Collections, docIdFor, shardOf } from './client.ts';
 import type { OpCounter } from './op-counter.ts';
@@ -96,8 +96,14 @@ export class JoinStore<S> {
   /**
    * Applies one transition per order id, atomically per order id (state + its outbox rows).
    * Transition functions are pure and may run more than once (after a lost race).
+   * `read`: snapshots the caller already holds (the tick's eviction query): the first attempt plans from
+   * them instead of reading again, and its commit lands only on those exact versions (guard `guard`);
+   * a key that lost a race is re-read as usual.
    */
-  async apply(items: ReadonlyMap<string, TransitionFn<S>>): Promise<{ conflicts: number; emitted: number }> {
+  async apply(
+    items: ReadonlyMap<string, TransitionFn<S>>,
+    options: { read?: ReadonlyMap<string, DocumentSnapshot>; guard?: GuardName } = {},
+  ): Promise<{ conflicts: number; emitted: number }> {
     const keys = [...items.keys()];
     const chunk = this.o.chunkKeys ?? 200;
     const parts: string[][] = [];
@@ -112,7 +118,7 @@ export class JoinStore<S> {
         while (!failed && next < parts.length) {
           const part = parts[next++]!;
           try {
-            const r = await this.applyChunk(part, items);
+            const r = await this.applyChunk(part, items, 1, options);
             conflicts += r.conflicts;
             emitted += r.emitted;
           } catch (err) {
@@ -129,10 +135,19 @@ export class JoinStore<S> {
     keys: readonly string[],
     items: ReadonlyMap<string, TransitionFn<S>>,
     attempt = 1,
+    given: { read?: ReadonlyMap<string, DocumentSnapshot>; guard?: GuardName } = {},
   ): Promise<{ conflicts: number; emitted: number }> {
     const refs = keys.map((k) => this.stateRef(k));
-    const snaps = await this.o.db.getAll(...refs);
-    this.o.counter.reads += snaps.length;
+    const read = given.read;
+    let snaps: DocumentSnapshot[];
+    let guard: GuardName = 'ingest.state-precondition';
+    if (read !== undefined && keys.every((k) => read.has(k))) {
+      snaps = keys.map((k) => read.get(k)!);
+      guard = given.guard ?? guard;
+    } else {
+      snaps = await this.o.db.getAll(...refs);
+      this.o.counter.reads += snaps.length;
+    }
     // Pack the keys' writes into commits of at most MAX_WRITES_PER_COMMIT (a key's writes stay together).
     const groups: Array<{ batch: WriteBatch; keys: string[]; writes: number; emitted: number }> = [];
     let cur = { batch: this.o.db.batch(), keys: [] as string[], writes: 0, emitted: 0 };
@@ -153,7 +168,7 @@ export class JoinStore<S> {
         groups.push(cur);
         cur = { batch: this.o.db.batch(), keys: [], writes: 0, emitted: 0 };
       }
-      this.stage(cur.batch, key, refs[i]!, snaps[i]!, t);
+      this.stage(cur.batch, key, refs[i]!, snaps[i]!, t, guard);
       cur.keys.push(key);
       cur.writes += n;
       cur.emitted += t.emitted.length;
@@ -224,6 +239,7 @@ export class JoinStore<S> {
     ref: DocumentReference,
     snap: DocumentSnapshot,
     t: Transition<S>,
+    guard: GuardName = 'ingest.state-precondition',
   ): number {
     if (t.next === undefined) {
       if (t.emitted.length > 0) {
@@ -243,8 +259,9 @@ export class JoinStore<S> {
       expireAt: idx.expireAtMs === null ? null : Timestamp.fromMillis(idx.expireAtMs),
       updatedAt: FieldValue.serverTimestamp(),
     };
-    // Guard ingest.state-precondition: the change lands only on the state it was planned from.
-    if (!guardOn('ingest.state-precondition')) batch.set(ref, fields);
+    // Guard ingest.state-precondition (evict.precondition for states the eviction query read): the change
+    // lands only on the state it was planned from.
+    if (!guardOn(guard)) batch.set(ref, fields);
     else if (snap.exists) batch.update(ref, fields, { lastUpdateTime: snap.updateTime! });
     else batch.create(ref, fields);
     for (const row of t.emitted) {

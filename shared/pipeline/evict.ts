@@ -1,7 +1,11 @@
 // Tick, part 1: evict waiting states whose deadline has passed. The query runs per deadline shard
 // (index: deadlineShard ASC, deadline ASC — the shard spreads the monotonically increasing deadline
 // over several index ranges) and each hit is expired through the same pure state machine and the same
-// atomic state+outbox commit as ingest. Bounded per run; `more` says a backlog remains.
+// atomic state+outbox commit as ingest, planned from the state the query read and committed only on
+// that exact version. Work comes in bounded rounds (`evictBatchSize` states); rounds continue while
+// expired states remain and the tick's eviction time budget lasts, so a backlog is worked off within
+// the tick rather than one round per minute.
+import type { DocumentSnapshot } from '@google-cloud/firestore';
 import { Timestamp } from '@google-cloud/firestore';
 import { settleAll } from '../async.ts';
 import type { Config } from '../config.ts';
@@ -18,18 +22,48 @@ import { createJoinStore, type IngestDeps, toOutboxRow } from './ingest.ts';
 export interface EvictResult {
   readonly expired: number;
   readonly counters: JoinCounters;
-  /** True when a shard hit its limit: call again. */
+  /** True when the last round hit its limit (the budget ran out with a backlog left): call again. */
   readonly more: boolean;
+  readonly rounds: number;
 }
 
-export async function evictExpired(
-  deps: Pick<IngestDeps, 'db' | 'collections' | 'counter' | 'log' | 'now'> & {
-    config: Pick<
-      Config,
-      'indexShards' | 'evictBatchSize' | 'orderTimeoutMs' | 'paymentTimeoutMs' | 'tombstoneRetentionMs'
-    >;
-  },
-): Promise<EvictResult> {
+export type EvictDeps = Pick<IngestDeps, 'db' | 'collections' | 'counter' | 'log' | 'now'> & {
+  config: Pick<
+    Config,
+    | 'indexShards'
+    | 'evictBatchSize'
+    | 'evictTimeBudgetMs'
+    | 'orderTimeoutMs'
+    | 'paymentTimeoutMs'
+    | 'tombstoneRetentionMs'
+  >;
+  /** Test hook, awaited after a shard's query and before its commits (deterministic interleavings). */
+  readonly pause?: (point: 'evict.after-query', shard: number) => Promise<void>;
+  /** Elapsed-time clock of the budget (ms, monotonic); the processing clock `now` may be frozen in tests. */
+  readonly elapsed?: () => number;
+};
+
+/** Evicts in rounds while a backlog remains and the time budget lasts (at least one round). */
+export async function evictExpired(deps: EvictDeps): Promise<EvictResult> {
+  const elapsed = deps.elapsed ?? (() => performance.now());
+  const started = elapsed();
+  const counters = zeroCounters();
+  let expired = 0;
+  let rounds = 0;
+  let more: boolean;
+  do {
+    const r = await evictRound(deps);
+    rounds++;
+    expired += r.expired;
+    addCounters(counters, r.counters);
+    more = r.more;
+  } while (more && elapsed() - started < deps.config.evictTimeBudgetMs);
+  if (expired > 0) deps.log.info({ expired, counters, more, rounds }, 'evicted expired states');
+  return { expired, counters, more, rounds };
+}
+
+/** One bounded round: up to evictBatchSize states, spread over the deadline shards. */
+export async function evictRound(deps: EvictDeps): Promise<Omit<EvictResult, 'rounds'>> {
   const now = (deps.now ?? Date.now)();
   const shards = deps.config.indexShards;
   const perShard = Math.max(1, Math.ceil(deps.config.evictBatchSize / shards));
@@ -44,15 +78,18 @@ export async function evictExpired(
         .where('deadline', '<=', Timestamp.fromMillis(now))
         .orderBy('deadline')
         .limit(perShard)
-        .select('orderId')
+        .select('orderId', 's')
         .get();
       deps.counter.reads += Math.max(1, snap.size);
       if (snap.size === perShard) more = true;
       if (snap.empty) return;
+      if (deps.pause !== undefined) await deps.pause('evict.after-query', shard);
       const shardCounters = new Map<string, JoinCounters>();
       const items = new Map<string, TransitionFn<JoinState>>();
+      const read = new Map<string, DocumentSnapshot>();
       for (const doc of snap.docs) {
         const orderId = doc.get('orderId') as string;
+        read.set(orderId, doc);
         items.set(orderId, (current) => {
           if (current === undefined) return { next: undefined, emitted: [] };
           const r = expireIfDue(current, now, deps.config);
@@ -60,11 +97,13 @@ export async function evictExpired(
           return { next: r.changed ? r.state : undefined, emitted: r.emitted.map(toOutboxRow) };
         });
       }
-      const r = await store.apply(items);
+      // Guard evict.precondition (in the store's commit): each expiry is planned from the state this
+      // query read and lands only if that state is unchanged — another tick may have expired it, or a
+      // payment joined it, since; such a key is re-read and re-planned (then nothing is due).
+      const r = await store.apply(items, { read, guard: 'evict.precondition' });
       expired += r.emitted;
       for (const c of shardCounters.values()) addCounters(counters, c);
     }),
   );
-  if (expired > 0) deps.log.info({ expired, counters, more }, 'evicted expired states');
   return { expired, counters, more };
 }

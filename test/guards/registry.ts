@@ -31,6 +31,10 @@ export const GUARD_TESTS: Record<GuardName, GuardTest> = {
     file: 'test/integration/compact.test.ts',
     name: 'never deletes the files of a staged batch still waiting to be committed, however old they are',
   },
+  'evict.precondition': {
+    file: 'test/integration/evict.test.ts',
+    name: 'two overlapping ticks expire each state once',
+  },
   'flush.lease-owner': {
     file: 'test/integration/flush-interleavings.test.ts',
     name: 'stages and deletes nothing after its batch was taken over, staged and released (a backlog larger than one batch)',

@@ -98,7 +98,7 @@ describe('tick: eviction', () => {
     assert.deepEqual((await stagedRows()).map((x) => x['reason']).sort(), ['order_timeout', 'payment_late']);
   });
 
-  it('bounded work per run with continuation', async () => {
+  it('bounded work per run with continuation (a budget of one round per tick)', async () => {
     const hh = h;
     const t0 = hh.clock;
     await ingestLines(
@@ -106,7 +106,7 @@ describe('tick: eviction', () => {
       Array.from({ length: 60 }, (_, i) => order(`B${i}`)),
     );
     hh.clock = t0 + 16 * MIN;
-    const deps = { ...tickDeps(), config: { ...hh.config, evictBatchSize: 16 } };
+    const deps = { ...tickDeps(), config: { ...hh.config, evictBatchSize: 16, evictTimeBudgetMs: 0 } };
     let total = 0;
     let runs = 0;
     for (;;) {
