@@ -18,8 +18,11 @@ import { ingestObject } from '../shared/pipeline/ingest.ts';
 import { type BenchFigure, forEachConcurrent, round } from './support.ts';
 
 const silent = createLogger({ level: 'silent' });
-/** What a tick had to keep up with before rounds: one round of 2,000 states per minute. */
+/** Before rounds, a tick evicted one round of 2,000 states a minute at most. */
 const OLD_CAP_PER_MINUTE = 2000;
+/** The highest sustained input rate of one local ingest process (README, "Measured"): ~125 events/s.
+ *  A tick that evicts at least that many a minute keeps up even if every order times out. */
+const INGEST_EVENTS_PER_MINUTE = 125 * 60;
 
 export async function runEvictBench(options: {
   emulatorHost: string;
@@ -109,8 +112,8 @@ export async function runEvictBench(options: {
           name: `timeouts one tick evicts within its ${config.evictTimeBudgetMs / 1000} s budget (extrapolated)`,
           value: Math.round(perTick),
           unit: 'states',
-          goal: `≥ ${(10 * OLD_CAP_PER_MINUTE).toLocaleString('en')} (10× the old one-round cap of ${OLD_CAP_PER_MINUTE.toLocaleString('en')} a minute)`,
-          meets: perTick >= 10 * OLD_CAP_PER_MINUTE,
+          goal: `≥ ${INGEST_EVENTS_PER_MINUTE.toLocaleString('en')} (one local ingest process's sustained input a minute; was ${OLD_CAP_PER_MINUTE.toLocaleString('en')} before rounds)`,
+          meets: perTick >= INGEST_EVENTS_PER_MINUTE,
           conditions,
         },
         {

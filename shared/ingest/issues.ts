@@ -16,6 +16,7 @@ export const FILE_ISSUE_CODES = [
   'too-deep',
   'invalid-utf8',
   'trailing-content',
+  'object-gone',
 ] as const;
 
 /** Record-level codes: one line / array element / field is bad; the other records still count. */

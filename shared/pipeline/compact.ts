@@ -120,6 +120,8 @@ async function compactTable(
           status: 'committed',
           committedAt: Timestamp.fromMillis(now),
           snapshotId: snapshotId ?? null,
+          // Firestore TTL field: a committed batch is bookkeeping only; kept as long as tombstones.
+          expireAt: Timestamp.fromMillis(now + deps.config.tombstoneRetentionMs),
         });
       }
       await wb.commit();

@@ -69,6 +69,8 @@ export interface IngestSummary {
   readonly conflicts: number;
   readonly counters: JoinCounters;
   readonly resumedAt: number;
+  /** The object disappeared while being read (404): records from this ordinal on were never read. */
+  readonly unreadFrom?: number;
 }
 
 /** Records per chunk (its order_ids are read in bulk and committed in parallel parts). */
@@ -124,6 +126,12 @@ export async function ingestObject(deps: IngestDeps, obj: InputObject): Promise<
     return { status: 'ignored', ...base };
   }
   const fileKey = `${obj.bucket}/${obj.name}#${obj.generation}`;
+  // Every progress write carries the Firestore TTL field: a progress document is removed a tombstone
+  // retention after its last write (deliveries of one generation stop within a day).
+  const progressStamp = (ms: number) => ({
+    updatedAt: Timestamp.fromMillis(ms),
+    expireAt: Timestamp.fromMillis(ms + deps.config.tombstoneRetentionMs),
+  });
   const progressRef = deps.collections.files.doc(docIdFor(fileKey));
   const tracked = (obj.size ?? 0) >= PROGRESS_MIN_BYTES;
   let startAt = 0;
@@ -200,9 +208,11 @@ export async function ingestObject(deps: IngestDeps, obj: InputObject): Promise<
       for (const { ordinal, issue } of chunk.issues)
         stageReject(batch, deps.collections, src, ordinal, issue, now());
       if (tracked) {
+        // No `done` here: only the end of the file sets it, and nothing ever clears it (a slower
+        // concurrent delivery writing its progress must not reopen a file another one finished).
         batch.set(
           progressRef,
-          { file: fileKey, next: chunk.nextOrdinal, done: false, updatedAt: Timestamp.fromMillis(now()) },
+          { file: fileKey, next: chunk.nextOrdinal, ...progressStamp(now()) },
           { merge: true },
         );
       }
@@ -222,6 +232,7 @@ export async function ingestObject(deps: IngestDeps, obj: InputObject): Promise<
 
   let summary: ParseSummary | undefined;
   let fileIssue: Issue | undefined;
+  let unreadFrom: number | undefined;
   const input = deps.openObject(obj);
   try {
     for await (const item of parseEventFile(input as AsyncIterable<Uint8Array>, {
@@ -267,21 +278,27 @@ export async function ingestObject(deps: IngestDeps, obj: InputObject): Promise<
     }
   } catch (err) {
     input.destroy();
-    if ((err as { code?: unknown }).code === 404) {
-      // The generation is gone (overwritten or deleted before we read it): nothing to ingest, ever.
-      fileIssue = {
-        code: 'empty-file',
-        path: {},
-        message: `object ${fileKey} no longer exists (404); nothing was ingested`,
-      };
-      pending.issues.push({ ordinal: null, issue: fileIssue });
-    } else {
-      throw err;
-    }
+    if ((err as { code?: unknown }).code !== 404) throw err;
+    // The generation is gone (deleted or overwritten, before or while we read it) and can never be
+    // read again: not retryable. The records read before it went are ingested (the pending chunk is
+    // committed below); the quarantine says exactly which, at the record where reading stopped.
+    unreadFrom = pending.nextOrdinal;
+    fileIssue = {
+      code: 'object-gone',
+      path: {},
+      message:
+        unreadFrom === startAt
+          ? `object ${fileKey} no longer exists (404) when record ${unreadFrom} was to be read: this delivery ingested nothing${startAt > 0 ? `; records 0–${startAt - 1} were ingested by earlier attempts` : ''}`
+          : `object ${fileKey} was deleted or overwritten while being read (404 before record ${unreadFrom}): records 0–${unreadFrom - 1} were ingested${startAt > 0 ? ` (0–${startAt - 1} by earlier attempts)` : ''}, bad ones quarantined; records from ${unreadFrom} on can no longer be read`,
+    };
+    pending.issues.push({ ordinal: unreadFrom, issue: fileIssue });
   }
   await flushChunk();
   if (tracked) {
-    await progressRef.set({ done: true, updatedAt: Timestamp.fromMillis(now()) }, { merge: true });
+    await progressRef.set(
+      { done: true, ...(unreadFrom === undefined ? {} : { unreadFrom }), ...progressStamp(now()) },
+      { merge: true },
+    );
     deps.counter.writes++;
   }
   if (fileIssue !== undefined) rejected++;
@@ -311,5 +328,6 @@ export async function ingestObject(deps: IngestDeps, obj: InputObject): Promise<
     conflicts,
     counters,
     resumedAt: startAt,
+    ...(unreadFrom === undefined ? {} : { unreadFrom }),
   };
 }
