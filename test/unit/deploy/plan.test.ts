@@ -358,6 +358,10 @@ test('the deploy plan: indexes, TTL and rules follow the collection prefix', asy
     'firestore:exempt:acme_outbox.row',
     'firestore:exempt:acme_outbox.orderId',
     'firestore:exempt:acme_batches.files',
+    'firestore:exempt:acme_batches.expireAt',
+    'firestore:ttl:acme_batches.expireAt',
+    'firestore:exempt:acme_files.expireAt',
+    'firestore:ttl:acme_files.expireAt',
     'firestore:rules',
     'firestore:indexes-ready',
   ]);
