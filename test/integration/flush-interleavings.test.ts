@@ -193,6 +193,31 @@ describe('flush: a holder paused past its lease', () => {
   });
 });
 
+describe('flush: a holder that is slow but alive', () => {
+  it('renews its lease while writing, so a tick after the first lease period finds it busy, not abandoned', async () => {
+    await seedPairs(100, 0);
+    const gates = new Gates();
+    const claimed = gates.at('A', 'flush.after-claim');
+    const written = gates.at('A', 'flush.after-write');
+    const runA = createFlusher(deps(), { pause: gates.hook('A') }).flushAll();
+    await claimed.reached;
+    h.clock += h.config.flushLeaseMs / 2; // slow, but within its lease: it renews as it reads
+    claimed.release();
+    await written.reached;
+    h.clock += (h.config.flushLeaseMs * 3) / 5; // past the first lease, within the renewed one
+    const b = await createFlusher(deps()).flushAll();
+    written.release();
+    const a = await runA;
+    assert.equal(b.busyShards, 1, 'the other tick leaves the batch to its live holder');
+    assert.deepEqual(
+      a.batches.map((x) => x.rowCount),
+      [100],
+    );
+    assert.equal(a.lostLeases, 0);
+    await drainAndCheck(100);
+  });
+});
+
 describe('flush: a staged batch whose holder crashed while deleting', () => {
   it('is finished by the taker-over from its staged record (rows of the batch only, each once)', async () => {
     // 500-row batches: the crash comes after the first delete commit (400 rows), 100 rows of the batch
