@@ -103,9 +103,11 @@ export async function commitWithRetry(
     if (unmet !== undefined) {
       throw new StreamjoinError('internal', `a commit was planned against a base it does not fit: ${unmet}`);
     }
+    const retention = metadataRetention(base.metadata.properties);
     const next = applyUpdates(base.metadata, planned.updates, {
       nowMs: now(),
       baseMetadataFile: base.metadataUri,
+      maxMetadataLog: retention.previousVersionsMax,
     });
     const version = base.version + 1;
     const uri = metadataUriFor(base.location, version);
@@ -178,8 +180,17 @@ export async function commitWithRetry(
       if (check.kind === 'ancestor') committed = check.latest;
       else hint = check.hint;
     }
-    await raiseVersionHint(base.store, base.location, committed.version, hint);
+    const hintRaised = await raiseVersionHint(base.store, base.location, committed.version, hint);
     await deleteQuietly(committed, lostFiles);
+    // Java's write.metadata.delete-after-commit.enabled: the metadata files this commit dropped from the
+    // metadata-log go now — only once the hint is above them (see table.ts checkNewVersion).
+    if (retention.deleteAfterCommit && hintRaised && committed.version === version) {
+      const kept = new Set(next.metadataLog.map((e) => e.metadataFile));
+      await deleteQuietly(
+        committed,
+        base.metadata.metadataLog.map((e) => e.metadataFile).filter((f) => !kept.has(f)),
+      );
+    }
     return finish(committed, attempt);
   }
   // Every attempt failed. A write with an unknown outcome whose version is still free may land later.
@@ -207,6 +218,29 @@ function unknownOutcome(table: Table, cause: unknown, versions: readonly number[
     `iceberg commit to ${table.location}: the outcome of writing v${versions.join(', v')}.metadata.json is unknown and may still land; check the table before retrying`,
     { context: { location: table.location, versions: [...versions] }, cause },
   );
+}
+
+/** Table properties (Java TableProperties) that decide how many previous metadata files are kept. */
+export const METADATA_PROPERTIES = {
+  previousVersionsMax: 'write.metadata.previous-versions-max',
+  deleteAfterCommit: 'write.metadata.delete-after-commit.enabled',
+} as const;
+
+/**
+ * How many previous metadata files the metadata-log lists (default 100, at least 1) and whether those
+ * that fall off it are deleted after a commit (default false), from the table's properties as Java
+ * reads them. A value another engine set that does not parse falls back to the default. Pure.
+ */
+export function metadataRetention(properties: Readonly<Record<string, string>>): {
+  previousVersionsMax: number;
+  deleteAfterCommit: boolean;
+} {
+  const raw = properties[METADATA_PROPERTIES.previousVersionsMax];
+  const n = raw !== undefined && /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : 100;
+  return {
+    previousVersionsMax: Math.max(1, n),
+    deleteAfterCommit: properties[METADATA_PROPERTIES.deleteAfterCommit]?.trim().toLowerCase() === 'true',
+  };
 }
 
 function finish(table: Table, attempt: number): CommitOutcome {

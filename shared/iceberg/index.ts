@@ -6,6 +6,8 @@ export {
   type CommitOutcome,
   type CommitPlan,
   commitWithRetry,
+  METADATA_PROPERTIES,
+  metadataRetention,
 } from './commit.ts';
 export {
   deleteOrphanFiles,

@@ -250,6 +250,56 @@ for (const make of [fileAdapter, gcsAdapter]) {
       await assertReaders(loc, [...seed, ...late, ...other]);
     });
 
+    it('write.metadata.delete-after-commit.enabled with a 3-entry log: old metadata goes with each commit, and a committer paused across it cannot fork the table', async () => {
+      const { loc, v2, seed } = await seeded('delete-after-commit');
+      const props = await commitWithRetry(
+        v2,
+        async () => ({
+          kind: 'commit',
+          updates: [
+            {
+              action: 'set-properties',
+              updates: {
+                'write.metadata.previous-versions-max': '3',
+                'write.metadata.delete-after-commit.enabled': 'true',
+              },
+            },
+          ],
+          requirements: [],
+          attemptFiles: [],
+        }),
+        () => false,
+      );
+      assert.equal(props.table.version, 3);
+      const gated = new GatedStore(store);
+      const gate = gated.gate('write', /\/v4\.metadata\.json$/);
+      const late = joinedRows(200, 3, 2);
+      const f = await writeDataFileOf(store, loc, JOINED_TABLE, late);
+      const stale = appendFiles({ ...props.table, store: gated }, [f], { batchIds: ['late'] }).then(
+        (r) => ({ ok: true as const, r }),
+        (e: unknown) => ({ ok: false as const, e }),
+      );
+      await gate.reached;
+      const head = await othersCommit(await loadTable(store, loc), 5);
+      assert.equal(head.version, 8);
+      const versions: number[] = [];
+      for (let v = 1; v <= 8; v++)
+        if ((await store.stat(metadataUriFor(loc, v))) !== undefined) versions.push(v);
+      assert.deepEqual(versions, [5, 6, 7, 8], 'the head and the three files its log lists');
+      gate.release();
+      const outcome = await stale;
+      assert.ok(!outcome.ok && outcome.e instanceof StreamjoinError && outcome.e.kind === 'state-unknown');
+      assert.equal(await store.stat(metadataUriFor(loc, 4)), undefined, 'the re-created v4 was removed');
+      assert.equal(await hint(loc), 8);
+      await assertReaders(loc, seed);
+      const retry = await appendFiles(await loadOrCreateTable(store, loc, JOINED_TABLE), [f], {
+        batchIds: ['late'],
+      });
+      assert.equal(retry.table.version, 9);
+      assert.equal(await store.stat(metadataUriFor(loc, 5)), undefined);
+      await assertReaders(loc, [...seed, ...late]);
+    });
+
     it('a creator that saw no table does not re-create v1 under a table whose v1 expiry deleted', async () => {
       const { loc, seed } = await seeded('recreate-v1');
       const { head, more } = await othersRunAhead(loc);
