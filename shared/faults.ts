@@ -4,12 +4,14 @@
 //   STREAMJOIN_FAULTS="ingest.after-commit=fail:1,tick.after-write=exit:2,ingest.before-read=p:0.1"
 //     fail:N  throw a retryable StreamjoinError('injected-crash') on the first N passes
 //     exit:N  kill this process with SIGKILL on the N-th pass (a crash between two steps)
+//     stop:N  stop this process with SIGSTOP on the N-th pass (a pause between two steps; whoever
+//             injected it sends SIGCONT — the chaos suite, once the pause has done its damage)
 //     p:X     throw with probability X on every pass
 import { StreamjoinError } from './errors.ts';
 
 type Rule =
   | { mode: 'fail'; remaining: number }
-  | { mode: 'exit'; at: number; seen: number }
+  | { mode: 'exit' | 'stop'; at: number; seen: number }
   | { mode: 'p'; p: number };
 
 let rules: Map<string, Rule> | undefined;
@@ -21,16 +23,16 @@ export function parseFaultSpec(spec: string): Map<string, Rule> {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)) {
-    const m = /^([a-z0-9.-]+)=(fail|exit|p):(\d+(?:\.\d+)?)$/.exec(part);
+    const m = /^([a-z0-9.-]+)=(fail|exit|stop|p):(\d+(?:\.\d+)?)$/.exec(part);
     if (m === null) {
       throw new StreamjoinError(
         'config',
-        `STREAMJOIN_FAULTS entries must look like point=fail:N, point=exit:N or point=p:X, but was: ${JSON.stringify(part)}`,
+        `STREAMJOIN_FAULTS entries must look like point=fail:N, point=exit:N, point=stop:N or point=p:X, but was: ${JSON.stringify(part)}`,
       );
     }
-    const [, point, mode, n] = m as unknown as [string, string, 'fail' | 'exit' | 'p', string];
+    const [, point, mode, n] = m as unknown as [string, string, 'fail' | 'exit' | 'stop' | 'p', string];
     if (mode === 'fail') out.set(point, { mode, remaining: Number(n) });
-    else if (mode === 'exit') out.set(point, { mode, at: Number(n), seen: 0 });
+    else if (mode === 'exit' || mode === 'stop') out.set(point, { mode, at: Number(n), seen: 0 });
     else out.set(point, { mode, p: Number(n) });
   }
   return out;
@@ -60,8 +62,8 @@ export function faultPoint(point: string): void {
   if (rule.mode === 'p' && Math.random() < rule.p) {
     throw new StreamjoinError('injected-crash', `injected failure at ${point}`, { context: { point } });
   }
-  if (rule.mode === 'exit') {
+  if (rule.mode === 'exit' || rule.mode === 'stop') {
     rule.seen++;
-    if (rule.seen === rule.at) process.kill(process.pid, 'SIGKILL');
+    if (rule.seen === rule.at) process.kill(process.pid, rule.mode === 'exit' ? 'SIGKILL' : 'SIGSTOP');
   }
 }

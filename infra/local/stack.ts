@@ -9,13 +9,18 @@ import { type Config, loadConfig } from '../../shared/config.ts';
 import { createStorageClient } from '../../shared/storage/gcs-store.ts';
 import { startFirestoreEmulator } from './firestore-emulator.ts';
 import { type LocalPorts, REPO_ROOT, readLocalPorts } from './ports.ts';
-import { httpOk, isAlive, portInUse, spawnManaged, stopGroup, waitUntil } from './processes.ts';
+import { freePort, httpOk, isAlive, portInUse, spawnManaged, stopGroup, waitUntil } from './processes.ts';
 
 export interface ServiceRecord {
+  /** Unique per process: the function's name, or `<function>-<n>` for a further instance of it. */
   readonly name: string;
   readonly pid: number;
   readonly url: string;
   readonly logFile: string;
+  /** The function a further instance serves (absent: `name`). */
+  readonly target?: string;
+  /** Environment of this process only, on top of the stack's (chaos: a clock-skew preload). */
+  readonly env?: Record<string, string>;
 }
 
 export interface StackRecord {
@@ -25,6 +30,8 @@ export interface StackRecord {
   readonly env: Record<string, string>;
   readonly services: ServiceRecord[];
   readonly urls: { firestore: string; storage: string; ingest: string; tick: string; compact: string };
+  /** Every instance of each scheduled function (the first is `urls[name]`), when there are several. */
+  readonly instances?: Record<string, string[]>;
 }
 
 export interface UpOptions {
@@ -35,6 +42,13 @@ export interface UpOptions {
   /** Start from empty Firestore/GCS/warehouse data. */
   readonly fresh?: boolean;
   readonly log?: (line: string) => void;
+  /**
+   * Chaos: further processes of the scheduled functions, each on a free port; the scheduler spreads its
+   * calls over every instance and skips one that is busy (as Cloud Run routes to another instance).
+   */
+  readonly extraInstances?: { readonly tick?: number; readonly compact?: number };
+  /** Chaos: extra environment for one function process, by its service name (`tick`, `tick-2`, ...). */
+  readonly processEnv?: (service: string) => Record<string, string> | undefined;
 }
 
 const stackFile = (dataDir: string) => path.join(dataDir, 'stack.json');
@@ -103,6 +117,7 @@ export async function stackUp(options: UpOptions): Promise<StackRecord> {
   }
   mkdirSync(path.join(dataDir, 'logs'), { recursive: true });
   const services: ServiceRecord[] = [];
+  let instances: Record<string, string[]> | undefined;
   const record = (): StackRecord => ({
     startedAt: new Date().toISOString(),
     dataDir,
@@ -115,6 +130,7 @@ export async function stackUp(options: UpOptions): Promise<StackRecord> {
       tick: `http://${ports.host}:${ports.functions + 1}/`,
       compact: `http://${ports.host}:${ports.functions + 2}/`,
     },
+    ...(instances === undefined ? {} : { instances }),
   });
   const save = () => writeFileSync(stackFile(dataDir), `${JSON.stringify(record(), null, 2)}\n`);
   // The settings outlive the stack, so the tables can still be read after `down` (`streamjoin table`).
@@ -134,21 +150,40 @@ export async function stackUp(options: UpOptions): Promise<StackRecord> {
     services.push({ name: 'firestore', pid: fe.pid, url: `http://${fe.host}`, logFile: fsLog });
     save();
 
-    // 2. Functions (one Functions Framework process each).
+    // 2. Functions (one Functions Framework process each, and any further instances asked for).
     const urls = record().urls;
-    const fns = [
-      [FUNCTION_NAMES.ingest, ports.functions],
-      [FUNCTION_NAMES.tick, ports.functions + 1],
-      [FUNCTION_NAMES.compact, ports.functions + 2],
-    ] as const;
-    for (const [name, port] of fns) {
+    const fns: [name: string, target: string, port: number][] = [
+      [FUNCTION_NAMES.ingest, FUNCTION_NAMES.ingest, ports.functions],
+      [FUNCTION_NAMES.tick, FUNCTION_NAMES.tick, ports.functions + 1],
+      [FUNCTION_NAMES.compact, FUNCTION_NAMES.compact, ports.functions + 2],
+    ];
+    for (const target of [FUNCTION_NAMES.tick, FUNCTION_NAMES.compact] as const) {
+      const extra = options.extraInstances?.[target] ?? 0;
+      for (let i = 0; i < extra; i++) fns.push([`${target}-${i + 2}`, target, await freePort()]);
+    }
+    if (fns.length > 3) {
+      const byTarget: Record<string, string[]> = {};
+      for (const [, target, port] of fns) {
+        byTarget[target] = [...(byTarget[target] ?? []), `http://${ports.host}:${port}/`];
+      }
+      instances = byTarget;
+    }
+    for (const [name, target, port] of fns) {
       const logFile = path.join(dataDir, 'logs', `${name}.log`);
       log(`starting function ${name} on ${ports.host}:${port}`);
-      const p = spawnFunction(name, ports.host, port, env, logFile);
-      services.push({ name, pid: p.pid, url: `http://${ports.host}:${port}/`, logFile });
+      const own = options.processEnv?.(name);
+      const p = spawnFunction(target, ports.host, port, { ...env, ...own }, logFile);
+      services.push({
+        name,
+        pid: p.pid,
+        url: `http://${ports.host}:${port}/`,
+        logFile,
+        ...(target === name ? {} : { target }),
+        ...(own === undefined ? {} : { env: own }),
+      });
       save();
     }
-    for (const [name, port] of fns) {
+    for (const [name, , port] of fns) {
       // GET / on a CloudEvent target answers 500 with a stack trace in the log: probe the port instead.
       await waitUntil(`function ${name}`, () => portInUse(port, ports.host), {
         timeoutMs: 30_000,
@@ -184,8 +219,8 @@ export async function stackUp(options: UpOptions): Promise<StackRecord> {
       NODE,
       [
         path.join(REPO_ROOT, 'infra/local/scheduler-main.ts'),
-        `--job=tick=${urls.tick}@${config.tickIntervalMs}`,
-        `--job=compact=${urls.compact}@${config.compactIntervalMs}`,
+        `--job=tick=${(instances?.['tick'] ?? [urls.tick]).join(',')}@${config.tickIntervalMs}`,
+        `--job=compact=${(instances?.['compact'] ?? [urls.compact]).join(',')}@${config.compactIntervalMs}`,
       ],
       { env, logFile: schedLog, detached: true, cwd: REPO_ROOT },
     );
@@ -228,7 +263,12 @@ export async function restartFunction(
   const dir = path.resolve(dataDir);
   const rec = readStack(dir);
   const svc = rec?.services.find((s) => s.name === name);
-  if (rec === undefined || svc === undefined || !(Object.values(FUNCTION_NAMES) as string[]).includes(name)) {
+  const target = svc?.target ?? name;
+  if (
+    rec === undefined ||
+    svc === undefined ||
+    !(Object.values(FUNCTION_NAMES) as string[]).includes(target)
+  ) {
     throw new Error(`expected a running local stack in ${dir} with function ${JSON.stringify(name)}`);
   }
   const url = new URL(svc.url);
@@ -246,7 +286,7 @@ export async function restartFunction(
       timeoutMs: 10_000,
     },
   );
-  const p = spawnFunction(name, url.hostname, port, rec.env, svc.logFile);
+  const p = spawnFunction(target, url.hostname, port, { ...rec.env, ...svc.env }, svc.logFile);
   const next: ServiceRecord = { ...svc, pid: p.pid };
   const latest = readStack(dir) ?? rec;
   writeFileSync(

@@ -1,17 +1,29 @@
-// One chaos run: the real local stack (Firestore emulator, GCS server, one Functions Framework process per
-// function, scheduler) processes a produced workload with ground truth while faults happen at random —
-// duplicate/concurrent and reordered event delivery, 503s from the GCS server (inputs and the gs://
-// warehouse), SIGKILLed and restarted function processes, in-process failures and crashes at the named
-// fault points, extra overlapping tick and compact calls — then drains and verifies: every expected row
-// exactly once, nothing else, every bad record quarantined with a reason.
-import { readFile, rm } from 'node:fs/promises';
+// One chaos run: the real local stack (Firestore emulator, GCS server, Functions Framework processes —
+// two instances of tick and of compact —, scheduler) processes a produced workload with ground truth while
+// faults happen at random — duplicate/concurrent and reordered event delivery, 503s from the GCS server
+// (inputs and the gs:// warehouse), SIGKILLed and restarted function processes, function processes paused
+// (SIGSTOP/SIGCONT) longer than the flush lease while the other instance serves the scheduler, compact
+// processes paused until their base metadata is deleted (stale compactors), per-process clock skew,
+// backlogs larger than one flush batch, in-process failures and crashes at the named fault points, extra
+// overlapping tick and compact calls — then drains and verifies: every expected row exactly once,
+// nothing else, every bad record quarantined with a reason.
+import { readFileSync } from 'node:fs';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { Storage } from '@google-cloud/storage';
 import { FUNCTION_NAMES } from '../../functions/names.ts';
 import { freeLocalPorts } from '../../infra/local/ports.ts';
 import { isAlive } from '../../infra/local/processes.ts';
-import { readStack, restartFunction, type StackRecord, stackDown, stackUp } from '../../infra/local/stack.ts';
+import {
+  readStack,
+  restartFunction,
+  type ServiceRecord,
+  type StackRecord,
+  stackDown,
+  stackUp,
+} from '../../infra/local/stack.ts';
 import { checkPipelineTables, type IcebergCheck } from '../../infra/ops/check-iceberg.ts';
 import { drain, formatBacklog, measureBacklog } from '../../infra/ops/drain.ts';
 import {
@@ -26,9 +38,16 @@ import { compareWithTruth, readTableRows, type VerifyResult } from '../../infra/
 import { loadConfig } from '../../shared/config.ts';
 import { collections, createFirestore, docIdFor } from '../../shared/firestore/client.ts';
 import { listRejects } from '../../shared/firestore/rejects.ts';
-import { COMMIT_FAULT_POINTS } from '../../shared/iceberg/commit.ts';
+import { COMMIT_FAULT_POINTS, commitWithRetry, METADATA_PROPERTIES } from '../../shared/iceberg/commit.ts';
+import {
+  findLatestVersion,
+  loadOrCreateTable,
+  loadTable,
+  metadataUriFor,
+} from '../../shared/iceberg/table.ts';
 import { tableLocationOf } from '../../shared/pipeline/compact.ts';
-import { createObjectStore } from '../../shared/storage/index.ts';
+import { createObjectStore, GcsObjectStore, type ObjectStore } from '../../shared/storage/index.ts';
+import { TABLES } from '../../shared/tables.ts';
 import { relocateGcsTable } from '../support/relocate-table.ts';
 import { type DelayVerdict, eventFiles, explainByDelay, firstIngested } from './delay-proof.ts';
 
@@ -65,6 +84,22 @@ export interface FaultCounts {
   faultPointCrashes: Record<string, number>;
   injectedFailures: Record<string, number>;
   overlappingCalls: { tick: number; compact: number; failed: number };
+  /** SIGSTOP/SIGCONT of a function process (while another instance of it serves), by process. */
+  pauses: Record<string, number>;
+  /** Stops of a process by itself at a `stop:N` fault point (then held and continued), by process. */
+  selfStops: Record<string, number>;
+  /** Compact pauses during which a table moved beyond the paused process's base's metadata-log. */
+  staleCompactors: number;
+  /** ... and the base's metadata file was deleted meanwhile (delete-after-commit). */
+  staleBasesDeleted: number;
+  /** Commits found based on a stale base after such a pause and refused (from the compact logs). */
+  staleCommitsRefused: number;
+  /** Commits by another writer (the suite, as an engine setting properties) moving the tables on. */
+  otherWriterCommits: number;
+  /** Wall-clock offset of each function process, ms. */
+  clockSkewMs: Record<string, number>;
+  /** Rows per flush batch (backlogs are larger than one batch). */
+  flushMaxRows: number;
 }
 
 export interface ChaosResult {
@@ -98,15 +133,30 @@ const FAULT_POINTS: Record<'ingest' | 'tick' | 'compact', readonly string[]> = {
 };
 
 /**
+ * Points where a process stops itself (SIGSTOP) on its N-th pass, N in [from, to), and is held by the
+ * chaos suite before it continues: a compact process between planning a commit and writing its metadata
+ * (it resumes as a stale committer), a tick between writing a batch's file and staging it (it resumes as
+ * a holder past its lease).
+ */
+const STOP_POINTS: Record<string, [number, number]> = {
+  [COMMIT_FAULT_POINTS.beforeMetadata]: [2, 6],
+  'flush.after-write': [3, 8],
+};
+
+/**
  * A STREAMJOIN_FAULTS spec: every point fails at random (p:X); a few points instead crash their process
- * on every N-th pass (exit:N — the process is SIGKILLed there, and restarted by the supervisor).
+ * on every N-th pass (exit:N — the process is SIGKILLed there, and restarted by the supervisor); the
+ * STOP_POINTS stop it there (stop:N — held by the watcher, then continued).
  * Ingest passes its points once per file, tick/compact once per run, so N is scaled to keep progress.
  */
 export function planFaultSpec(rnd: () => number): string {
   const parts: string[] = [];
   for (const [fn, points] of Object.entries(FAULT_POINTS)) {
     for (const point of points) {
-      if (rnd() < 0.2) {
+      const stopAt = STOP_POINTS[point];
+      if (stopAt !== undefined) {
+        parts.push(`${point}=stop:${stopAt[0] + Math.floor(rnd() * (stopAt[1] - stopAt[0]))}`);
+      } else if (rnd() < 0.2) {
         const n = fn === 'ingest' ? 40 + Math.floor(rnd() * 80) : 6 + Math.floor(rnd() * 10);
         parts.push(`${point}=exit:${n}`);
       } else {
@@ -207,6 +257,23 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     retryMaxMs: 2000,
   };
   const killEveryMs: [number, number] = [1500, 5000];
+  // A flush lease of this many ms (the chaos option is a duration like "5s").
+  const leaseMs = parseDurationMs(o.flushLease);
+  const flushMaxRows = 10 + Math.floor(rnd() * 40);
+  const previousVersionsMax = 2 + Math.floor(rnd() * 3);
+  // Rewrites of a few small files at a time: more commits (and stale rewrites) while a compactor is paused.
+  const minFilesToCompact = 2 + Math.floor(rnd() * 3);
+  // Per process: tick clocks up to 4 s behind (two ticks disagree about leases: one takes a batch over
+  // early, the other holds on late), compact clocks within ±30 s. Not ahead for ticks: under processing
+  // time a tick clock ahead of ingest's evicts a waiting state before its deadline (the eviction
+  // compares ingest's deadline with the tick's clock), which changes the rows by design.
+  const skewRnd = prng(o.seed ^ 0xc10c);
+  const clockSkewMs: Record<string, number> = {};
+  for (const name of ['tick', 'tick-2', 'compact', 'compact-2']) {
+    clockSkewMs[name] = Math.round(
+      name.startsWith('tick') ? -skewRnd() * 4000 : (skewRnd() * 2 - 1) * 30_000,
+    );
+  }
   const faults: FaultCounts = {
     duplicateDeliveries: 0,
     shuffledDeliveries: 0,
@@ -217,6 +284,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     faultPointCrashes: {},
     injectedFailures: {},
     overlappingCalls: { tick: 0, compact: 0, failed: 0 },
+    pauses: {},
+    selfStops: {},
+    staleCompactors: 0,
+    staleBasesDeleted: 0,
+    otherWriterCommits: 0,
+    staleCommitsRefused: 0,
+    clockSkewMs,
+    flushMaxRows,
   };
   const dataDir = o.dataDir;
   const setup = [
@@ -224,12 +299,28 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     `timeouts ${o.timeout}, flush lease ${o.flushLease}, tick 1 s, compact 2 s, warehouse ${o.warehouse}://`,
     `GCS server: duplicate p=${gcsOptions.duplicateProbability}, shuffle 0–${gcsOptions.shuffleDelayMs} ms, 503 p=${gcsOptions.failProbability}`,
     `SIGKILL a random function every ${killEveryMs[0] / 1000}–${killEveryMs[1] / 1000} s; extra tick/compact calls, 2–4 at once, every 0.3–1.5 s`,
+    `two instances of tick and of compact; one paused (SIGSTOP) every 2–6 s for ${Math.round(leaseMs / 1000) + 1}–${Math.round(leaseMs / 1000) + 7} s (compact: half the time until the table moves beyond its base metadata, at most 30 s: a stale compactor)`,
+    `clock skew ms: ${Object.entries(clockSkewMs)
+      .map(([k, v]) => `${k} ${v > 0 ? '+' : ''}${v}`)
+      .join(
+        ', ',
+      )}; flush batches of ${flushMaxRows} rows; metadata-log of ${previousVersionsMax}, deleted after each commit; rewrites from ${minFilesToCompact} small files`,
     `STREAMJOIN_FAULTS=${faultSpec}`,
   ].join('\n    ');
   o.log(`chaos seed ${o.seed}: data in ${dataDir}\n    ${setup}`);
 
   const stop = new AbortController();
-  o.signal?.addEventListener('abort', () => stop.abort(), { once: true });
+  /** Ends the stopped-process watcher, which outlives the other agents (see below). */
+  const quiet = new AbortController();
+  let watcher: Promise<void> = Promise.resolve();
+  o.signal?.addEventListener(
+    'abort',
+    () => {
+      stop.abort();
+      quiet.abort();
+    },
+    { once: true },
+  );
   const agents: Promise<void>[] = [];
   const exclusive = mutex();
   let verify: VerifyResult | undefined;
@@ -255,7 +346,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         STREAMJOIN_COMPACT_INTERVAL: '2s',
         STREAMJOIN_WAREHOUSE: warehouse,
         STREAMJOIN_FLUSH_LEASE: o.flushLease,
+        STREAMJOIN_FLUSH_MAX_ROWS: String(flushMaxRows),
+        STREAMJOIN_MIN_FILES_TO_COMPACT: String(minFilesToCompact),
         STREAMJOIN_FAULTS: faultSpec,
+      },
+      extraInstances: { tick: 1, compact: 1 },
+      processEnv: (name) => {
+        const skew = clockSkewMs[name];
+        return skew === undefined
+          ? undefined
+          : { NODE_OPTIONS: `--import=${CLOCK_SKEW_PRELOAD}`, STREAMJOIN_CHAOS_CLOCK_SKEW_MS: String(skew) };
       },
     });
     const stack = rec;
@@ -270,11 +370,50 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       });
       if (!res.ok) throw new Error(`PATCH /_admin/options answered ${res.status}: ${await res.text()}`);
     };
+    const store = createObjectStore({ projectId: config.projectId, emulatorHost: stack.urls.storage });
+    // The suite's own reads of the warehouse while the GCS server injects 503s: no automatic retries
+    // (retry-request discarding a 503 makes teeny-request 11 throw ERR_STREAM_UNABLE_TO_PIPE outside any
+    // promise, googleapis/google-cloud-node#8670); a failed read just counts as "unknown" there.
+    const monitor = new GcsObjectStore(
+      new Storage({
+        projectId: config.projectId,
+        apiEndpoint: stack.urls.storage,
+        retryOptions: { autoRetry: false },
+      }),
+    );
+    const tableLocations = [tableLocationOf(config, 'joined'), tableLocationOf(config, 'unmatched')];
+    // Another writer (as an operator or engine would) keeps a short metadata-log and deletes what falls off
+    // it after each commit (Java's table properties): a paused compactor's base metadata soon disappears.
+    for (const kind of ['joined', 'unmatched'] as const) {
+      const t = await loadOrCreateTable(store, tableLocationOf(config, kind), TABLES[kind]);
+      await commitWithRetry(
+        t,
+        async () => ({
+          kind: 'commit',
+          updates: [
+            {
+              action: 'set-properties',
+              updates: {
+                [METADATA_PROPERTIES.previousVersionsMax]: String(previousVersionsMax),
+                [METADATA_PROPERTIES.deleteAfterCommit]: 'true',
+              },
+            },
+          ],
+          requirements: [],
+          attemptFiles: [],
+        }),
+        (md) => md.properties[METADATA_PROPERTIES.previousVersionsMax] === String(previousVersionsMax),
+        { maxAttempts: 30 },
+      );
+    }
+
     await admin(gcsOptions);
 
     // Agents: the killer, the supervisor (restarts what died on its own: fault-point exits), and the
     // extra overlapping tick/compact calls. All stop on `stop`.
-    const fnNames = Object.values(FUNCTION_NAMES);
+    const fnNames = (readStack(dataDir)?.services ?? []).filter(isFunction).map((s) => s.name);
+    /** Instances paused right now (their URLs get no extra calls: they would only hang). */
+    const pausedUrls = new Set<string>();
     agents.push(
       (async () => {
         const r = prng(o.seed ^ 0x5eed);
@@ -290,7 +429,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         while (await sleepUnless(200, stop.signal)) {
           await exclusive(async () => {
             for (const s of readStack(dataDir)?.services ?? []) {
-              if ((fnNames as string[]).includes(s.name) && !isAlive(s.pid)) {
+              if (isFunction(s) && !isAlive(s.pid)) {
                 faults.faultPointCrashes[s.name] = (faults.faultPointCrashes[s.name] ?? 0) + 1;
                 await restartFunction(dataDir, s.name);
               }
@@ -305,9 +444,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
           const n = 2 + Math.floor(r() * 3);
           for (let i = 0; i < n; i++) {
             const kind = r() < 0.5 ? 'tick' : 'compact';
+            const urls = (stack.instances?.[kind] ?? [stack.urls[kind]]).filter((u) => !pausedUrls.has(u));
+            const url = urls[Math.floor(r() * urls.length)];
+            if (url === undefined) continue;
             faults.overlappingCalls[kind]++;
             calls.push(
-              fetch(stack.urls[kind], {
+              fetch(url, {
                 method: 'POST',
                 headers: { 'content-type': 'application/json' },
                 body: '{}',
@@ -328,7 +470,117 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       })(),
     );
 
-    o.onAgents?.(Promise.allSettled(agents));
+    // Pauses. A stopped process (SIGSTOP, by the pauser below or by itself at a `stop:N` fault point) is
+    // held, then continued (SIGCONT): a tick longer than the flush lease (its batch is taken over; it must
+    // not stage or delete on resuming), a compact process until the table has moved beyond its base's
+    // metadata-log (a stale compactor: its base metadata is deleted), at most 30 s.
+    const held = new Set<number>();
+    /** Functions with a held process: at most one per function, so the other instance serves. */
+    const heldFunctions = new Set<string>();
+    const hold = async (svc: ServiceRecord, r: () => number, stale: boolean): Promise<void> => {
+      heldFunctions.add(svc.target ?? svc.name);
+      pausedUrls.add(svc.url);
+      const heads = stale ? await headVersions(monitor, tableLocations) : [];
+      const started = Date.now();
+      // Meanwhile another writer (an engine setting a property) moves both tables on, so the held
+      // compactor's base falls off the metadata-log even when the pipeline has little to commit.
+      const mover = stale
+        ? moveTablesOn(monitor, tableLocations, previousVersionsMax + 2, faults)
+        : undefined;
+      const until = started + (stale ? 30_000 : leaseMs + 1000 + r() * 6000);
+      let fell = false;
+      while (
+        !fell &&
+        Date.now() < until &&
+        (await sleepUnless(stale ? 1000 : until - Date.now(), stop.signal))
+      ) {
+        if (stale) fell = await fellOffLog(monitor, tableLocations, heads, previousVersionsMax);
+      }
+      await mover;
+      await exclusive(async () => signalGroup(svc.pid, 'SIGCONT'));
+      pausedUrls.delete(svc.url);
+      held.delete(svc.pid);
+      heldFunctions.delete(svc.target ?? svc.name);
+      if (stale) {
+        const deleted = await baseDeleted(monitor, tableLocations, heads);
+        if (fell) faults.staleCompactors++;
+        if (deleted) faults.staleBasesDeleted++;
+        o.log(
+          `  held ${svc.name} ${Math.round((Date.now() - started) / 1000)} s: heads ${heads.join('/')} → ${(await headVersions(monitor, tableLocations)).join('/')}${fell ? ', its base off the metadata-log' : ''}${deleted ? ', base metadata deleted' : ''}`,
+        );
+      }
+    };
+    // The pauser: SIGSTOP one tick or compact process while the other instance serves (the first pause
+    // is a stale compactor, while the workload's commits flow), most often just after sending it a call.
+    agents.push(
+      (async () => {
+        const r = prng(o.seed ^ 0x57a1e);
+        let first = true;
+        while (await sleepUnless(first ? 3000 : 2000 + r() * 4000, stop.signal)) {
+          const fn = first || r() < 0.5 ? 'compact' : 'tick';
+          if (heldFunctions.has(fn)) continue;
+          const live = (readStack(dataDir)?.services ?? []).filter(
+            (s) => (s.target ?? s.name) === fn && isAlive(s.pid) && !held.has(s.pid),
+          );
+          if (live.length < 2) continue; // another instance must serve meanwhile
+          const svc = live[Math.floor(r() * live.length)]!;
+          const stale = fn === 'compact' && (first || r() < 0.5);
+          first = false;
+          if (r() < 0.7) {
+            faults.overlappingCalls[fn]++;
+            void fetch(svc.url, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: '{}',
+              signal: AbortSignal.timeout(120_000),
+            }).then(
+              async (res) => {
+                await res.arrayBuffer().catch(() => undefined);
+                if (!res.ok) faults.overlappingCalls.failed++;
+              },
+              () => {
+                faults.overlappingCalls.failed++;
+              },
+            );
+            await sleep(20 + r() * 400);
+          }
+          if (heldFunctions.has(fn)) continue; // the watcher took one meanwhile
+          held.add(svc.pid);
+          heldFunctions.add(fn);
+          if (!(await exclusive(async () => signalGroup(svc.pid, 'SIGSTOP')))) {
+            heldFunctions.delete(fn);
+            held.delete(svc.pid);
+            continue;
+          }
+          faults.pauses[svc.name] = (faults.pauses[svc.name] ?? 0) + 1;
+          await hold(svc, r, stale);
+        }
+      })(),
+    );
+    // The watcher: a process that stopped itself at a `stop:N` fault point (a compact process between
+    // planning a commit and writing its metadata, a tick between writing a batch's file and staging it)
+    // is held the same way, then continued; once the faults stop, and until the very end (the final
+    // drain still passes fault points), it is continued at once.
+    const holding: Promise<void>[] = [];
+    watcher = (async () => {
+      const r = prng(o.seed ^ 0x5e1f);
+      while (await sleepUnless(250, quiet.signal)) {
+        for (const svc of readStack(dataDir)?.services ?? []) {
+          if (!isFunction(svc) || held.has(svc.pid) || processState(svc.pid) !== 'T') continue;
+          faults.selfStops[svc.name] = (faults.selfStops[svc.name] ?? 0) + 1;
+          // Held only while the function's other instance serves; else (or once the faults stop) at once.
+          if (stop.signal.aborted || heldFunctions.has(svc.target ?? svc.name)) {
+            signalGroup(svc.pid, 'SIGCONT');
+            continue;
+          }
+          held.add(svc.pid);
+          holding.push(hold(svc, r, (svc.target ?? svc.name) === 'compact'));
+        }
+      }
+      await Promise.allSettled(holding);
+    })();
+
+    o.onAgents?.(Promise.allSettled([...agents, watcher]));
 
     const plan = planWorkload({
       count: o.count,
@@ -370,7 +622,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     await admin({ duplicateProbability: 0, shuffleDelayMs: 0, failProbability: 0 });
     // Anything that died after the supervisor stopped comes back before the final drain.
     for (const s of readStack(dataDir)?.services ?? []) {
-      if ((fnNames as string[]).includes(s.name) && !isAlive(s.pid)) {
+      if (isFunction(s) && !isAlive(s.pid)) {
         faults.faultPointCrashes[s.name] = (faults.faultPointCrashes[s.name] ?? 0) + 1;
         await restartFunction(dataDir, s.name);
       }
@@ -378,7 +630,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const last = await drain(cols, { ...drainOpts, timeoutMs: 120_000 });
     o.log(`  settled in ${Math.round(last.elapsedMs / 1000)} s; verifying`);
 
-    const store = createObjectStore({ projectId: config.projectId, emulatorHost: stack.urls.storage });
     const actual = await readTableRows(store, {
       joined: tableLocationOf(config, 'joined'),
       unmatched: tableLocationOf(config, 'unmatched'),
@@ -430,13 +681,20 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     }
   } finally {
     stop.abort();
-    await Promise.allSettled(agents);
+    quiet.abort();
+    await Promise.allSettled([...agents, watcher]);
     if (rec !== undefined && faults.shuffledDeliveries === 0)
       await readGcsStats(rec, faults).catch(() => undefined);
-    for (const fn of ['ingest', 'tick', 'compact']) {
+    const logs = await readdir(path.join(dataDir, 'logs')).catch(() => [] as string[]);
+    for (const name of logs.filter((n) => /^(ingest|tick|compact)(-\d+)?\.log$/.test(n))) {
       try {
-        const text = await readFile(path.join(dataDir, 'logs', `${fn}.log`), 'utf8');
+        const text = await readFile(path.join(dataDir, 'logs', name), 'utf8');
         countMatches(text, /injected failure at ([a-z0-9.-]+)/, faults.injectedFailures);
+        if (name.startsWith('compact')) {
+          const refused: Record<string, number> = {};
+          countMatches(text, /(table head does not descend from)/, refused);
+          faults.staleCommitsRefused += refused['table head does not descend from'] ?? 0;
+        }
       } catch {
         // no log
       }
@@ -477,6 +735,117 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   };
 }
 
+/** test/chaos/clock-skew.ts, preloaded into the function processes given a skew. */
+const CLOCK_SKEW_PRELOAD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'clock-skew.ts');
+
+function isFunction(s: { name: string; target?: string }): boolean {
+  return (Object.values(FUNCTION_NAMES) as string[]).includes(s.target ?? s.name);
+}
+
+/** Sends a signal to a process group; false when it is gone. */
+function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function parseDurationMs(text: string): number {
+  const m = /^(\d+)(ms|s|m)$/.exec(text);
+  if (m === null)
+    throw new Error(`expected a duration like 5s, 500ms or 1m, but was: ${JSON.stringify(text)}`);
+  return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);
+}
+
+/** Each table's current version (readers' rule), or 0 when it cannot be read right now. */
+async function headVersions(store: ObjectStore, locations: readonly string[]): Promise<number[]> {
+  const one = async (l: string): Promise<number> => {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        return (await findLatestVersion(store, l)) ?? 0;
+      } catch {
+        await sleep(50);
+      }
+    }
+    return 0;
+  };
+  return Promise.all(locations.map(one));
+}
+
+/**
+ * Another writer's commits (a property each, as an engine sharing the table would make): `n` on each
+ * table, through a store without automatic retries (see `monitor`), retried here on errors.
+ */
+async function moveTablesOn(
+  store: ObjectStore,
+  locations: readonly string[],
+  n: number,
+  faults: FaultCounts,
+): Promise<void> {
+  for (const location of locations) {
+    for (let i = 0, failures = 0; i < n && failures < 20; ) {
+      try {
+        const table = await loadTable(store, location);
+        await commitWithRetry(
+          table,
+          async () => ({
+            kind: 'commit',
+            updates: [{ action: 'set-properties', updates: { 'chaos.other-writer': String(Date.now()) } }],
+            requirements: [],
+            attemptFiles: [],
+          }),
+          () => false,
+          { maxAttempts: 4, baseDelayMs: 10 },
+        );
+        faults.otherWriterCommits++;
+        i++;
+      } catch {
+        failures++;
+        await sleep(50);
+      }
+    }
+  }
+}
+
+/** True when a table has moved more versions beyond `heads` than its metadata-log keeps. */
+async function fellOffLog(
+  store: ObjectStore,
+  locations: readonly string[],
+  heads: readonly number[],
+  logSize: number,
+): Promise<boolean> {
+  const now = await headVersions(store, locations);
+  return now.some((v, i) => heads[i]! > 0 && v - heads[i]! > logSize);
+}
+
+/** A process's state letter from /proc (Linux): 'T' when stopped. */
+function processState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when a table's metadata file at the version it had before a pause is gone (a stale base). */
+async function baseDeleted(
+  store: ObjectStore,
+  locations: readonly string[],
+  heads: readonly number[],
+): Promise<boolean> {
+  for (let i = 0; i < locations.length; i++) {
+    if (
+      heads[i]! > 0 &&
+      (await store.stat(metadataUriFor(locations[i]!, heads[i]!)).catch(() => ({}))) === undefined
+    )
+      return true;
+  }
+  return false;
+}
+
 const fmt = (r: Record<string, number>) =>
   Object.keys(r).length === 0
     ? '0'
@@ -494,5 +863,12 @@ export function formatFaults(f: FaultCounts): string {
     `crashes at fault points (exit:N)    ${fmt(f.faultPointCrashes)}`,
     `injected failures at fault points   ${fmt(f.injectedFailures)}`,
     `extra overlapping calls             tick ${f.overlappingCalls.tick}, compact ${f.overlappingCalls.compact} (${f.overlappingCalls.failed} answered non-2xx or were cut by a kill)`,
+    `paused processes (SIGSTOP/SIGCONT)  ${fmt(f.pauses)}`,
+    `stops at fault points (stop:N)      ${fmt(f.selfStops)}`,
+    `stale compactors                    ${f.staleCompactors} (table moved beyond the base's metadata-log while paused; base metadata deleted: ${f.staleBasesDeleted}; stale commits refused: ${f.staleCommitsRefused}; commits by another writer meanwhile: ${f.otherWriterCommits})`,
+    `clock skew (ms)                     ${Object.entries(f.clockSkewMs)
+      .map(([k, v]) => `${k} ${v > 0 ? '+' : ''}${v}`)
+      .join(', ')}`,
+    `flush batch size (rows)             ${f.flushMaxRows}`,
   ].join('\n    ');
 }
