@@ -55,7 +55,7 @@ export async function runEvictBench(options: {
         ).join('\n'),
       );
       const name = `stream/orders/2026_11_25/evict-${f}.jsonl`;
-      return { obj: { bucket: 'bench', name, generation: '1', size: body.length }, body };
+      return { obj: { bucket: 'bench', name, generation: '1', size: body.length, landedAtMs: t0 }, body };
     });
     log(`  ingesting ${states.toLocaleString('en')} orders that will time out…`);
     await forEachConcurrent(files, 4, async (f) => {
@@ -80,7 +80,7 @@ export async function runEvictBench(options: {
       counter,
       config,
       log: silent,
-      now: () => t0 + config.orderTimeoutMs + 1,
+      now: () => t0 + config.orderTimeoutMs + config.allowedLatenessMs + 1,
     });
     const seconds = (performance.now() - started) / 1000;
     if (r.expired !== states) {

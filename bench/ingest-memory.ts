@@ -84,7 +84,7 @@ async function child(scenario: Scenario): Promise<void> {
   let records = 0;
   let deferred = 0;
   await forEachConcurrent(scenario.objects, scenario.concurrency, async (o) => {
-    const obj = { bucket: 'bench', name: o.name, generation: '1', size: o.size };
+    const obj = { bucket: 'bench', name: o.name, generation: '1', size: o.size, landedAtMs: Date.now() };
     const run = (timeBudgetMs: number) =>
       ingestObject(
         {

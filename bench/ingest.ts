@@ -70,7 +70,13 @@ interface BenchFile {
 function benchFile(kind: 'orders' | 'payments', name: string, records: readonly object[]): BenchFile {
   const body = Buffer.from(records.map((r) => JSON.stringify(r)).join('\n'));
   return {
-    obj: { bucket: 'bench', name: `stream/${kind}/2026_11_25/${name}`, generation: '1', size: body.length },
+    obj: {
+      bucket: 'bench',
+      name: `stream/${kind}/2026_11_25/${name}`,
+      generation: '1',
+      size: body.length,
+      landedAtMs: Date.now(),
+    },
     body,
     events: records.length,
   };

@@ -103,7 +103,13 @@ async function childIngest(file: string, host: string, budget: string): Promise<
         log: silent,
         openObject: () => createReadStream(file, { highWaterMark: 256 * 1024 }),
       },
-      { bucket: 'bench', name: 'stream/orders/2026_11_25/orders_100mb.jsonl', generation: '1', size },
+      {
+        bucket: 'bench',
+        name: 'stream/orders/2026_11_25/orders_100mb.jsonl',
+        generation: '1',
+        size,
+        landedAtMs: Date.now(),
+      },
     );
     records = r.records;
     status = r.status;

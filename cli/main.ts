@@ -15,6 +15,7 @@ const program = new Command('streamjoin')
 export const SETTING_FLAGS = {
   '--order-timeout <duration>': 'orderTimeoutMs',
   '--payment-timeout <duration>': 'paymentTimeoutMs',
+  '--allowed-lateness <duration>': 'allowedLatenessMs',
   '--tick <duration>': 'tickIntervalMs',
   '--compact-every <duration>': 'compactIntervalMs',
   '--warehouse <uri>': 'warehouse',

@@ -409,7 +409,12 @@ export function registerOpsCommands(program: Command): void {
     .addOption(dataDirOption())
     .option('--count <n>', 'orders to simulate', positiveInt('--count'), 1500)
     .option('--seed <n>', 'workload seed', Number, Date.now() % 100000)
-    .option('--timeout <duration>', 'order and payment timeouts (short, so the demo finishes quickly)', '10s')
+    .option('--timeout <duration>', 'order and payment timeouts (short, so the demo finishes quickly)', '5s')
+    .option(
+      '--lateness <duration>',
+      'allowed lateness: how long after a deadline the tick closes a window (production default: 2m)',
+      '5s',
+    )
     .option(
       '--duplicate-delivery <p>',
       'deliver each finalize event twice with this probability',
@@ -440,13 +445,14 @@ export function registerOpsCommands(program: Command): void {
       process.on('SIGTERM', onSignal);
       try {
         console.log(
-          `streamjoin demo: ${o['count']} orders with every fault kind, ${o['timeout']} timeouts (production default: 15m), seed ${o['seed']}`,
+          `streamjoin demo: ${o['count']} orders with every fault kind, ${o['timeout']} timeouts (production default: 15m), ${o['lateness']} allowed lateness, seed ${o['seed']}`,
         );
         const r = await runDemo({
           dataDir,
           count: o['count'] as number,
           seed: o['seed'] as number,
           timeout: String(o['timeout']),
+          lateness: String(o['lateness']),
           duplicateDelivery: o['duplicateDelivery'] as number,
           format: o['format'] as (typeof FILE_FORMATS)[number],
           eventsPerFile: o['eventsPerFile'] as number,

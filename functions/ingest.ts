@@ -17,9 +17,14 @@ export interface StorageObjectData {
   readonly generation?: string | number;
   readonly size?: string | number;
   readonly contentEncoding?: string;
+  /** RFC 3339: when this generation was created (landed). */
+  readonly timeCreated?: string;
 }
 
-export function decodeStorageEvent(event: CloudEvent<StorageObjectData>): InputObject {
+/** The object the event names; `landedAtMs` is undefined when the event carries no usable `timeCreated`. */
+export type DecodedObject = Omit<InputObject, 'landedAtMs'> & { readonly landedAtMs: number | undefined };
+
+export function decodeStorageEvent(event: CloudEvent<StorageObjectData>): DecodedObject {
   const d = event.data;
   if (
     d === undefined ||
@@ -31,10 +36,12 @@ export function decodeStorageEvent(event: CloudEvent<StorageObjectData>): InputO
       `expected a google.cloud.storage.object.v1.finalized event whose data has bucket, name and generation, but got: ${JSON.stringify(d)?.slice(0, 300)}`,
     );
   }
+  const landed = typeof d.timeCreated === 'string' ? Date.parse(d.timeCreated) : Number.NaN;
   return {
     bucket: d.bucket,
     name: d.name,
     generation: String(d.generation),
+    landedAtMs: Number.isFinite(landed) ? landed : undefined,
     ...(d.size === undefined ? {} : { size: Number(d.size) }),
     ...(d.contentEncoding === undefined ? {} : { contentEncoding: d.contentEncoding }),
   };
@@ -42,11 +49,14 @@ export function decodeStorageEvent(event: CloudEvent<StorageObjectData>): InputO
 
 export async function ingestHandler(event: CloudEvent<StorageObjectData>): Promise<void> {
   const rt = getRuntime();
-  const obj = decodeStorageEvent(event);
+  const decoded = decodeStorageEvent(event);
   const storage = getStorage();
   const log = rt.log.child({ eventId: event.id });
+  const obj = decoded;
   budget ??= new MemoryBudget(rt.config.ingestMemoryBudget);
   try {
+    // The event's time is the generation's landing time; an event without it has it looked up.
+    const landedAtMs = decoded.landedAtMs ?? (await landingTimeOf(storage, decoded));
     await withAdmission(
       budget,
       ingestMemoryCost(obj, rt.config),
@@ -65,7 +75,7 @@ export async function ingestHandler(event: CloudEvent<StorageObjectData>): Promi
                 .file(o.name, { generation: Number(o.generation) })
                 .createReadStream(),
           },
-          obj,
+          { ...decoded, landedAtMs },
         ),
     );
   } catch (err) {
@@ -78,4 +88,26 @@ export async function ingestHandler(event: CloudEvent<StorageObjectData>): Promi
     );
     throw err;
   }
+}
+
+/** timeCreated of exactly this generation, from the object's metadata. */
+async function landingTimeOf(storage: ReturnType<typeof getStorage>, o: DecodedObject): Promise<number> {
+  let m: { timeCreated?: string | undefined };
+  try {
+    [m] = await storage
+      .bucket(o.bucket)
+      .file(o.name, { generation: Number(o.generation) })
+      .getMetadata();
+  } catch (err) {
+    // The generation is gone: ingest finds that too and quarantines the object; no event time is used.
+    if ((err as { code?: unknown }).code === 404) return Date.now();
+    throw err;
+  }
+  const t = Date.parse(String(m.timeCreated));
+  if (!Number.isFinite(t)) {
+    throw new Error(
+      `expected timeCreated in the metadata of ${o.bucket}/${o.name}#${o.generation}, but got: ${JSON.stringify(m.timeCreated)}`,
+    );
+  }
+  return t;
 }

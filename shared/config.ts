@@ -182,14 +182,21 @@ export const SETTINGS = {
     '15m',
     'a duration ≥ 1s such as 15m, 10s, 1h',
     duration(1000),
-    'How long an order waits for its payment.',
+    'How long an order waits for its payment (from its landing time).',
   ),
   paymentTimeoutMs: setting(
     'STREAMJOIN_PAYMENT_TIMEOUT',
     '15m',
     'a duration ≥ 1s such as 15m, 10s, 1h',
     duration(1000),
-    'How long an early payment waits for its order.',
+    'How long an early payment waits for its order (from its landing time).',
+  ),
+  allowedLatenessMs: setting(
+    'STREAMJOIN_ALLOWED_LATENESS',
+    '2m',
+    'a duration such as 2m, 10s (0 is allowed)',
+    duration(0),
+    'The tick closes a waiting state this long after its deadline, so a file that landed in time but is ingested a little later still joins.',
   ),
   tombstoneRetentionMs: setting(
     'STREAMJOIN_TOMBSTONE_RETENTION',

@@ -36,6 +36,8 @@ export interface DemoOptions {
   readonly count: number;
   readonly seed: number;
   readonly timeout: string;
+  /** Allowed lateness (STREAMJOIN_ALLOWED_LATENESS): how long after a deadline the tick closes a window. */
+  readonly lateness: string;
   readonly duplicateDelivery: number;
   readonly format: ProduceFormat;
   readonly eventsPerFile: number;
@@ -136,7 +138,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   requireReadersKit(); // before the stack starts: no PASS is possible without the reference readers
   const dataDir = path.resolve(o.dataDir);
   await stackDown(dataDir); // a stack left by an interrupted run
-  o.log(`starting the local stack (data in ${dataDir}) — order and payment timeouts ${o.timeout}, tick 1 s`);
+  o.log(
+    `starting the local stack (data in ${dataDir}) — order and payment timeouts ${o.timeout} of landing time, allowed lateness ${o.lateness}, tick 1 s`,
+  );
   const rec = await stackUp({
     dataDir,
     fresh: true,
@@ -144,6 +148,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     env: {
       STREAMJOIN_ORDER_TIMEOUT: o.timeout,
       STREAMJOIN_PAYMENT_TIMEOUT: o.timeout,
+      STREAMJOIN_ALLOWED_LATENESS: o.lateness,
       STREAMJOIN_TICK_INTERVAL: '1s',
       STREAMJOIN_COMPACT_INTERVAL: '2s',
       STREAMJOIN_DUPLICATE_DELIVERY: String(o.duplicateDelivery),

@@ -29,7 +29,8 @@ export interface OutboxRow {
 /** Index fields of a state document, derived from the state by the caller. */
 export interface StateIndex {
   readonly status: string;
-  /** Epoch ms when a waiting state times out (queried by the tick), or null. */
+  /** Epoch ms (landing time) when a waiting state times out, or null. The stored, queried field `deadline`
+   *  is max(this, the writer's clock at the write): see JoinStore.stage. */
   readonly deadlineMs: number | null;
   /** Epoch ms after which Firestore TTL may delete the (terminal) state, or null. */
   readonly expireAtMs: number | null;
@@ -41,7 +42,12 @@ export interface Transition<S> {
   readonly emitted: readonly OutboxRow[];
 }
 
-export type TransitionFn<S> = (current: S | undefined) => Transition<S>;
+/** What the stored document says beside the state: `deadline` as the tick queries it (epoch ms), or null. */
+export interface StoredIndex {
+  readonly deadlineMs: number | null;
+}
+
+export type TransitionFn<S> = (current: S | undefined, stored: StoredIndex) => Transition<S>;
 
 export interface JoinStoreOptions<S> {
   readonly db: Firestore;
@@ -53,6 +59,8 @@ export interface JoinStoreOptions<S> {
   /** Max state keys per commit (each with its outbox rows). */
   readonly chunkKeys?: number;
   readonly maxAttempts?: number;
+  /** The writer's clock (processing time), epoch ms. */
+  readonly now?: () => number;
 }
 
 /** Writes per commit: Firestore's documented limit is 500 per batch. */
@@ -64,6 +72,11 @@ const GROUP_ATTEMPTS = 3;
 const FAILED_PRECONDITION = 9;
 const ALREADY_EXISTS = 6;
 const ABORTED = 10;
+
+function storedIndex(snap: DocumentSnapshot): StoredIndex {
+  const d = snap.exists ? (snap.get('deadline') as Timestamp | null | undefined) : undefined;
+  return { deadlineMs: d instanceof Timestamp ? d.toMillis() : null };
+}
 
 function isConflict(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
@@ -152,7 +165,10 @@ export class JoinStore<S> {
     const groups: Array<{ batch: WriteBatch; keys: string[]; writes: number; emitted: number }> = [];
     let cur = { batch: this.o.db.batch(), keys: [] as string[], writes: 0, emitted: 0 };
     keys.forEach((key, i) => {
-      const t = items.get(key)!(snaps[i]!.exists ? (snaps[i]!.get('s') as S) : undefined);
+      const t = items.get(key)!(
+        snaps[i]!.exists ? (snaps[i]!.get('s') as S) : undefined,
+        storedIndex(snaps[i]!),
+      );
       const n = t.next === undefined ? 0 : 1 + t.emitted.length;
       if (n === 0) return;
       if (n > MAX_WRITES_PER_COMMIT) {
@@ -212,7 +228,7 @@ export class JoinStore<S> {
     for (let attempt = 1; attempt <= max; attempt++) {
       const snap = await ref.get();
       this.o.counter.reads++;
-      const t = fn(snap.exists ? (snap.get('s') as S) : undefined);
+      const t = fn(snap.exists ? (snap.get('s') as S) : undefined, storedIndex(snap));
       const batch = this.o.db.batch();
       const writes = this.stage(batch, key, ref, snap, t);
       if (writes === 0) return { conflicts: attempt - 1, emitted: 0 };
@@ -250,11 +266,15 @@ export class JoinStore<S> {
       return 0;
     }
     const idx = this.o.index(t.next);
+    // The tick closes a waiting state once `deadline` + allowed lateness has passed by its clock. Deadlines
+    // are landing times; a state written later than its deadline (a replay, a backlog after an outage) is
+    // queried as due no sooner than its write, so the events ingested with it get the allowed lateness too.
+    const due = idx.deadlineMs === null ? null : Math.max(idx.deadlineMs, (this.o.now ?? Date.now)());
     const fields = {
       orderId: key,
       s: t.next,
       status: idx.status,
-      deadline: idx.deadlineMs === null ? null : Timestamp.fromMillis(idx.deadlineMs),
+      deadline: due === null ? null : Timestamp.fromMillis(due),
       deadlineShard: shardOf(key, this.o.shards),
       expireAt: idx.expireAtMs === null ? null : Timestamp.fromMillis(idx.expireAtMs),
       updatedAt: FieldValue.serverTimestamp(),

@@ -11,6 +11,8 @@ export interface EventSource {
   /** GCS generation, as a decimal string (int64 arrives as a string in the finalize event). */
   readonly generation: string;
   readonly ordinal: number;
+  /** When the object landed in the bucket (its `timeCreated`), epoch ms: the event's time (DESIGN §3). */
+  readonly landedAtMs: number;
 }
 
 export type OrderFacts = Order & { readonly source: EventSource };

@@ -1,4 +1,6 @@
-// Tick, part 1: evict waiting states whose deadline has passed. The query runs per deadline shard
+// Tick, part 1: evict waiting states whose deadline + allowed lateness has passed by the tick's clock (the
+// watermark: deadlines are landing times, so a file that landed in time but is ingested up to the allowed
+// lateness later still finds its state waiting and joins). The query runs per deadline shard
 // (index: deadlineShard ASC, deadline ASC — the shard spreads the monotonically increasing deadline
 // over several index ranges) and each hit is expired through the same pure state machine and the same
 // atomic state+outbox commit as ingest, planned from the state the query read and committed only on
@@ -36,6 +38,7 @@ export type EvictDeps = Pick<IngestDeps, 'db' | 'collections' | 'counter' | 'log
     | 'orderTimeoutMs'
     | 'paymentTimeoutMs'
     | 'tombstoneRetentionMs'
+    | 'allowedLatenessMs'
   >;
   /** Test hook, awaited after a shard's query and before its commits (deterministic interleavings). */
   readonly pause?: (point: 'evict.after-query', shard: number) => Promise<void>;
@@ -65,6 +68,8 @@ export async function evictExpired(deps: EvictDeps): Promise<EvictResult> {
 /** One bounded round: up to evictBatchSize states, spread over the deadline shards. */
 export async function evictRound(deps: EvictDeps): Promise<Omit<EvictResult, 'rounds'>> {
   const now = (deps.now ?? Date.now)();
+  // Everything that landed before this has had its allowed lateness to be ingested.
+  const watermark = now - deps.config.allowedLatenessMs;
   const shards = deps.config.indexShards;
   const perShard = Math.max(1, Math.ceil(deps.config.evictBatchSize / shards));
   const store = createJoinStore(deps);
@@ -75,10 +80,10 @@ export async function evictRound(deps: EvictDeps): Promise<Omit<EvictResult, 'ro
     Array.from({ length: shards }, async (_, shard) => {
       const snap = await deps.collections.states
         .where('deadlineShard', '==', shard)
-        .where('deadline', '<=', Timestamp.fromMillis(now))
+        .where('deadline', '<=', Timestamp.fromMillis(watermark))
         .orderBy('deadline')
         .limit(perShard)
-        .select('orderId', 's')
+        .select('orderId', 's', 'deadline')
         .get();
       deps.counter.reads += Math.max(1, snap.size);
       if (snap.size === perShard) more = true;
@@ -90,9 +95,11 @@ export async function evictRound(deps: EvictDeps): Promise<Omit<EvictResult, 'ro
       for (const doc of snap.docs) {
         const orderId = doc.get('orderId') as string;
         read.set(orderId, doc);
-        items.set(orderId, (current) => {
-          if (current === undefined) return { next: undefined, emitted: [] };
-          const r = expireIfDue(current, now, deps.config);
+        items.set(orderId, (current, stored) => {
+          // Re-checked on the document the commit is planned from: an ingest may have written it since.
+          if (current === undefined || stored.deadlineMs === null || stored.deadlineMs > watermark)
+            return { next: undefined, emitted: [] };
+          const r = expireIfDue(current, watermark, deps.config);
           shardCounters.set(orderId, r.counters);
           return { next: r.changed ? r.state : undefined, emitted: r.emitted.map(toOutboxRow) };
         });

@@ -32,6 +32,8 @@ export interface InputObject {
   readonly name: string;
   /** GCS generation (decimal string). */
   readonly generation: string;
+  /** When this generation landed (its `timeCreated`), epoch ms: the time of every event in it. */
+  readonly landedAtMs: number;
   readonly size?: number;
   readonly contentEncoding?: string;
 }
@@ -47,6 +49,7 @@ export interface IngestDeps {
     | 'orderTimeoutMs'
     | 'paymentTimeoutMs'
     | 'tombstoneRetentionMs'
+    | 'allowedLatenessMs'
     | 'maxObjectSize'
     | 'maxDecompressedSize'
     | 'maxInflationRatio'
@@ -101,7 +104,7 @@ export function toOutboxRow(r: EmittedRow): OutboxRow {
 }
 
 export function createJoinStore(
-  deps: Pick<IngestDeps, 'db' | 'collections' | 'counter'> & { config: Pick<Config, 'indexShards'> },
+  deps: Pick<IngestDeps, 'db' | 'collections' | 'counter' | 'now'> & { config: Pick<Config, 'indexShards'> },
 ): JoinStore<JoinState> {
   return new JoinStore<JoinState>({
     db: deps.db,
@@ -109,6 +112,7 @@ export function createJoinStore(
     counter: deps.counter,
     index: stateIndex,
     shards: deps.config.indexShards,
+    ...(deps.now === undefined ? {} : { now: deps.now }),
   });
 }
 
@@ -146,6 +150,8 @@ export async function ingestObject(deps: IngestDeps, obj: InputObject): Promise<
   const store = createJoinStore(deps);
   const settings = deps.config;
   const src = { bucket: obj.bucket, object: obj.name, generation: obj.generation };
+  /** The latest deadline of a window the tick had closed before an event of this file that landed in it. */
+  let lateForWindowMs: number | null = null;
   let records = 0;
   let rejected = 0;
   let emitted = 0;
@@ -164,7 +170,6 @@ export async function ingestObject(deps: IngestDeps, obj: InputObject): Promise<
     const chunk = pending;
     pending = { events: [], issues: [], nextOrdinal: chunk.nextOrdinal };
     if (chunk.events.length > 0) {
-      const at = now();
       const byOrder = new Map<string, JoinEvent[]>();
       for (const e of chunk.events) {
         const id = e.kind === 'order' ? e.order.orderId : e.payment.orderId;
@@ -173,6 +178,7 @@ export async function ingestObject(deps: IngestDeps, obj: InputObject): Promise<
         else list.push(e);
       }
       const chunkCounters = new Map<string, JoinCounters>();
+      const chunkLate = new Map<string, number | null>();
       const rounds: Array<Map<string, TransitionFn<JoinState>>> = [];
       for (const [orderId, all] of byOrder) {
         for (let r = 0; r * EVENTS_PER_KEY_ROUND < all.length; r++) {
@@ -183,13 +189,17 @@ export async function ingestObject(deps: IngestDeps, obj: InputObject): Promise<
             let state = current;
             const rows: OutboxRow[] = [];
             const c = zeroCounters();
+            let late: number | null = null;
             for (const e of events) {
-              const res = applyEvent(state, e, at, settings);
+              const res = applyEvent(state, e, settings);
               addCounters(c, res.counters);
               for (const row of res.emitted) rows.push(toOutboxRow(row));
               state = res.state;
+              if (res.lateForWindowMs !== null) late = Math.max(late ?? 0, res.lateForWindowMs);
             }
-            chunkCounters.set(counterKey, c); // the last planning wins (re-planned after a lost race)
+            // The last planning wins (re-planned after a lost race).
+            chunkCounters.set(counterKey, c);
+            chunkLate.set(counterKey, late);
             return { next: state === current ? undefined : state, emitted: rows };
           });
         }
@@ -201,6 +211,7 @@ export async function ingestObject(deps: IngestDeps, obj: InputObject): Promise<
         conflicts += r.conflicts;
       }
       for (const c of chunkCounters.values()) addCounters(counters, c);
+      for (const l of chunkLate.values()) if (l !== null) lateForWindowMs = Math.max(lateForWindowMs ?? 0, l);
       faultPoint('ingest.after-commit');
     }
     if (chunk.issues.length > 0 || tracked) {
@@ -246,7 +257,7 @@ export async function ingestObject(deps: IngestDeps, obj: InputObject): Promise<
       startAt,
     })) {
       if (item.kind === 'record') {
-        const source: EventSource = { ...src, ordinal: item.ordinal };
+        const source: EventSource = { ...src, ordinal: item.ordinal, landedAtMs: obj.landedAtMs };
         const v = validateEvent(kind, item.value, item.path);
         if (v.ok) {
           records++;
@@ -302,10 +313,28 @@ export async function ingestObject(deps: IngestDeps, obj: InputObject): Promise<
     deps.counter.writes++;
   }
   if (fileIssue !== undefined) rejected++;
+  if (lateForWindowMs !== null) {
+    // Landed inside a window the tick had already closed: handled as the state then was (late rows).
+    const lateBySeconds = Math.max(
+      0,
+      Math.round((now() - (lateForWindowMs + deps.config.allowedLatenessMs)) / 1000),
+    );
+    deps.log.warn(
+      {
+        file: fileKey,
+        landedAt: new Date(obj.landedAtMs).toISOString(),
+        windowClosedAt: new Date(lateForWindowMs + deps.config.allowedLatenessMs).toISOString(),
+        lateEvents: counters.ingestedLate,
+        lateBySeconds,
+      },
+      `ingested late by ${lateBySeconds} s`,
+    );
+  }
   deps.log.info(
     {
       file: fileKey,
       kind,
+      landedAt: new Date(obj.landedAtMs).toISOString(),
       records,
       rejected,
       emitted,

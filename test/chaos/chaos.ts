@@ -55,8 +55,10 @@ export interface ChaosOptions {
   readonly seed: number;
   /** Orders in the workload (pairs, plus the fault mix's extras). */
   readonly count: number;
-  /** Order and payment timeout (a duration setting, e.g. "20s"): must exceed the worst delivery delay. */
+  /** Order and payment timeout (a duration setting, e.g. "10s"), of landing time. */
   readonly timeout: string;
+  /** Allowed lateness (STREAMJOIN_ALLOWED_LATENESS): must exceed the worst delay the faults cause. */
+  readonly lateness: string;
   /** Iceberg warehouse on the local GCS server (gs://, faulted too) or a plain folder (file://). */
   readonly warehouse: 'gs' | 'file';
   /** Flush lease (STREAMJOIN_FLUSH_LEASE): short, so crashed flushes are taken over — and live ones raced — often. */
@@ -296,7 +298,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const dataDir = o.dataDir;
   const setup = [
     `${o.count} orders as ${format}${format === 'object' ? '' : ` (${eventsPerFile} events/file)`}${gzip ? ', gzip' : ''}`,
-    `timeouts ${o.timeout}, flush lease ${o.flushLease}, tick 1 s, compact 2 s, warehouse ${o.warehouse}://`,
+    `timeouts ${o.timeout}, allowed lateness ${o.lateness}, flush lease ${o.flushLease}, tick 1 s, compact 2 s, warehouse ${o.warehouse}://`,
     `GCS server: duplicate p=${gcsOptions.duplicateProbability}, shuffle 0–${gcsOptions.shuffleDelayMs} ms, 503 p=${gcsOptions.failProbability}`,
     `SIGKILL a random function every ${killEveryMs[0] / 1000}–${killEveryMs[1] / 1000} s; extra tick/compact calls, 2–4 at once, every 0.3–1.5 s`,
     `two instances of tick and of compact; one paused (SIGSTOP) every 2–6 s for ${Math.round(leaseMs / 1000) + 1}–${Math.round(leaseMs / 1000) + 7} s (compact: half the time until the table moves beyond its base metadata, at most 30 s: a stale compactor)`,
@@ -342,6 +344,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       env: {
         STREAMJOIN_ORDER_TIMEOUT: o.timeout,
         STREAMJOIN_PAYMENT_TIMEOUT: o.timeout,
+        STREAMJOIN_ALLOWED_LATENESS: o.lateness,
         STREAMJOIN_TICK_INTERVAL: '1s',
         STREAMJOIN_COMPACT_INTERVAL: '2s',
         STREAMJOIN_WAREHOUSE: warehouse,

@@ -60,7 +60,7 @@ async function rowsByReason(): Promise<Map<string, number>> {
 describe('evict: rounds within the time budget', () => {
   it('a backlog of several rounds is evicted in one tick while the budget lasts', async () => {
     const deadline = await waitingOrders('R', 60);
-    h.clock = deadline + 1;
+    h.clock = deadline + h.config.allowedLatenessMs + 1; // past deadline + allowed lateness
     const r = await evictExpired(deps({ config: { evictBatchSize: 16 } }));
     assert.equal(r.expired, 60, 'every due state in one tick');
     assert.ok(r.rounds >= 4, `rounds of at most 16 (got ${r.rounds})`);
@@ -69,7 +69,7 @@ describe('evict: rounds within the time budget', () => {
 
   it('stops after the round in which the budget ran out, and says more is left', async () => {
     const deadline = await waitingOrders('S', 40);
-    h.clock = deadline + 1;
+    h.clock = deadline + h.config.allowedLatenessMs + 1; // past deadline + allowed lateness
     let t = 0;
     // The budget clock advances 10 ms per reading (one reading before the first round, one after each).
     const elapsed = () => (t += 10);
@@ -83,7 +83,7 @@ describe('evict: rounds within the time budget', () => {
 describe('evict: an expiry lands only on the state its query read', () => {
   it('two overlapping ticks expire each state once', async () => {
     const deadline = await waitingOrders('T', 30);
-    h.clock = deadline + 1;
+    h.clock = deadline + h.config.allowedLatenessMs + 1; // past deadline + allowed lateness
     // Tick A stops after the query of every deadline shard that holds a due state.
     const shards = new Set(Array.from({ length: 30 }, (_, i) => shardOf(`T${i}`, h.config.indexShards)));
     const paused = Promise.withResolvers<void>();
@@ -114,10 +114,11 @@ describe('evict: an expiry lands only on the state its query read', () => {
     const deadline = await waitingOrders('J', 5);
     const paused = Promise.withResolvers<void>();
     const go = Promise.withResolvers<void>();
-    // The tick's clock is past the deadline; the payment landed a moment before it.
+    // The tick's clock is past the deadline + allowed lateness; the payment landed a moment before the
+    // deadline.
     const tick = evictExpired(
       deps({
-        now: () => deadline + 1,
+        now: () => deadline + h.config.allowedLatenessMs + 1,
         pause: async () => {
           paused.resolve();
           await go.promise;

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { setFaults } from '../../shared/faults.ts';
+import { evictExpired } from '../../shared/pipeline/evict.ts';
 import { createHarness, type Harness, order, payment } from '../support/harness.ts';
 
 const MIN = 60_000;
@@ -32,7 +33,10 @@ describe('ingest: the DESIGN §3 state table through real files', () => {
   const t0 = Date.UTC(2026, 10, 25, 12, 0, 0);
   const cases: Array<{
     name: string;
-    steps: Array<{ at: number; file: string; body: unknown }>;
+    steps: Array<
+      | { at: number; file: string; body: unknown; landedAt?: number; late?: number }
+      | { at: number; tick: true }
+    >;
     rows: string[];
     status: string;
   }> = [
@@ -74,13 +78,23 @@ describe('ingest: the DESIGN §3 state table through real files', () => {
       status: 'WAITING_ORDER',
     },
     {
-      name: 'another payment while waiting for the order → payment_extra for the newcomer',
+      name: 'another payment while waiting for the order → held undecided',
       steps: [
         { at: 0, file: P('1'), body: payment('p1', 'A') },
         { at: 10, file: P('2'), body: payment('p2', 'A') },
       ],
-      rows: ['payment_extra'],
+      rows: [],
       status: 'WAITING_ORDER',
+    },
+    {
+      name: 'two payments, then the order → payment_extra for the newcomer, joined with the first',
+      steps: [
+        { at: 0, file: P('1'), body: payment('p1', 'A') },
+        { at: 10, file: P('2'), body: payment('p2', 'A') },
+        { at: 20, file: O('1'), body: order('A') },
+      ],
+      rows: ['joined', 'payment_extra'],
+      status: 'JOINED',
     },
     {
       name: 'after JOINED: order again and same payment → duplicates; another payment → payment_extra',
@@ -95,19 +109,30 @@ describe('ingest: the DESIGN §3 state table through real files', () => {
       status: 'JOINED',
     },
     {
-      name: 'order waits past its deadline, then its payment → order_timeout + payment_late (no tick needed)',
+      name: "a payment that landed after the order's deadline → held, not joined",
       steps: [
         { at: 0, file: O('1'), body: order('A') },
         { at: 16 * MIN, file: P('1'), body: payment('p1', 'A') },
+      ],
+      rows: [],
+      status: 'WAITING_PAYMENT',
+    },
+    {
+      name: 'order waits past its deadline, its payment lands later; the tick closes the window → order_timeout + payment_late',
+      steps: [
+        { at: 0, file: O('1'), body: order('A') },
+        { at: 16 * MIN, file: P('1'), body: payment('p1', 'A') },
+        { at: 18 * MIN, tick: true },
       ],
       rows: ['order_timeout', 'payment_late'],
       status: 'EXPIRED',
     },
     {
-      name: 'early payment past its deadline, then the order → payment_orphan + order_late',
+      name: 'early payment past its deadline, then the order; tick → payment_orphan + order_late',
       steps: [
         { at: 0, file: P('1'), body: payment('p1', 'A') },
         { at: 16 * MIN, file: O('1'), body: order('A') },
+        { at: 18 * MIN, tick: true },
       ],
       rows: ['order_late', 'payment_orphan'],
       status: 'EXPIRED',
@@ -116,9 +141,20 @@ describe('ingest: the DESIGN §3 state table through real files', () => {
       name: 'EXPIRED: the expired event again → duplicate',
       steps: [
         { at: 0, file: O('1'), body: order('A') },
-        { at: 16 * MIN, file: O('2'), body: order('A') },
+        { at: 18 * MIN, tick: true },
+        { at: 19 * MIN, file: O('2'), body: order('A') },
       ],
       rows: ['order_timeout'],
+      status: 'EXPIRED',
+    },
+    {
+      name: 'a payment that landed in time but is ingested after the window closed → payment_late, counted as ingested late',
+      steps: [
+        { at: 0, file: O('1'), body: order('A') },
+        { at: 18 * MIN, tick: true },
+        { at: 20 * MIN, landedAt: 10 * MIN, file: P('1'), body: payment('p1', 'A'), late: 1 },
+      ],
+      rows: ['order_timeout', 'payment_late'],
       status: 'EXPIRED',
     },
   ];
@@ -126,7 +162,15 @@ describe('ingest: the DESIGN §3 state table through real files', () => {
     it(c.name, async () => {
       for (const s of c.steps) {
         h.clock = t0 + s.at;
-        await send(s.file, s.body);
+        if ('tick' in s) {
+          await evictExpired({ ...h.ingestDeps(), config: h.config });
+          continue;
+        }
+        const obj = await h.upload(s.file, JSON.stringify(s.body), {
+          landedAtMs: t0 + (s.landedAt ?? s.at),
+        });
+        const r = await h.ingest(obj);
+        assert.equal(r.counters.ingestedLate, s.late ?? 0, 'counted as ingested late');
       }
       assert.deepEqual(reasons(await h.outbox()), [...c.rows].sort());
       assert.equal((await h.state('A'))?.status, c.status);

@@ -63,13 +63,17 @@ async function outboxCount() {
 }
 
 describe('tick: eviction', () => {
-  it('expires waiting orders (order_timeout) and early payments (payment_orphan) after their deadline', async () => {
+  it('expires waiting orders (order_timeout) and early payments (payment_orphan) once deadline + allowed lateness passed', async () => {
     const t0 = h.clock;
+    const lateness = h.config.allowedLatenessMs;
+    assert.equal(lateness, 2 * MIN, 'the default allowed lateness');
     await ingestLines('stream/orders/e/o.jsonl', [order('W1'), order('W2')]);
     await ingestLines('stream/payments/e/p.jsonl', [payment('p3', 'W3')]);
     h.clock = t0 + 14 * MIN;
     assert.equal((await runTick(tickDeps())).evict.expired, 0, 'nothing is due before the deadline');
-    h.clock = t0 + 15 * MIN + 1;
+    h.clock = t0 + 15 * MIN + lateness - 1;
+    assert.equal((await runTick(tickDeps())).evict.expired, 0, 'nor within the allowed lateness');
+    h.clock = t0 + 15 * MIN + lateness;
     const r = await runTick(tickDeps());
     assert.equal(r.evict.expired, 3);
     assert.equal(r.evict.counters.orderTimeout, 2);
@@ -80,6 +84,8 @@ describe('tick: eviction', () => {
       'W2:order_timeout',
       'W3:payment_orphan',
     ]);
+    // A timeout row is emitted at its deadline (landing time + timeout), not when the tick ran (ms as read).
+    for (const x of rows) assert.equal(Number(x['emitted_at']), t0 + 15 * MIN);
     assert.equal((await h.state('W1'))?.status, 'EXPIRED');
     // A second tick finds nothing more and a late payment is payment_late, not joined.
     assert.equal((await runTick(tickDeps())).evict.expired, 0);
@@ -88,14 +94,52 @@ describe('tick: eviction', () => {
     assert.ok((await stagedRows()).some((x) => x['order_id'] === 'W1' && x['reason'] === 'payment_late'));
   });
 
-  it('an event after the deadline but before any tick expires the state first; the tick then has nothing to do', async () => {
+  it('a payment that landed after the deadline but came before the tick is held; the tick emits order_timeout + payment_late', async () => {
     const t0 = h.clock;
     await ingestLines('stream/orders/e/o2.jsonl', [order('V1')]);
     h.clock = t0 + 20 * MIN;
     await ingestLines('stream/payments/e/p2.jsonl', [payment('pv', 'V1')]);
+    assert.equal((await h.state('V1'))?.status, 'WAITING_PAYMENT');
+    // Written at 20 min: due no sooner than then, so the tick closes it at 20 min + allowed lateness.
+    assert.equal((await runTick(tickDeps())).evict.expired, 0);
+    h.clock = t0 + 22 * MIN;
     const r = await runTick(tickDeps());
-    assert.equal(r.evict.expired, 0);
-    assert.deepEqual((await stagedRows()).map((x) => x['reason']).sort(), ['order_timeout', 'payment_late']);
+    assert.equal(r.evict.expired, 2);
+    const rows = await stagedRows();
+    assert.deepEqual(rows.map((x) => [x['reason'], Number(x['emitted_at'])]).sort(), [
+      ['order_timeout', t0 + 15 * MIN],
+      ['payment_late', t0 + 20 * MIN],
+    ]);
+  });
+
+  it('a state written long after its landing (a replay, a backlog) is closed no sooner than allowed lateness after the write', async () => {
+    const t0 = h.clock;
+    const landed = t0 - 60 * MIN; // deadline t0 - 45 min: long past when this is ingested
+    await h.ingest(
+      await h.upload('stream/orders/e/old.json', JSON.stringify(order('U1')), { landedAtMs: landed }),
+    );
+    await h.ingest(
+      await h.upload('stream/orders/e/old2.json', JSON.stringify(order('U2')), { landedAtMs: landed }),
+    );
+    h.clock = t0 + h.config.allowedLatenessMs - 1;
+    assert.equal((await runTick(tickDeps())).evict.expired, 0, 'its pair may still be in flight');
+    await h.ingest(
+      await h.upload('stream/payments/e/old.json', JSON.stringify(payment('pu', 'U1')), {
+        landedAtMs: landed + MIN,
+      }),
+    );
+    h.clock = t0 + h.config.allowedLatenessMs;
+    assert.equal((await runTick(tickDeps())).evict.expired, 1);
+    const rows = await stagedRows();
+    assert.deepEqual(
+      rows
+        .map((x) => [x['order_id'], x['reason'] ?? 'joined', Number(x['joined_at'] ?? x['emitted_at'])])
+        .sort(),
+      [
+        ['U1', 'joined', landed + MIN],
+        ['U2', 'order_timeout', landed + 15 * MIN],
+      ],
+    );
   });
 
   it('bounded work per run with continuation (a budget of one round per tick)', async () => {
@@ -105,7 +149,7 @@ describe('tick: eviction', () => {
       'stream/orders/e/many.jsonl',
       Array.from({ length: 60 }, (_, i) => order(`B${i}`)),
     );
-    hh.clock = t0 + 16 * MIN;
+    hh.clock = t0 + 18 * MIN;
     const deps = { ...tickDeps(), config: { ...hh.config, evictBatchSize: 16, evictTimeBudgetMs: 0 } };
     let total = 0;
     let runs = 0;

@@ -22,12 +22,17 @@ export interface Harness {
   readonly collections: Collections;
   readonly counter: OpCounter;
   readonly dir: string;
-  /** Test clock (epoch ms) used by the core. */
+  /** Test clock (epoch ms) used by the core as its processing time. */
   clock: number;
+  /**
+   * Uploads an object and returns it as ingest sees it. Its landing time is the test clock at upload (or
+   * `landedAtMs`), not the local server's real timeCreated, so a test places objects in time; tests of the
+   * landing time itself read timeCreated (`realLanding: true`).
+   */
   upload(
     name: string,
     content: string | Buffer,
-    options?: { contentEncoding?: string },
+    options?: { contentEncoding?: string; landedAtMs?: number; realLanding?: boolean },
   ): Promise<InputObject>;
   ingestDeps(): IngestDeps;
   ingest(obj: InputObject): ReturnType<typeof ingestObject>;
@@ -75,6 +80,8 @@ export async function createHarness(label: string, env: Record<string, string> =
         bucket: config.inputBucket,
         name,
         generation: String(m.generation),
+        landedAtMs:
+          options.realLanding === true ? Date.parse(String(m.timeCreated)) : (options.landedAtMs ?? h.clock),
         size: Number(m.size),
         ...(m.contentEncoding === undefined ? {} : { contentEncoding: m.contentEncoding }),
       };

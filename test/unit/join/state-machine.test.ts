@@ -1,5 +1,6 @@
-// Every row of DESIGN §3's table, table-driven: a history of events builds the state, then one event (or
-// a tick) at `now` must give the expected state, rows and counters.
+// Every row of DESIGN §3's table, table-driven: a history of events builds the state, then one event that
+// landed at `now` (or a tick whose watermark is `now`) must give the expected state, rows and counters.
+// Time is landing time: each event carries it (source.landedAtMs); ingest time plays no part.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Order, Payment } from '../../../shared/ingest/validate.ts';
@@ -12,6 +13,7 @@ import {
   type JoinSettings,
   type JoinState,
   type JoinStatus,
+  MAX_PENDING_PAYMENTS,
   paymentKey,
 } from '../../../shared/join/state-machine.ts';
 
@@ -30,7 +32,13 @@ const source = () => ({
   object: 'stream/x.json',
   generation: '1',
   ordinal: ordinal++,
+  landedAtMs: 0,
 });
+
+/** The event as if its object landed at `t`. */
+function at(e: JoinEvent, t: number): JoinEvent {
+  return { ...e, source: { ...e.source, landedAtMs: t } };
+}
 
 function order(fields: Partial<Order> = {}): JoinEvent {
   return {
@@ -61,12 +69,12 @@ function payment(paymentId: string, fields: Partial<Payment> = {}): JoinEvent {
   };
 }
 
-/** Applies [event, now] pairs from no state, as ingest would. */
+/** Applies [event, landed at] pairs (or [tick, watermark]) from no state, as ingest and the tick would. */
 function run(history: Array<[JoinEvent | 'tick', number]>): JoinState | undefined {
   let state: JoinState | undefined;
-  for (const [e, now] of history) {
-    if (e === 'tick') state = expireIfDue(state!, now, settings).state;
-    else state = applyEvent(state, e, now, settings).state;
+  for (const [e, t] of history) {
+    if (e === 'tick') state = expireIfDue(state!, t, settings).state;
+    else state = applyEvent(state, at(e, t), settings).state;
   }
   return state;
 }
@@ -102,6 +110,9 @@ interface Case {
     deadlineMs?: number | null;
     purgeAtMs?: number | null;
     expiredAs?: 'order_timeout' | 'payment_orphan' | null;
+    /** `kind:id` of the events a waiting state holds undecided. */
+    pending?: string[];
+    lateForWindowMs?: number | null;
   };
 }
 
@@ -205,17 +216,18 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'WAITING_ORDER + another payment_id → payment_extra for the newcomer (payment fields only)',
+    name: 'WAITING_ORDER + another payment_id → held undecided (the order may still land between them)',
     given: [[p1, T0]],
     givenStatus: 'WAITING_ORDER',
     event: p2,
     now: T0 + MIN,
     expected: {
       status: 'WAITING_ORDER',
-      rows: [{ table: 'unmatched', reason: 'payment_extra', order: null, payment: 'p2', atMs: T0 + MIN }],
-      counters: { paymentExtra: 1 },
+      rows: [],
+      counters: {},
       changed: true,
       deadlineMs: PAYMENT_DEADLINE, // the first payment keeps waiting on its own deadline
+      pending: ['payment:p2'],
     },
   },
   {
@@ -230,7 +242,7 @@ const cases: Case[] = [
     expected: { status: 'WAITING_ORDER', rows: [], counters: { duplicatePayments: 1 }, changed: false },
   },
   {
-    name: 'WAITING_ORDER with an extra + order → JOINED with the first payment',
+    name: 'WAITING_ORDER with an extra + order → payment_extra for the newcomer (payment fields only), JOINED with the first payment',
     given: [
       [p1, T0],
       [p2, T0 + MIN],
@@ -240,8 +252,31 @@ const cases: Case[] = [
     now: T0 + 2 * MIN,
     expected: {
       status: 'JOINED',
-      rows: [{ table: 'joined', reason: null, order: 'c1', payment: 'p1', atMs: T0 + 2 * MIN }],
-      counters: { joined: 1 },
+      rows: [
+        { table: 'unmatched', reason: 'payment_extra', order: null, payment: 'p2', atMs: T0 + MIN },
+        { table: 'joined', reason: null, order: 'c1', payment: 'p1', atMs: T0 + 2 * MIN },
+      ],
+      counters: { joined: 1, paymentExtra: 1 },
+      changed: true,
+      pending: [],
+    },
+  },
+  {
+    name: 'WAITING_ORDER with an extra + an order that landed between them → JOINED, then payment_extra with order fields',
+    given: [
+      [p1, T0],
+      [p2, T0 + 2 * MIN],
+    ],
+    givenStatus: 'WAITING_ORDER',
+    event: o,
+    now: T0 + MIN,
+    expected: {
+      status: 'JOINED',
+      rows: [
+        { table: 'joined', reason: null, order: 'c1', payment: 'p1', atMs: T0 + MIN },
+        { table: 'unmatched', reason: 'payment_extra', order: 'c1', payment: 'p2', atMs: T0 + 2 * MIN },
+      ],
+      counters: { joined: 1, paymentExtra: 1 },
       changed: true,
     },
   },
@@ -341,61 +376,148 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'WAITING_ORDER, deadline passed, tick → EXPIRED, payment_orphan (payment fields)',
+    name: 'WAITING_ORDER, deadline passed, tick → EXPIRED, payment_orphan (payment fields) at the deadline',
     given: [[p1, T0]],
     givenStatus: 'WAITING_ORDER',
     event: 'tick',
     now: late,
     expected: {
       status: 'EXPIRED',
-      rows: [{ table: 'unmatched', reason: 'payment_orphan', order: null, payment: 'p1', atMs: late }],
+      rows: [
+        { table: 'unmatched', reason: 'payment_orphan', order: null, payment: 'p1', atMs: PAYMENT_DEADLINE },
+      ],
       counters: { paymentOrphan: 1 },
       changed: true,
       deadlineMs: null,
-      purgeAtMs: late + settings.tombstoneRetentionMs,
+      purgeAtMs: PAYMENT_DEADLINE + settings.tombstoneRetentionMs,
       expiredAs: 'payment_orphan',
     },
   },
   {
-    name: 'WAITING_PAYMENT, deadline passed, payment (any event) → order_timeout, then payment_late',
+    name: 'WAITING_PAYMENT + a payment that landed after the deadline → held until the window closes',
     given: [[o, T0]],
     givenStatus: 'WAITING_PAYMENT',
     event: p1,
     now: late,
     expected: {
+      status: 'WAITING_PAYMENT',
+      rows: [],
+      counters: {},
+      changed: true,
+      deadlineMs: ORDER_DEADLINE,
+      pending: ['payment:p1'],
+    },
+  },
+  {
+    name: 'WAITING_PAYMENT holding a payment landed after the deadline, tick → order_timeout at the deadline, then payment_late at its landing',
+    given: [
+      [o, T0],
+      [p1, late],
+    ],
+    givenStatus: 'WAITING_PAYMENT',
+    event: 'tick',
+    now: late + MIN,
+    expected: {
       status: 'EXPIRED',
       rows: [
-        { table: 'unmatched', reason: 'order_timeout', order: 'c1', payment: null, atMs: late },
+        { table: 'unmatched', reason: 'order_timeout', order: 'c1', payment: null, atMs: ORDER_DEADLINE },
         { table: 'unmatched', reason: 'payment_late', order: 'c1', payment: 'p1', atMs: late },
       ],
       counters: { orderTimeout: 1, paymentLate: 1 },
       changed: true,
       expiredAs: 'order_timeout',
+      pending: [],
     },
   },
   {
-    name: 'WAITING_PAYMENT, deadline passed, order again → order_timeout, then the duplicate',
+    name: 'WAITING_PAYMENT holding a late payment + a payment that landed in time → JOINED, the late one is payment_extra',
+    given: [
+      [o, T0],
+      [p2, late],
+    ],
+    givenStatus: 'WAITING_PAYMENT',
+    event: p1,
+    now: JOINED_AT,
+    expected: {
+      status: 'JOINED',
+      rows: [
+        { table: 'joined', reason: null, order: 'c1', payment: 'p1', atMs: JOINED_AT },
+        { table: 'unmatched', reason: 'payment_extra', order: 'c1', payment: 'p2', atMs: late },
+      ],
+      counters: { joined: 1, paymentExtra: 1 },
+      changed: true,
+    },
+  },
+  {
+    name: 'WAITING_PAYMENT, deadline passed, order again → a duplicate; the state still waits for the tick',
     given: [[o, T0]],
     givenStatus: 'WAITING_PAYMENT',
     event: oAgain,
     now: late,
     expected: {
-      status: 'EXPIRED',
-      rows: [{ table: 'unmatched', reason: 'order_timeout', order: 'c1', payment: null, atMs: late }],
-      counters: { orderTimeout: 1, duplicateOrders: 1 },
-      changed: true,
+      status: 'WAITING_PAYMENT',
+      rows: [],
+      counters: { duplicateOrders: 1 },
+      changed: false,
+      deadlineMs: ORDER_DEADLINE,
     },
   },
   {
-    name: 'WAITING_ORDER, deadline passed, order (any event) → payment_orphan, then order_late',
-    given: [[p1, T0]],
+    name: 'WAITING_PAYMENT + a copy of the order that landed earlier → the earlier copy counts (its deadline)',
+    given: [[oAgain, T0 + MIN]],
+    givenStatus: 'WAITING_PAYMENT',
+    event: o,
+    now: T0,
+    expected: {
+      status: 'WAITING_PAYMENT',
+      rows: [],
+      counters: { duplicateOrders: 1 },
+      changed: true,
+      deadlineMs: ORDER_DEADLINE,
+    },
+  },
+  {
+    name: 'WAITING_ORDER + an order that landed before the payment → JOINED at the later landing (the payment)',
+    given: [[p1, JOINED_AT]],
     givenStatus: 'WAITING_ORDER',
     event: o,
+    now: T0,
+    expected: {
+      status: 'JOINED',
+      rows: [{ table: 'joined', reason: null, order: 'c1', payment: 'p1', atMs: JOINED_AT }],
+      counters: { joined: 1 },
+      changed: true,
+      purgeAtMs: JOINED_AT + settings.tombstoneRetentionMs,
+    },
+  },
+  {
+    name: 'WAITING_ORDER + an order that landed more than its timeout before the payment → held (order_timeout + payment_late once closed)',
+    given: [[p1, late]],
+    givenStatus: 'WAITING_ORDER',
+    event: o,
+    now: T0,
+    expected: {
+      status: 'WAITING_PAYMENT',
+      rows: [],
+      counters: {},
+      changed: true,
+      deadlineMs: ORDER_DEADLINE,
+      pending: ['payment:p1'],
+    },
+  },
+  {
+    name: 'WAITING_ORDER, deadline passed, order → held; tick → payment_orphan at the deadline, then order_late',
+    given: [
+      [p1, T0],
+      [o, late],
+    ],
+    givenStatus: 'WAITING_ORDER',
+    event: 'tick',
     now: late,
     expected: {
       status: 'EXPIRED',
       rows: [
-        { table: 'unmatched', reason: 'payment_orphan', order: null, payment: 'p1', atMs: late },
+        { table: 'unmatched', reason: 'payment_orphan', order: null, payment: 'p1', atMs: PAYMENT_DEADLINE },
         { table: 'unmatched', reason: 'order_late', order: 'c1', payment: 'p1', atMs: late },
       ],
       counters: { paymentOrphan: 1, orderLate: 1 },
@@ -404,32 +526,47 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'WAITING_ORDER, deadline passed, same payment_id → payment_orphan, then the duplicate',
+    name: 'WAITING_ORDER, deadline passed, same payment_id → duplicate',
     given: [[p1, T0]],
     givenStatus: 'WAITING_ORDER',
     event: p1again,
     now: late,
-    expected: {
-      status: 'EXPIRED',
-      rows: [{ table: 'unmatched', reason: 'payment_orphan', order: null, payment: 'p1', atMs: late }],
-      counters: { paymentOrphan: 1, duplicatePayments: 1 },
-      changed: true,
-    },
+    expected: { status: 'WAITING_ORDER', rows: [], counters: { duplicatePayments: 1 }, changed: false },
   },
   {
-    name: 'WAITING_ORDER, deadline passed, another payment_id → payment_orphan, then payment_extra',
-    given: [[p1, T0]],
+    name: 'WAITING_ORDER, deadline passed, another payment_id → held; tick → payment_orphan, then payment_extra',
+    given: [
+      [p1, T0],
+      [p2, late],
+    ],
     givenStatus: 'WAITING_ORDER',
-    event: p2,
+    event: 'tick',
     now: late,
     expected: {
       status: 'EXPIRED',
       rows: [
-        { table: 'unmatched', reason: 'payment_orphan', order: null, payment: 'p1', atMs: late },
+        { table: 'unmatched', reason: 'payment_orphan', order: null, payment: 'p1', atMs: PAYMENT_DEADLINE },
         { table: 'unmatched', reason: 'payment_extra', order: null, payment: 'p2', atMs: late },
       ],
       counters: { paymentOrphan: 1, paymentExtra: 1 },
       changed: true,
+    },
+  },
+  {
+    name: 'EXPIRED after order_timeout + a payment that landed before the deadline (ingested after the window closed) → payment_late, counted as ingested late',
+    given: [
+      [o, T0],
+      ['tick', ORDER_DEADLINE],
+    ],
+    givenStatus: 'EXPIRED',
+    event: p1,
+    now: JOINED_AT,
+    expected: {
+      status: 'EXPIRED',
+      rows: [{ table: 'unmatched', reason: 'payment_late', order: 'c1', payment: 'p1', atMs: JOINED_AT }],
+      counters: { paymentLate: 1, ingestedLate: 1 },
+      changed: true,
+      lateForWindowMs: ORDER_DEADLINE,
     },
   },
   {
@@ -588,7 +725,11 @@ const ZERO: JoinCounters = {
   duplicateOrders: 0,
   duplicatePayments: 0,
   restarted: 0,
+  ingestedLate: 0,
 };
+
+const heldKeys = (s: JoinState) =>
+  s.pending.map((e) => (e.kind === 'order' ? `order:${e.order.orderId}` : `payment:${e.payment.paymentId}`));
 
 describe('join state machine: DESIGN §3 table', () => {
   for (const c of cases) {
@@ -599,7 +740,7 @@ describe('join state machine: DESIGN §3 table', () => {
       const r =
         c.event === 'tick'
           ? expireIfDue(before!, c.now, settings)
-          : applyEvent(before, c.event, c.now, settings);
+          : applyEvent(before, at(c.event, c.now), settings);
       assert.equal(r.state.status, c.expected.status);
       assert.deepEqual(r.emitted.map(shape), c.expected.rows);
       assert.deepEqual(r.counters, { ...ZERO, ...c.expected.counters });
@@ -609,6 +750,8 @@ describe('join state machine: DESIGN §3 table', () => {
       if (c.expected.deadlineMs !== undefined) assert.equal(r.state.deadlineMs, c.expected.deadlineMs);
       if (c.expected.purgeAtMs !== undefined) assert.equal(r.state.purgeAtMs, c.expected.purgeAtMs);
       if (c.expected.expiredAs !== undefined) assert.equal(r.state.expiredAs, c.expected.expiredAs);
+      if (c.expected.pending !== undefined) assert.deepEqual(heldKeys(r.state), c.expected.pending);
+      if ('lateForWindowMs' in r) assert.equal(r.lateForWindowMs, c.expected.lateForWindowMs ?? null);
       // Pure: the input state is not mutated; the output is plain JSON (a Firestore document as is).
       if (frozen !== undefined) assert.deepEqual(before, frozen);
       assert.deepEqual(JSON.parse(JSON.stringify(r.state)), r.state);
@@ -622,8 +765,7 @@ describe('join state machine: rows and state details', () => {
     const s = run([[o, T0]]);
     const r = applyEvent(
       s,
-      payment('p1', { paymentDate: '2026-11-25T12:05:00', amount: 100 }),
-      JOINED_AT,
+      at(payment('p1', { paymentDate: '2026-11-25T12:05:00', amount: 100 }), JOINED_AT),
       settings,
     );
     const [row] = r.emitted;
@@ -655,30 +797,30 @@ describe('join state machine: rows and state details', () => {
       payment_amount: 100,
       reason: 'payment_orphan',
     });
-    assert.equal(toTableRow(row).emitted_at, BigInt(late) * 1000n);
+    assert.equal(toTableRow(row).emitted_at, BigInt(PAYMENT_DEADLINE) * 1000n);
   });
 
   it('row ids are deterministic: re-applying the same event to the same state gives the same ids', () => {
     const s = run([[o, T0]]);
-    const a = applyEvent(s, p1, JOINED_AT, settings);
-    const b = applyEvent(s, p1, JOINED_AT + 5, settings);
+    const a = applyEvent(s, at(p1, JOINED_AT), settings);
+    const b = applyEvent(s, at(p1, JOINED_AT), settings);
     assert.equal(a.emitted[0]!.id, b.emitted[0]!.id);
     assert.equal(a.emitted[0]!.id, rowId('o1', T0, 'joined', 'p1'));
     assert.match(a.emitted[0]!.id, /^[0-9a-f]{32}$/);
   });
 
   it('row ids differ per reason, per payment, and for a state started afresh after retention', () => {
-    const joined = applyEvent(run([[o, T0]]), p1, JOINED_AT, settings);
-    const extra = applyEvent(joined.state, p2, JOINED_AT + 1, settings);
-    const fresh = applyEvent(joined.state, order(), JOINED_AT + settings.tombstoneRetentionMs, settings);
-    const rejoined = applyEvent(fresh.state, p1, JOINED_AT + settings.tombstoneRetentionMs + 1, settings);
+    const joined = applyEvent(run([[o, T0]]), at(p1, JOINED_AT), settings);
+    const extra = applyEvent(joined.state, at(p2, JOINED_AT + 1), settings);
+    const fresh = applyEvent(joined.state, at(order(), JOINED_AT + settings.tombstoneRetentionMs), settings);
+    const rejoined = applyEvent(fresh.state, at(p1, JOINED_AT + settings.tombstoneRetentionMs + 1), settings);
     const ids = [joined.emitted[0]!.id, extra.emitted[0]!.id, rejoined.emitted[0]!.id];
     assert.equal(new Set(ids).size, 3);
   });
 
   it('the state remembers payment_ids as short digests, not the ids themselves', () => {
     const longId = 'p'.repeat(4096);
-    const s = applyEvent(undefined, payment(longId), T0, settings).state;
+    const s = applyEvent(undefined, at(payment(longId), T0), settings).state;
     assert.deepEqual(s.paymentKeys, [paymentKey(longId)]);
     assert.ok(JSON.stringify(s.paymentKeys).length < 30);
   });
@@ -692,16 +834,110 @@ describe('join state machine: rows and state details', () => {
   });
 
   it('traces each state side to its source file and ordinal', () => {
-    const e = order();
-    const s = applyEvent(undefined, e, T0, settings).state;
+    const e = at(order(), T0);
+    const s = applyEvent(undefined, e, settings).state;
     assert.deepEqual(s.order!.source, e.source);
   });
 
   it('refuses a state of another order_id (a programming error, not data)', () => {
     const s = run([[o, T0]]);
-    assert.throws(() => applyEvent(s, payment('p1', { orderId: 'o2' }), T0, settings), {
+    assert.throws(() => applyEvent(s, at(payment('p1', { orderId: 'o2' }), T0), settings), {
       name: 'StreamjoinError',
       message: /expected a state for order_id "o2", but was one for "o1"/,
     });
+  });
+});
+
+describe('join state machine: landing time, held events, limits', () => {
+  it('a tick whose watermark is 1 ms before the deadline decides nothing', () => {
+    const s = run([
+      [o, T0],
+      [p1, late],
+    ])!;
+    const r = expireIfDue(s, ORDER_DEADLINE - 1, settings);
+    assert.equal(r.changed, false);
+    assert.equal(r.state, s);
+  });
+
+  it('any ingest order of the same events gives the rows of landing order (out-of-order arrival)', () => {
+    const evs: Array<[JoinEvent, number]> = [
+      [o, T0],
+      [p1, T0 + MIN],
+      [payment('p2'), late],
+    ];
+    const perms = [
+      [0, 1, 2],
+      [0, 2, 1],
+      [1, 0, 2],
+      [1, 2, 0],
+      [2, 0, 1],
+      [2, 1, 0],
+    ];
+    const results = perms.map((perm) => {
+      let state: JoinState | undefined;
+      const rows: EmittedRow[] = [];
+      for (const i of perm) {
+        const r = applyEvent(state, at(evs[i]![0], evs[i]![1]), settings);
+        rows.push(...r.emitted);
+        state = r.state;
+      }
+      rows.push(...expireIfDue(state!, late * 2, settings).emitted);
+      return JSON.stringify(rows.map((r) => [r.id, r.reason, r.paymentId, r.atMs, r.values]).sort());
+    });
+    assert.equal(new Set(results).size, 1, results.join('\n'));
+    assert.match(results[0]!, /payment_extra/);
+  });
+
+  it('limit: a copy that landed earlier but comes after its pair was decided is only a duplicate', () => {
+    // The joined row was emitted with the copy that was there; rows are never taken back.
+    const joined = run([
+      [p1, T0],
+      [oAgain, T0 + 2 * MIN],
+    ])!;
+    assert.equal(joined.status, 'JOINED');
+    const r = applyEvent(joined, at(o, T0 + MIN), settings);
+    assert.equal(r.outcome, 'duplicate');
+    assert.deepEqual(r.emitted, []);
+  });
+
+  it(`past ${MAX_PENDING_PAYMENTS} undecided payments, another distinct payment is emitted at once as payment_extra`, () => {
+    let s: JoinState | undefined;
+    for (let i = 0; i <= MAX_PENDING_PAYMENTS; i++)
+      s = applyEvent(s, at(payment(`q${i}`), T0 + i), settings).state;
+    assert.equal(s!.pending.length, MAX_PENDING_PAYMENTS);
+    const r = applyEvent(s, at(payment('overflow'), T0 + 1000), settings);
+    assert.deepEqual(r.emitted.map(shape), [
+      { table: 'unmatched', reason: 'payment_extra', order: null, payment: 'overflow', atMs: T0 + 1000 },
+    ]);
+    assert.equal(applyEvent(r.state, at(payment('overflow'), T0 + 2000), settings).outcome, 'duplicate');
+    // The overflow is not held, so the order later releases the others but not it again.
+    const joined = applyEvent(r.state, at(o, T0 + 2000), settings);
+    assert.equal(joined.state.status, 'JOINED');
+    assert.equal(joined.emitted.filter((x) => x.paymentId === 'overflow').length, 0);
+    assert.equal(joined.emitted.length, MAX_PENDING_PAYMENTS + 1);
+  });
+
+  it('reads a version-1 state (processing time, no held events) as landing time', () => {
+    const v1 = {
+      v: 1,
+      orderId: 'o1',
+      status: 'WAITING_PAYMENT',
+      epochMs: T0,
+      updatedAtMs: T0,
+      deadlineMs: ORDER_DEADLINE,
+      purgeAtMs: null,
+      expiredAs: null,
+      order: {
+        ...(o as Extract<JoinEvent, { kind: 'order' }>).order,
+        source: { bucket: 'b', object: 'x', generation: '1', ordinal: 0 },
+      },
+      payment: null,
+      paymentKeys: [],
+    } as unknown as JoinState;
+    const r = applyEvent(v1, at(p1, JOINED_AT), settings);
+    assert.deepEqual(r.emitted.map(shape), [
+      { table: 'joined', reason: null, order: 'c1', payment: 'p1', atMs: JOINED_AT },
+    ]);
+    assert.equal(r.state.v, 2);
   });
 });
