@@ -274,10 +274,17 @@ const sumOps = (...xs: Ops[]): Ops => ({
   deletes: xs.reduce((a, x) => a + x.deletes, 0),
 });
 
-/** USD per million orders for `ops` per pair (+1 TTL delete of the tombstone state per order, billed too). */
-function costPerMillion(ops: Ops, prices: { reads: number; writes: number; deletes: number }): number {
+/** USD per million orders for `ops` per pair, plus `ttlDeletes` per pair (the tombstone state and the
+ *  objects' ledger entries, deleted by Firestore TTL and billed as deletes). */
+function costPerMillion(
+  ops: Ops,
+  prices: { reads: number; writes: number; deletes: number },
+  ttlDeletes: number,
+): number {
   return (
-    ((ops.reads * prices.reads + ops.writes * prices.writes + (ops.deletes + 1) * prices.deletes) * 1e6) / 1e5
+    ((ops.reads * prices.reads + ops.writes * prices.writes + (ops.deletes + ttlDeletes) * prices.deletes) *
+      1e6) /
+    1e5
   );
 }
 
@@ -450,14 +457,15 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
     );
 
     // 3. Firestore operations per joined pair, and the cost.
-    for (const [label, ing, tc, n] of [
-      ['1-event files', ing1, tc1, pairs],
-      ['1,000-event files', ing2, tc2, events2 / 2],
+    // Goals (issue 14): the per-object ledger entry costs at most one operation per object.
+    for (const [label, ing, tc, n, goal, objectsPerPair] of [
+      ['1-event files', ing1, tc1, pairs, 9, 2],
+      ['1,000-event files', ing2, tc2, events2 / 2, 7.1, 2 / perFile],
     ] as const) {
       if (tc.rows !== n) log(`  warning: ${label}: flushed ${tc.rows} rows, expected ${n}`);
       const total = perPair(sumOps(ing.ops, tc.tick, tc.compact), n);
       const all = total.reads + total.writes + total.deletes;
-      const cond = `${label}: ${n} pairs ingested, then ticks (evict + flush to Parquet) until the outbox is empty and one compaction (Iceberg commit), counted by OpCounter; ingest ${JSON.stringify(perPair(ing.ops, n))}, tick ${JSON.stringify(perPair(tc.tick, n))}, compact ${JSON.stringify(perPair(tc.compact, n))} per pair`;
+      const cond = `${label}: ${n} pairs ingested (each object's ledger entry included), then ticks (evict + flush to Parquet) until the outbox is empty and one compaction (Iceberg commit), counted by OpCounter; ingest ${JSON.stringify(perPair(ing.ops, n))}, tick ${JSON.stringify(perPair(tc.tick, n))}, compact ${JSON.stringify(perPair(tc.compact, n))} per pair`;
       log(
         `Firestore ops per joined pair (${label}): reads ${round(total.reads, 3)}, writes ${round(total.writes, 3)}, deletes ${round(total.deletes, 3)} = ${round(all, 3)}`,
       );
@@ -484,17 +492,17 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
           name: `Firestore operations per joined pair (${label})`,
           value: round(all, 3),
           unit: 'ops',
-          goal: '≤ 8',
-          meets: all <= 8,
+          goal: `≤ ${goal}`,
+          meets: all <= goal,
           conditions: cond,
         },
       );
       for (const p of [FIRESTORE_PRICES.regional, FIRESTORE_PRICES.multiRegion]) {
         figures.push({
           name: `Firestore cost per million orders (${label}, ${p.where})`,
-          value: round(costPerMillion(total, p), 3),
+          value: round(costPerMillion(total, p, 1 + objectsPerPair), 3),
           unit: 'USD',
-          conditions: `the operations of "Firestore operations per joined pair (${label})" (${round(total.reads, 3)} reads, ${round(total.writes, 3)} writes, ${round(total.deletes, 3)} deletes) × 1,000,000 at prices per 100k: reads $${p.reads}, writes $${p.writes}, deletes $${p.deletes} (${FIRESTORE_PRICES.source}); plus 1 TTL delete per order (the tombstone state, billed as a delete); free tier ignored; document sizes < 1 KiB (1 op each)`,
+          conditions: `the operations of "Firestore operations per joined pair (${label})" (${round(total.reads, 3)} reads, ${round(total.writes, 3)} writes, ${round(total.deletes, 3)} deletes) × 1,000,000 at prices per 100k: reads $${p.reads}, writes $${p.writes}, deletes $${p.deletes} (${FIRESTORE_PRICES.source}); plus ${round(1 + objectsPerPair, 3)} TTL deletes per pair (the tombstone state and ${round(objectsPerPair, 3)} ledger entries, billed as deletes); free tier ignored; document sizes < 1 KiB (1 op each)`,
         });
       }
     }

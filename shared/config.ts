@@ -205,6 +205,13 @@ export const SETTINGS = {
     duration(60_000),
     'JOINED/EXPIRED states are kept this long (Firestore TTL) to recognise duplicates.',
   ),
+  ledgerRetentionMs: setting(
+    'STREAMJOIN_LEDGER_RETENTION',
+    '30d',
+    'a duration ≥ 1m',
+    duration(60_000),
+    'Ledger entries (one per ingested object generation) are kept this long (Firestore TTL): a file seen within it is recognised whole.',
+  ),
   tickIntervalMs: setting(
     'STREAMJOIN_TICK_INTERVAL',
     '1m',

@@ -9,6 +9,8 @@
 export const GUARDS = {
   'ingest.state-precondition':
     'ingest/evict commits a state change only if the state is still the one it read (create-only or lastUpdateTime)',
+  'ingest.ledger-create':
+    "a file's ledger entry is created (create-only) in the same commit as its state changes, so a redelivered or replayed file is recognised whole, even after its tombstones are gone",
   'compact.batch-id-skip':
     'an append skips batches whose ids a committed snapshot already records (retried commit after success)',
   'compact.rewrite-liveness':

@@ -3,7 +3,11 @@
 // (getAll), the pure transition runs, and all changes of a chunk are committed as one WriteBatch whose
 // every state write carries a precondition (create = must not exist, update = lastUpdateTime). If the
 // batch loses a race, only the keys of that chunk are retried one by one, each re-read and re-planned.
+// Keys expected to be new can be planned without the read (a speculative create: the precondition
+// proves the state absent, and a lost bet is re-read and re-planned like a lost race). applyAtomic()
+// commits a whole set of transitions as ONE commit together with a guard document created there.
 import {
+  type DocumentData,
   type DocumentReference,
   type DocumentSnapshot,
   FieldValue,
@@ -42,6 +46,32 @@ export interface Transition<S> {
   readonly emitted: readonly OutboxRow[];
 }
 
+export interface ApplyOptions {
+  /** Plan the first attempt as if no state existed (no read); a key that exists fails the commit, and the
+   *  keys of that commit are then read and re-planned. For keys that are almost always new. */
+  readonly assumeAbsent?: boolean;
+  /** Snapshots the caller already holds (the tick's eviction query): the first attempt plans from them
+   *  instead of reading again, and its commit lands only on those exact versions (guard `guard`). */
+  readonly read?: ReadonlyMap<string, DocumentSnapshot>;
+  readonly guard?: GuardName;
+}
+
+export interface AtomicOptions extends Pick<ApplyOptions, 'assumeAbsent'> {
+  /** Created (must not exist) in the same commit. If it exists, the commit is not made: `guarded`. */
+  readonly guard: { readonly ref: DocumentReference; readonly data: DocumentData };
+  /** Write the guard whether or not it exists (a forced re-run): never `guarded`. */
+  readonly overwriteGuard?: boolean;
+  /** Further writes of the same commit (e.g. quarantine records), each staging exactly one write. */
+  readonly extra?: ReadonlyArray<(batch: WriteBatch) => void>;
+}
+
+export type AtomicResult =
+  | { readonly status: 'committed'; readonly conflicts: number; readonly emitted: number }
+  /** The guard already existed: someone made (or is making) these changes. Nothing was written. */
+  | { readonly status: 'guarded'; readonly conflicts: number }
+  /** The changes do not fit one commit: nothing was written; apply() them in parts instead. */
+  | { readonly status: 'too-big'; readonly writes: number };
+
 /** What the stored document says beside the state: `deadline` as the tick queries it (epoch ms), or null. */
 export interface StoredIndex {
   readonly deadlineMs: number | null;
@@ -73,8 +103,8 @@ const FAILED_PRECONDITION = 9;
 const ALREADY_EXISTS = 6;
 const ABORTED = 10;
 
-function storedIndex(snap: DocumentSnapshot): StoredIndex {
-  const d = snap.exists ? (snap.get('deadline') as Timestamp | null | undefined) : undefined;
+function storedIndex(snap: DocumentSnapshot | undefined): StoredIndex {
+  const d = snap?.exists === true ? (snap.get('deadline') as Timestamp | null | undefined) : undefined;
   return { deadlineMs: d instanceof Timestamp ? d.toMillis() : null };
 }
 
@@ -115,7 +145,7 @@ export class JoinStore<S> {
    */
   async apply(
     items: ReadonlyMap<string, TransitionFn<S>>,
-    options: { read?: ReadonlyMap<string, DocumentSnapshot>; guard?: GuardName } = {},
+    options: ApplyOptions = {},
   ): Promise<{ conflicts: number; emitted: number }> {
     const keys = [...items.keys()];
     const chunk = this.o.chunkKeys ?? 200;
@@ -144,20 +174,80 @@ export class JoinStore<S> {
     return { conflicts, emitted };
   }
 
+  /**
+   * Applies the transitions in ONE commit that also creates `guard` (and holds `extra`), so either all of
+   * it happens or none. A lost race is re-read (with the guard) and re-planned; a guard found existing
+   * means the work is someone else's: `guarded`, nothing written.
+   */
+  async applyAtomic(
+    items: ReadonlyMap<string, TransitionFn<S>>,
+    options: AtomicOptions,
+  ): Promise<AtomicResult> {
+    const keys = [...items.keys()];
+    const refs = keys.map((k) => this.stateRef(k));
+    const max = this.o.maxAttempts ?? 30;
+    for (let attempt = 1; attempt <= max; attempt++) {
+      const speculative = attempt === 1 && options.assumeAbsent === true;
+      let snaps: Array<DocumentSnapshot | undefined> = keys.map(() => undefined);
+      if (!speculative && (keys.length > 0 || attempt > 1)) {
+        // After a lost race, the guard is read too: it tells "done by someone else" from "re-plan".
+        const read = await this.o.db.getAll(...refs, ...(attempt > 1 ? [options.guard.ref] : []));
+        this.o.counter.reads += read.length;
+        if (attempt > 1 && read[refs.length]!.exists && options.overwriteGuard !== true)
+          return { status: 'guarded', conflicts: attempt - 1 };
+        snaps = read.slice(0, refs.length);
+      }
+      const batch = this.o.db.batch();
+      let writes = 0;
+      let emitted = 0;
+      const planned = keys.map((key, i) => {
+        const snap = snaps[i];
+        return items.get(key)!(snap?.exists ? (snap.get('s') as S) : undefined, storedIndex(snap));
+      });
+      writes = planned.reduce((n, t) => n + (t.next === undefined ? 0 : 1 + t.emitted.length), 0);
+      const extraWrites = options.extra?.length ?? 0;
+      if (writes + extraWrites + 1 > MAX_WRITES_PER_COMMIT)
+        return { status: 'too-big', writes: writes + extraWrites + 1 };
+      keys.forEach((key, i) => {
+        this.stage(batch, key, refs[i]!, snaps[i], planned[i]!);
+        emitted += planned[i]!.emitted.length;
+      });
+      for (const write of options.extra ?? []) write(batch);
+      // Guard ingest.ledger-create: the file's ledger entry is created in its one commit (create-only), so
+      // a redelivered file is recognised whole — even after its states' tombstones are gone.
+      if (guardOn('ingest.ledger-create') && options.overwriteGuard !== true)
+        batch.create(options.guard.ref, options.guard.data);
+      else batch.set(options.guard.ref, options.guard.data);
+      try {
+        await batch.commit();
+        this.o.counter.writes += writes + extraWrites + 1;
+        return { status: 'committed', conflicts: attempt - 1, emitted };
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+        await new Promise((r) =>
+          setTimeout(r, Math.min(1000, 10 * 2 ** Math.min(attempt, 7)) * Math.random()),
+        );
+      }
+    }
+    throw new StreamjoinError('conflict', `gave up after ${max} conflicting attempts on one file's commit`, {
+      context: { guard: options.guard.ref.path },
+    });
+  }
+
   private async applyChunk(
     keys: readonly string[],
     items: ReadonlyMap<string, TransitionFn<S>>,
     attempt = 1,
-    given: { read?: ReadonlyMap<string, DocumentSnapshot>; guard?: GuardName } = {},
+    given: ApplyOptions = {},
   ): Promise<{ conflicts: number; emitted: number }> {
     const refs = keys.map((k) => this.stateRef(k));
     const read = given.read;
-    let snaps: DocumentSnapshot[];
+    let snaps: Array<DocumentSnapshot | undefined> = keys.map(() => undefined);
     let guard: GuardName = 'ingest.state-precondition';
     if (read !== undefined && keys.every((k) => read.has(k))) {
       snaps = keys.map((k) => read.get(k)!);
       guard = given.guard ?? guard;
-    } else {
+    } else if (given.assumeAbsent !== true) {
       snaps = await this.o.db.getAll(...refs);
       this.o.counter.reads += snaps.length;
     }
@@ -165,10 +255,8 @@ export class JoinStore<S> {
     const groups: Array<{ batch: WriteBatch; keys: string[]; writes: number; emitted: number }> = [];
     let cur = { batch: this.o.db.batch(), keys: [] as string[], writes: 0, emitted: 0 };
     keys.forEach((key, i) => {
-      const t = items.get(key)!(
-        snaps[i]!.exists ? (snaps[i]!.get('s') as S) : undefined,
-        storedIndex(snaps[i]!),
-      );
+      const snap = snaps[i];
+      const t = items.get(key)!(snap?.exists ? (snap.get('s') as S) : undefined, storedIndex(snap));
       const n = t.next === undefined ? 0 : 1 + t.emitted.length;
       if (n === 0) return;
       if (n > MAX_WRITES_PER_COMMIT) {
@@ -184,7 +272,7 @@ export class JoinStore<S> {
         groups.push(cur);
         cur = { batch: this.o.db.batch(), keys: [], writes: 0, emitted: 0 };
       }
-      this.stage(cur.batch, key, refs[i]!, snaps[i]!, t, guard);
+      this.stage(cur.batch, key, refs[i]!, snap, t, guard);
       cur.keys.push(key);
       cur.writes += n;
       cur.emitted += t.emitted.length;
@@ -253,7 +341,8 @@ export class JoinStore<S> {
     batch: WriteBatch,
     key: string,
     ref: DocumentReference,
-    snap: DocumentSnapshot,
+    /** The state document as read; undefined when planned without a read (created if it does not exist). */
+    snap: DocumentSnapshot | undefined,
     t: Transition<S>,
     guard: GuardName = 'ingest.state-precondition',
   ): number {
@@ -282,7 +371,7 @@ export class JoinStore<S> {
     // Guard ingest.state-precondition (evict.precondition for states the eviction query read): the change
     // lands only on the state it was planned from.
     if (!guardOn(guard)) batch.set(ref, fields);
-    else if (snap.exists) batch.update(ref, fields, { lastUpdateTime: snap.updateTime! });
+    else if (snap?.exists === true) batch.update(ref, fields, { lastUpdateTime: snap.updateTime! });
     else batch.create(ref, fields);
     for (const row of t.emitted) {
       batch.set(this.o.collections.outbox.doc(docIdFor(row.id)), {

@@ -1,18 +1,32 @@
 // Ingest: one finalized input object → parsed, validated records → the join state machine, with state
 // changes and emitted rows committed atomically per order_id (JoinStore), and bad input quarantined.
-// Idempotent: the state machine ignores an event it has seen (first order wins; payment_ids are
-// remembered), so re-running a whole file — a redelivery, or a retry after a crash at any point —
-// changes nothing twice. Large files record their progress and resume after a timeout.
+// Every object generation gets a ledger entry (shared/firestore/ledger.ts) with its outcome:
+// - A file whose changes fit one commit (every one-event file, most small ones) is applied in ONE commit
+//   that also creates its ledger entry (create-only): all of it happens once or not at all, and a file
+//   seen before is recognised whole by that create failing — no extra read.
+// - A larger file is applied in several commits: its ledger entry is read first and written last. A crash
+//   in between leaves no entry, so the retry runs the whole file again (or resumes a large file at its
+//   saved position), and the join state recognises every event already applied (first order wins;
+//   payment_ids are remembered): nothing twice, nothing lost.
 import type { Readable } from 'node:stream';
-import type { Firestore } from '@google-cloud/firestore';
-import { Timestamp } from '@google-cloud/firestore';
+import type { DocumentData, DocumentReference, Firestore, WriteBatch } from '@google-cloud/firestore';
 import type { Config } from '../config.ts';
 import { StreamjoinError } from '../errors.ts';
 import { faultPoint } from '../faults.ts';
-import { type Collections, docIdFor } from '../firestore/client.ts';
+import type { Collections } from '../firestore/client.ts';
 import { JoinStore, type OutboxRow, type StateIndex, type TransitionFn } from '../firestore/join-store.ts';
+import {
+  type IngestPath,
+  isFinished,
+  type LedgerOutcome,
+  ledgerIdentity,
+  ledgerKey,
+  ledgerOutcome,
+  ledgerRef,
+} from '../firestore/ledger.ts';
 import type { OpCounter } from '../firestore/op-counter.ts';
 import { stageReject } from '../firestore/rejects.ts';
+import { guardOn } from '../guards.ts';
 import type { Issue } from '../ingest/issues.ts';
 import { type ParseSummary, parseEventFile } from '../ingest/parse-event-file.ts';
 import { type EventKind, validateEvent } from '../ingest/validate.ts';
@@ -56,6 +70,7 @@ export interface IngestDeps {
     | 'maxLineLength'
     | 'indexShards'
     | 'ingestTimeBudgetMs'
+    | 'ledgerRetentionMs'
   >;
   /** Opens the object at exactly this generation. */
   readonly openObject: (obj: InputObject) => Readable;
@@ -63,8 +78,18 @@ export interface IngestDeps {
   readonly now?: () => number;
 }
 
+export interface IngestOptions {
+  /** Who asks (recorded in the ledger entry). Default: 'event'. */
+  readonly via?: IngestPath;
+  /** Ingest again even if the ledger has an entry for this generation (replay --force of quarantined
+   *  files): the entry is overwritten. The join state still recognises events applied before. */
+  readonly force?: boolean;
+}
+
 export interface IngestSummary {
   readonly status: 'ingested' | 'ignored' | 'already-done' | 'rejected-file';
+  /** What the ledger records for the object (undefined for 'already-done'). */
+  readonly outcome?: LedgerOutcome;
   readonly kind?: EventKind;
   readonly records: number;
   readonly rejected: number;
@@ -81,8 +106,9 @@ const CHUNK = 1000;
 /** Events of one order_id applied in one commit: at most 2 rows each, so the commit stays within 450
  *  writes; an order_id with more events in a chunk is applied in successive rounds, in file order. */
 const EVENTS_PER_KEY_ROUND = 200;
-/** Files larger than this keep a progress document (resume after a timeout). */
+/** Files larger than this keep their progress in their ledger entry (resume after a timeout). */
 const PROGRESS_MIN_BYTES = 1 << 20;
+const ALREADY_EXISTS = 6;
 
 export function eventKindOf(
   name: string,
@@ -116,34 +142,48 @@ export function createJoinStore(
   });
 }
 
-export async function ingestObject(deps: IngestDeps, obj: InputObject): Promise<IngestSummary> {
+export async function ingestObject(
+  deps: IngestDeps,
+  obj: InputObject,
+  options: IngestOptions = {},
+): Promise<IngestSummary> {
   const now = deps.now ?? Date.now;
   const started = now();
   const counters = zeroCounters();
   const kind = eventKindOf(obj.name, deps.config);
+  const via = options.via ?? 'event';
+  const force = options.force === true;
   const base = { records: 0, rejected: 0, emitted: 0, conflicts: 0, counters, resumedAt: 0 };
+  const fileKey = ledgerKey(obj);
+  const ledger = ledgerRef(deps.collections, obj);
+  const retention = deps.config.ledgerRetentionMs;
   if (kind === undefined) {
     deps.log.info(
       { bucket: obj.bucket, object: obj.name },
       'ignoring an object outside the order and payment prefixes',
     );
-    return { status: 'ignored', ...base };
+    await writeFinalEntry(
+      deps,
+      ledger,
+      ledgerOutcome(obj, 'ignored', { records: 0, rejected: 0, via }, now(), retention),
+      force ? 'set' : 'create',
+    );
+    return { status: 'ignored', outcome: 'ignored', ...base };
   }
-  const fileKey = `${obj.bucket}/${obj.name}#${obj.generation}`;
-  // Every progress write carries the Firestore TTL field: a progress document is removed a tombstone
-  // retention after its last write (deliveries of one generation stop within a day).
-  const progressStamp = (ms: number) => ({
-    updatedAt: Timestamp.fromMillis(ms),
-    expireAt: Timestamp.fromMillis(ms + deps.config.tombstoneRetentionMs),
-  });
-  const progressRef = deps.collections.files.doc(docIdFor(fileKey));
   const tracked = (obj.size ?? 0) >= PROGRESS_MIN_BYTES;
+  const alreadyDone = (): IngestSummary => {
+    deps.log.info({ file: fileKey, via }, 'already ingested (ledger entry found): nothing to do');
+    return { status: 'already-done', kind, ...base };
+  };
   let startAt = 0;
+  /** Whether the ledger entry has been read (the multi-commit path reads it before its first commit). */
+  let ledgerChecked = false;
   if (tracked) {
-    const p = await progressRef.get();
+    const p = await ledger.get();
     deps.counter.reads++;
-    if (p.exists && p.get('done') === true) return { status: 'already-done', kind, ...base };
-    startAt = p.exists ? ((p.get('next') as number) ?? 0) : 0;
+    ledgerChecked = true;
+    if (!force && guardOn('ingest.ledger-create') && isFinished(p.data())) return alreadyDone();
+    startAt = p.exists && !force ? ((p.get('next') as number | undefined) ?? 0) : 0;
   }
   faultPoint('ingest.before-read');
 
@@ -156,6 +196,14 @@ export async function ingestObject(deps: IngestDeps, obj: InputObject): Promise<
   let rejected = 0;
   let emitted = 0;
   let conflicts = 0;
+  let chunks = 0;
+  /** The one-commit path committed the whole file with its ledger entry. */
+  let committedWhole = false;
+  let foundDone = false;
+  let summary: ParseSummary | undefined;
+  let fileIssue: Issue | undefined;
+  /** Set when the object went away (404) while it was read: the first record that could not be read. */
+  let unreadFrom: number | undefined;
   let pending: {
     events: JoinEvent[];
     issues: Array<{ ordinal: number | null; issue: Issue }>;
@@ -165,65 +213,129 @@ export async function ingestObject(deps: IngestDeps, obj: InputObject): Promise<
     issues: [],
     nextOrdinal: startAt,
   };
+  const outcomeOf = (): LedgerOutcome =>
+    records === 0 && (rejected > 0 || fileIssue !== undefined) ? 'quarantined' : 'ingested';
+  const finalEntry = () => ({
+    ...ledgerOutcome(
+      obj,
+      outcomeOf(),
+      { records, rejected: rejected + (fileIssue === undefined ? 0 : 1), via },
+      now(),
+      retention,
+    ),
+    ...(unreadFrom === undefined ? {} : { unreadFrom }),
+  });
 
-  const flushChunk = async (): Promise<void> => {
+  /** One round per EVENTS_PER_KEY_ROUND events of an order_id; counters of the last planning of each key. */
+  const plan = (events: readonly JoinEvent[]) => {
+    const byOrder = new Map<string, JoinEvent[]>();
+    for (const e of events) {
+      const id = e.kind === 'order' ? e.order.orderId : e.payment.orderId;
+      const list = byOrder.get(id);
+      if (list === undefined) byOrder.set(id, [e]);
+      else list.push(e);
+    }
+    const planned = new Map<string, { counters: JoinCounters; late: number | null }>();
+    const rounds: Array<Map<string, TransitionFn<JoinState>>> = [];
+    for (const [orderId, all] of byOrder) {
+      for (let r = 0; r * EVENTS_PER_KEY_ROUND < all.length; r++) {
+        const slice = all.slice(r * EVENTS_PER_KEY_ROUND, (r + 1) * EVENTS_PER_KEY_ROUND);
+        const key = `${r}:${orderId}`;
+        rounds[r] ??= new Map();
+        rounds[r].set(orderId, (current) => {
+          let state = current;
+          const rows: OutboxRow[] = [];
+          const c = zeroCounters();
+          let late: number | null = null;
+          for (const e of slice) {
+            const res = applyEvent(state, e, settings);
+            addCounters(c, res.counters);
+            for (const row of res.emitted) rows.push(toOutboxRow(row));
+            state = res.state;
+            if (res.lateForWindowMs !== null) late = Math.max(late ?? 0, res.lateForWindowMs);
+          }
+          // The last planning wins (re-planned after a lost race).
+          planned.set(key, { counters: c, late });
+          return { next: state === current ? undefined : state, emitted: rows };
+        });
+      }
+    }
+    const settle = () => {
+      for (const p of planned.values()) {
+        addCounters(counters, p.counters);
+        if (p.late !== null) lateForWindowMs = Math.max(lateForWindowMs ?? 0, p.late);
+      }
+    };
+    return { rounds, settle };
+  };
+  const rejectWrites = (issues: typeof pending.issues) =>
+    issues.map(
+      ({ ordinal, issue }) =>
+        (batch: WriteBatch) =>
+          stageReject(batch, deps.collections, src, ordinal, issue, now()),
+    );
+  // Order files hold keys that are almost always new: their states are created without being read first.
+  const assumeAbsent = kind === 'order';
+
+  const flushChunk = async (final: boolean): Promise<void> => {
     const chunk = pending;
     pending = { events: [], issues: [], nextOrdinal: chunk.nextOrdinal };
-    if (chunk.events.length > 0) {
-      const byOrder = new Map<string, JoinEvent[]>();
-      for (const e of chunk.events) {
-        const id = e.kind === 'order' ? e.order.orderId : e.payment.orderId;
-        const list = byOrder.get(id);
-        if (list === undefined) byOrder.set(id, [e]);
-        else list.push(e);
-      }
-      const chunkCounters = new Map<string, JoinCounters>();
-      const chunkLate = new Map<string, number | null>();
-      const rounds: Array<Map<string, TransitionFn<JoinState>>> = [];
-      for (const [orderId, all] of byOrder) {
-        for (let r = 0; r * EVENTS_PER_KEY_ROUND < all.length; r++) {
-          const events = all.slice(r * EVENTS_PER_KEY_ROUND, (r + 1) * EVENTS_PER_KEY_ROUND);
-          const counterKey = `${r}:${orderId}`;
-          rounds[r] ??= new Map();
-          rounds[r].set(orderId, (current) => {
-            let state = current;
-            const rows: OutboxRow[] = [];
-            const c = zeroCounters();
-            let late: number | null = null;
-            for (const e of events) {
-              const res = applyEvent(state, e, settings);
-              addCounters(c, res.counters);
-              for (const row of res.emitted) rows.push(toOutboxRow(row));
-              state = res.state;
-              if (res.lateForWindowMs !== null) late = Math.max(late ?? 0, res.lateForWindowMs);
-            }
-            // The last planning wins (re-planned after a lost race).
-            chunkCounters.set(counterKey, c);
-            chunkLate.set(counterKey, late);
-            return { next: state === current ? undefined : state, emitted: rows };
-          });
+    const first = chunks++ === 0;
+    if (final && first && !tracked) {
+      // The whole file is this chunk: one commit with its ledger entry, if it fits.
+      const p = plan(chunk.events);
+      if (p.rounds.length <= 1) {
+        faultPoint('ingest.before-commit');
+        const r = await store.applyAtomic(p.rounds[0] ?? new Map(), {
+          assumeAbsent,
+          guard: { ref: ledger, data: finalEntry() },
+          overwriteGuard: force,
+          extra: rejectWrites(chunk.issues),
+        });
+        if (r.status === 'guarded') {
+          foundDone = true;
+          conflicts += r.conflicts;
+          return;
         }
+        if (r.status === 'committed') {
+          committedWhole = true;
+          emitted += r.emitted;
+          conflicts += r.conflicts;
+          p.settle();
+          faultPoint('ingest.after-commit');
+          return;
+        }
+        // Too big for one commit: the multi-commit path below.
       }
+    }
+    if (!ledgerChecked) {
+      ledgerChecked = true;
+      const snap = await ledger.get();
+      deps.counter.reads++;
+      if (!force && guardOn('ingest.ledger-create') && isFinished(snap.data())) {
+        foundDone = true;
+        return;
+      }
+    }
+    if (chunk.events.length > 0) {
+      const p = plan(chunk.events);
       faultPoint('ingest.before-commit');
-      for (const items of rounds) {
-        const r = await store.apply(items);
+      for (const items of p.rounds) {
+        const r = await store.apply(items, { assumeAbsent });
         emitted += r.emitted;
         conflicts += r.conflicts;
       }
-      for (const c of chunkCounters.values()) addCounters(counters, c);
-      for (const l of chunkLate.values()) if (l !== null) lateForWindowMs = Math.max(lateForWindowMs ?? 0, l);
+      p.settle();
       faultPoint('ingest.after-commit');
     }
     if (chunk.issues.length > 0 || tracked) {
       const batch = deps.db.batch();
-      for (const { ordinal, issue } of chunk.issues)
-        stageReject(batch, deps.collections, src, ordinal, issue, now());
+      for (const write of rejectWrites(chunk.issues)) write(batch);
       if (tracked) {
-        // No `done` here: only the end of the file sets it, and nothing ever clears it (a slower
-        // concurrent delivery writing its progress must not reopen a file another one finished).
+        // Progress only: never an outcome (a slower concurrent delivery must not undo a finished entry).
         batch.set(
-          progressRef,
-          { file: fileKey, next: chunk.nextOrdinal, ...progressStamp(now()) },
+          ledger,
+          { ...ledgerIdentity(obj, now(), retention), next: chunk.nextOrdinal },
           { merge: true },
         );
       }
@@ -241,9 +353,6 @@ export async function ingestObject(deps: IngestDeps, obj: InputObject): Promise<
     }
   };
 
-  let summary: ParseSummary | undefined;
-  let fileIssue: Issue | undefined;
-  let unreadFrom: number | undefined;
   const input = deps.openObject(obj);
   try {
     for await (const item of parseEventFile(input as AsyncIterable<Uint8Array>, {
@@ -285,7 +394,10 @@ export async function ingestObject(deps: IngestDeps, obj: InputObject): Promise<
       } else {
         summary = item.summary;
       }
-      if (pending.events.length + pending.issues.length >= CHUNK) await flushChunk();
+      if (pending.events.length + pending.issues.length >= CHUNK) {
+        await flushChunk(false);
+        if (foundDone) break;
+      }
     }
   } catch (err) {
     input.destroy();
@@ -304,36 +416,40 @@ export async function ingestObject(deps: IngestDeps, obj: InputObject): Promise<
     };
     pending.issues.push({ ordinal: unreadFrom, issue: fileIssue });
   }
-  await flushChunk();
-  if (tracked) {
-    await progressRef.set(
-      { done: true, ...(unreadFrom === undefined ? {} : { unreadFrom }), ...progressStamp(now()) },
-      { merge: true },
-    );
-    deps.counter.writes++;
+  if (foundDone) {
+    input.destroy();
+    return alreadyDone();
+  }
+  await flushChunk(true);
+  if (foundDone) return alreadyDone();
+  if (!committedWhole) {
+    // Every commit of the file is done: now, and only now, the ledger records it as finished.
+    await writeFinalEntry(deps, ledger, finalEntry(), tracked ? 'merge' : force ? 'set' : 'create');
   }
   if (fileIssue !== undefined) rejected++;
   if (lateForWindowMs !== null) {
     // Landed inside a window the tick had already closed: handled as the state then was (late rows).
-    const lateBySeconds = Math.max(
-      0,
-      Math.round((now() - (lateForWindowMs + deps.config.allowedLatenessMs)) / 1000),
-    );
+    const closedAt = lateForWindowMs + deps.config.allowedLatenessMs;
+    const lateBySeconds = Math.max(0, Math.round((now() - closedAt) / 1000));
     deps.log.warn(
       {
         file: fileKey,
+        via,
         landedAt: new Date(obj.landedAtMs).toISOString(),
-        windowClosedAt: new Date(lateForWindowMs + deps.config.allowedLatenessMs).toISOString(),
+        windowClosedAt: new Date(closedAt).toISOString(),
         lateEvents: counters.ingestedLate,
         lateBySeconds,
       },
       `ingested late by ${lateBySeconds} s`,
     );
   }
+  const outcome = outcomeOf();
   deps.log.info(
     {
       file: fileKey,
       kind,
+      via,
+      outcome,
       landedAt: new Date(obj.landedAtMs).toISOString(),
       records,
       rejected,
@@ -350,6 +466,7 @@ export async function ingestObject(deps: IngestDeps, obj: InputObject): Promise<
   );
   return {
     status: fileIssue !== undefined && records === 0 ? 'rejected-file' : 'ingested',
+    outcome,
     kind,
     records,
     rejected,
@@ -359,4 +476,22 @@ export async function ingestObject(deps: IngestDeps, obj: InputObject): Promise<
     resumedAt: startAt,
     ...(unreadFrom === undefined ? {} : { unreadFrom }),
   };
+}
+
+/** Writes a finished ledger entry on its own: create-only (a concurrent delivery that finished first is
+ *  fine), a merge onto a large file's progress, or an overwrite (forced re-ingest). */
+async function writeFinalEntry(
+  deps: Pick<IngestDeps, 'counter'>,
+  ref: DocumentReference,
+  data: DocumentData,
+  mode: 'create' | 'merge' | 'set',
+): Promise<void> {
+  try {
+    if (mode === 'create' && guardOn('ingest.ledger-create')) await ref.create(data);
+    else if (mode === 'merge') await ref.set(data, { merge: true });
+    else await ref.set(data);
+    deps.counter.writes++;
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== ALREADY_EXISTS) throw err;
+  }
 }

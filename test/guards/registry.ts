@@ -13,7 +13,11 @@ export interface GuardTest {
 export const GUARD_TESTS: Record<GuardName, GuardTest> = {
   'ingest.state-precondition': {
     file: 'test/integration/ingest.test.ts',
-    name: '20 concurrent deliveries of one object are applied once',
+    name: 'different files for one waiting order at the same time: one joined row, the other payments extra',
+  },
+  'ingest.ledger-create': {
+    file: 'test/integration/ingest.test.ts',
+    name: 'a redelivery after the tombstone retention emits nothing: the ledger recognises the files',
   },
   'compact.batch-id-skip': {
     file: 'test/integration/compact.test.ts',

@@ -64,11 +64,13 @@ describe('ingest: progress of a large file', () => {
     const again = await h.ingest(obj);
     assert.equal(again.status, 'already-done', 'a redelivery reads nothing again');
     assert.equal(await stateCount(), 5000);
-    // Every progress write carries the TTL field: one tombstone retention after the write.
+    // Every write of the file's entry (progress, then the ledger's outcome) carries the TTL field: one
+    // ledger retention after the write.
     const p = (await progress(obj))!;
+    assert.equal(p['outcome'], 'ingested');
     assert.equal(
       (p['expireAt'] as Timestamp | undefined)?.toMillis(),
-      (p['updatedAt'] as Timestamp).toMillis() + h.config.tombstoneRetentionMs,
+      (p['updatedAt'] as Timestamp).toMillis() + h.config.ledgerRetentionMs,
     );
   });
 });
@@ -110,18 +112,30 @@ describe('ingest: an object deleted while it is being read', () => {
     assert.equal(r.records, 1800);
     assert.equal(r.unreadFrom, 1800);
     assert.equal(await stateCount(), 1800, 'every record read before the 404 is ingested');
-    // A redelivery finds the generation gone at once: it says it ingested nothing itself, and keeps the
-    // first delivery's account (another quarantine entry, at the record where it stopped).
+    // The ledger records the generation as ingested, up to the record where reading stopped.
+    const entry = (await progress(obj))!;
+    assert.equal(entry['outcome'], 'ingested');
+    assert.equal(entry['records'], 1800);
+    assert.equal(entry['unreadFrom'], 1800);
+    // A redelivery is recognised whole by the ledger: it changes nothing, and the first delivery's account
+    // (one quarantine entry, at the record where it stopped) stands.
     const again = await h.ingest(obj);
-    assert.equal(again.status, 'rejected-file');
-    assert.equal(again.records, 0);
-    const after = (await h.rejects()).map((x) => `${x['ordinal']}: ${x['message']}`).sort();
-    assert.equal(after.length, 2);
+    assert.equal(again.status, 'already-done');
+    assert.equal((await h.rejects()).length, 1);
+  });
+
+  it('a generation gone before anything was read is quarantined as ingesting nothing', async () => {
+    const obj = await h.upload('stream/orders/gone/never.jsonl', body);
+    await h.storage.bucket(obj.bucket).file(obj.name).delete();
+    const r = await h.ingest(obj);
+    assert.equal(r.status, 'rejected-file');
+    assert.equal(r.records, 0);
+    const [rej] = await h.rejects();
     assert.match(
-      after[0]!,
-      /^0: .*no longer exists \(404\) when record 0 was to be read: this delivery ingested nothing$/,
+      String(rej!['message']),
+      /no longer exists \(404\) when record 0 was to be read: this delivery ingested nothing$/,
     );
-    assert.match(after[1]!, /^1800: .*records 0–1799 were ingested/);
+    assert.equal((await progress(obj))?.['outcome'], 'quarantined');
   });
 });
 

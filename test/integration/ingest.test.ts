@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { setFaults } from '../../shared/faults.ts';
+import { docIdFor } from '../../shared/firestore/client.ts';
+import { ledgerKey } from '../../shared/firestore/ledger.ts';
 import { evictExpired } from '../../shared/pipeline/evict.ts';
 import { createHarness, type Harness, order, payment } from '../support/harness.ts';
 
@@ -18,6 +20,7 @@ afterEach(async () => {
   await h.fs.reset();
 });
 
+const ledgerDocId = (o: { bucket: string; name: string; generation: string }) => docIdFor(ledgerKey(o));
 const O = (n: string) => `stream/orders/2026_11_25/order_${n}_1764072000000.json`;
 const P = (n: string) => `stream/payments/2026_11_25/payment_${n}_1764072000000.json`;
 
@@ -233,6 +236,53 @@ describe('ingest: idempotency', () => {
     assert.deepEqual(reasons(await h.outbox()), ['joined']);
   });
 
+  it('different files for one waiting order at the same time: one joined row, the other payments extra', async () => {
+    await send(O('1'), order('CC'));
+    const objs = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => h.upload(P(`cc${i}`), JSON.stringify(payment(`cc-p${i}`, 'CC')))),
+    );
+    await Promise.all(objs.map((o) => h.ingest(o)));
+    assert.deepEqual(reasons(await h.outbox()), [
+      'joined',
+      ...Array.from({ length: 7 }, () => 'payment_extra'),
+    ]);
+  });
+
+  it('a redelivery after the tombstone retention emits nothing: the ledger recognises the files', async () => {
+    const o = await h.upload(O('t'), JSON.stringify(order('TT')));
+    const p = await h.upload(P('t'), JSON.stringify(payment('tt-p', 'TT')));
+    await h.ingest(o);
+    await h.ingest(p);
+    assert.deepEqual(reasons(await h.outbox()), ['joined']);
+    // The row is flushed; past the tombstone retention Firestore TTL deletes the JOINED state.
+    for (const d of (await h.collections.outbox.get()).docs) await d.ref.delete();
+    h.clock += h.config.tombstoneRetentionMs + 24 * 3_600_000;
+    for (const d of (await h.collections.states.get()).docs) await d.ref.delete();
+    const again = [await h.ingest(p), await h.ingest(o)];
+    assert.deepEqual(
+      again.map((r) => r.status),
+      ['already-done', 'already-done'],
+    );
+    assert.deepEqual(await h.outbox(), [], 'no row emitted twice');
+    assert.equal(await h.state('TT'), undefined, 'no state started afresh');
+  });
+
+  it('each object generation gets one ledger entry with its outcome', async () => {
+    await send(O('l1'), order('LL'));
+    await send('stream/orders/bad/l2.json', '{"order_id": ');
+    await h.ingest(await h.upload('elsewhere/l3.json', '{}'));
+    const entries = (await h.collections.files.get()).docs.map((d) => d.data());
+    assert.deepEqual(entries.map((e) => [e['object'], e['outcome'], e['records'], e['rejected']]).sort(), [
+      ['elsewhere/l3.json', 'ignored', 0, 0],
+      [O('l1'), 'ingested', 1, 0],
+      ['stream/orders/bad/l2.json', 'quarantined', 0, 1],
+    ]);
+    for (const e of entries) {
+      assert.match(String(e['file']), /^file-stream-bucket\/.+#\d+$/);
+      assert.equal(e['expireAt'].toMillis(), e['updatedAt'].toMillis() + h.config.ledgerRetentionMs);
+    }
+  });
+
   it('a file with many order_ids delivered 5 times concurrently gives each row once', async () => {
     const n = 300;
     await h.ingest(
@@ -269,6 +319,32 @@ describe('ingest: idempotency', () => {
       assert.deepEqual(reasons(await h.outbox()), ['joined', 'payment_extra']);
       assert.equal((await h.state('D'))?.status, 'JOINED');
       assert.equal((await h.state('E'))?.status, 'WAITING_ORDER');
+    });
+  }
+});
+
+describe('ingest: a file applied in several commits', () => {
+  for (const point of ['ingest.after-commit', 'ingest.before-commit']) {
+    it(`a crash at ${point} between its commits: the retry applies each event once, then the ledger records it`, async () => {
+      const n = 1500; // two chunks of records, each more than one commit
+      const body = Array.from({ length: n }, (_, i) => JSON.stringify(order(`MC${i}`))).join('\n');
+      const obj = await h.upload('stream/orders/mc/orders.jsonl', body);
+      await send(P('mc'), payment('mc-p', 'MC7'));
+      setFaults(`${point}=fail:${point === 'ingest.after-commit' ? 1 : 2}`);
+      await assert.rejects(h.ingest(obj), /injected failure/);
+      assert.equal((await h.collections.files.doc(ledgerDocId(obj)).get()).exists, false, 'no entry yet');
+      setFaults('');
+      const r = await h.ingest(obj);
+      assert.equal(r.status, 'ingested');
+      assert.equal(
+        r.counters.duplicateOrders > 0,
+        point === 'ingest.after-commit',
+        'applied events recognised',
+      );
+      assert.equal((await h.collections.states.count().get()).data().count, n);
+      assert.deepEqual(reasons(await h.outbox()), ['joined']);
+      assert.equal((await h.collections.files.doc(ledgerDocId(obj)).get()).get('outcome'), 'ingested');
+      assert.equal((await h.ingest(obj)).status, 'already-done');
     });
   }
 });

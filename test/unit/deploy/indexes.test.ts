@@ -28,9 +28,13 @@ test("the repository's firestore.indexes.json parses into the two composite inde
     { collectionGroup: 'streamjoin_outbox', fieldPath: 'row', ttl: false, exemptFromIndexing: true },
     { collectionGroup: 'streamjoin_outbox', fieldPath: 'orderId', ttl: false, exemptFromIndexing: true },
     { collectionGroup: 'streamjoin_batches', fieldPath: 'files', ttl: false, exemptFromIndexing: true },
-    // Retention of bookkeeping: committed batches and file progress (TTL fields, never queried).
+    // Retention of bookkeeping: committed batches (TTL field, never queried).
     { collectionGroup: 'streamjoin_batches', fieldPath: 'expireAt', ttl: true, exemptFromIndexing: true },
+    // The per-object ledger (and large files' progress): entries expire after the ledger retention; read
+    // by id, never queried by these.
     { collectionGroup: 'streamjoin_files', fieldPath: 'expireAt', ttl: true, exemptFromIndexing: true },
+    { collectionGroup: 'streamjoin_files', fieldPath: 'file', ttl: false, exemptFromIndexing: true },
+    { collectionGroup: 'streamjoin_files', fieldPath: 'object', ttl: false, exemptFromIndexing: true },
   ]);
 });
 
