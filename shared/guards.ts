@@ -15,6 +15,8 @@ export const GUARDS = {
     'an append skips batches whose ids a committed snapshot already records (retried commit after success)',
   'compact.rewrite-liveness':
     'a rewrite (replace) commits only if every file it replaces is still live in the base it commits on',
+  'compact.rewrite-delete-validation':
+    'a rewrite (replace) commits only if no position or equality delete applies to a file it replaces (another engine deleted rows: the copy would resurrect them)',
   'iceberg.unknown-outcome-reread':
     'after an error whose outcome is unknown, a commit re-reads the table to see whether it landed before retrying',
   'compact.orphan-waits-for-batches':

@@ -1,14 +1,31 @@
-// Reading a table: snapshots, the live data files of any snapshot (time travel), and rows. Parquet is
-// read with hyparquet; columns are matched to the table schema BY FIELD ID, as Iceberg readers do, so a
-// renamed Parquet column still lands in the right place. Timestamps stay epoch microseconds (bigint).
+// Reading a table: snapshots, the live data and delete files of any snapshot (time travel), and rows
+// with position and equality deletes applied. Parquet is read with hyparquet; columns are matched to the
+// table schema BY FIELD ID, as Iceberg readers do, so a renamed Parquet column still lands in the right
+// place and a column another engine added later reads as null in older files. Timestamps stay epoch
+// microseconds (bigint).
 import { brotliDecompressSync, gunzipSync, zstdDecompressSync } from 'node:zlib';
-import { type AsyncBuffer, type Compressors, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
+import {
+  type AsyncBuffer,
+  type Compressors,
+  type FileMetaData,
+  parquetMetadataAsync,
+  parquetReadObjects,
+} from 'hyparquet';
 import { StreamjoinError } from '../errors.ts';
 import type { ObjectStore } from '../storage/port.ts';
 import type { Row, RowValue } from '../tables.ts';
+import { readPositionDeletes } from './deletes-io.ts';
 import { readManifestEntries, readManifestList, snapshotById } from './snapshot-producer.ts';
+import { DeleteIndex, type SpecEntry } from './spec/deletes.ts';
 import { isLive } from './spec/manifests.ts';
-import type { ResolvedEntry, Schema, Snapshot, SnapshotId, TableMetadata } from './spec/types.ts';
+import {
+  MANIFEST_CONTENT,
+  type ResolvedEntry,
+  type Schema,
+  type Snapshot,
+  type SnapshotId,
+  type TableMetadata,
+} from './spec/types.ts';
 import type { Table } from './table.ts';
 
 /** Snapshots in commit order (sequence number ascending). */
@@ -36,15 +53,22 @@ function pickSnapshot(
   return s;
 }
 
-/** The live (ADDED or EXISTING) data files of a snapshot (default: the current one), with inherited sequence numbers. */
-export async function listDataFiles(table: Table, snapshotId?: SnapshotId): Promise<ResolvedEntry[]> {
+/** A snapshot's live entries: data files and delete files, each with its manifest's partition spec. */
+export interface LiveFiles {
+  readonly data: SpecEntry[];
+  readonly deletes: SpecEntry[];
+}
+
+/** The live (ADDED or EXISTING) data and delete files of a snapshot (default: the current one). */
+export async function listLiveFiles(table: Table, snapshotId?: SnapshotId): Promise<LiveFiles> {
   const snapshot = pickSnapshot(table.metadata, snapshotId, table.location);
-  if (snapshot === undefined) return [];
+  if (snapshot === undefined) return { data: [], deletes: [] };
   const manifests = await readManifestList(table.store, snapshot.manifestList);
-  const out: ResolvedEntry[] = [];
+  const data: SpecEntry[] = [];
+  const deletes: SpecEntry[] = [];
   const seen = new Set<string>();
   for (const m of manifests) {
-    if (m.content !== 0 || m.addedFilesCount + m.existingFilesCount === 0) continue;
+    if (m.addedFilesCount + m.existingFilesCount === 0) continue;
     for (const e of await readManifestEntries(table.store, m)) {
       if (!isLive(e)) continue;
       if (seen.has(e.dataFile.filePath)) {
@@ -54,10 +78,20 @@ export async function listDataFiles(table: Table, snapshotId?: SnapshotId): Prom
         );
       }
       seen.add(e.dataFile.filePath);
-      out.push(e);
+      (m.content === MANIFEST_CONTENT.deletes ? deletes : data).push({ entry: e, specId: m.partitionSpecId });
     }
   }
-  return out;
+  return { data, deletes };
+}
+
+/** The live (ADDED or EXISTING) data files of a snapshot (default: the current one), with inherited sequence numbers. */
+export async function listDataFiles(table: Table, snapshotId?: SnapshotId): Promise<ResolvedEntry[]> {
+  return (await listLiveFiles(table, snapshotId)).data.map((d) => d.entry);
+}
+
+/** The live delete files (position and equality) of a snapshot (default: the current one). */
+export async function listDeleteFiles(table: Table, snapshotId?: SnapshotId): Promise<SpecEntry[]> {
+  return (await listLiveFiles(table, snapshotId)).deletes;
 }
 
 const COMPRESSORS: Compressors = {
@@ -82,35 +116,111 @@ function toRowValue(v: unknown): RowValue {
   return String(v);
 }
 
+/** Top-level Parquet columns by Iceberg field id (the footer's schema is flat, depth first). */
+function topLevelColumnsById(metadata: FileMetaData): Map<number, string> {
+  const out = new Map<number, string>();
+  const els = metadata.schema;
+  let i = 1;
+  const skip = (): void => {
+    const el = els[i++]!;
+    for (let c = 0; c < (el.num_children ?? 0); c++) skip();
+  };
+  const rootChildren = els[0]?.num_children ?? 0;
+  for (let c = 0; c < rootChildren && i < els.length; c++) {
+    const el = els[i]!;
+    if (el.field_id !== undefined) out.set(el.field_id, el.name);
+    skip();
+  }
+  return out;
+}
+
+/**
+ * The footer with decimal annotations removed, so hyparquet hands over a decimal's unscaled value (an
+ * int32/int64 number or bigint, or its big-endian bytes) instead of a rounded float.
+ */
+function withRawDecimals(metadata: FileMetaData): FileMetaData {
+  return {
+    ...metadata,
+    schema: metadata.schema.map((el) =>
+      el.converted_type === 'DECIMAL' || el.logical_type?.type === 'DECIMAL'
+        ? { ...el, converted_type: undefined, logical_type: undefined }
+        : el,
+    ) as FileMetaData['schema'],
+  };
+}
+
+/** Parsers that keep values as Iceberg writers hold them: micros as bigint, days as a number, bytes. */
+const RAW_PARSERS = {
+  timestampFromMicroseconds: (micros: bigint) => micros,
+  timestampFromMilliseconds: (millis: bigint) => BigInt(millis) * 1000n,
+  dateFromDays: (days: number) => days,
+  uuidFromBytes: (bytes: Uint8Array) => bytes,
+};
+
+export interface ReadFileOptions {
+  /**
+   * Values as the writer takes them back (compaction): decimals as unscaled values, uuid/fixed/binary
+   * as bytes, dates as day numbers, nested values as hyparquet assembles them. Default: display values
+   * (string, number, bigint, null).
+   */
+  readonly raw?: boolean;
+  /** Row positions (0-based, in the file) to leave out: the file's position deletes. */
+  readonly deletedPositions?: ReadonlySet<number>;
+}
+
 /** Rows of one Parquet data file, keyed by the table schema's column names (matched by field id). */
 export async function* readDataFileRows(
   store: ObjectStore,
   uri: string,
   byteLength: number,
   schema: Schema,
+  options: ReadFileOptions = {},
 ): AsyncGenerator<Row> {
+  for await (const { row } of readDataFileRecords(store, uri, byteLength, schema, options)) yield row as Row;
+}
+
+/** Rows of a data file with their position in the file (what position deletes name). */
+export async function* readDataFileRecords(
+  store: ObjectStore,
+  uri: string,
+  byteLength: number,
+  schema: Schema,
+  options: ReadFileOptions = {},
+): AsyncGenerator<{ readonly pos: number; readonly row: Readonly<Record<string, unknown>> }> {
   const file = asyncBuffer(store, uri, byteLength);
-  const metadata = await parquetMetadataAsync(file);
-  const byId = new Map<number, string>();
-  for (const el of metadata.schema.slice(1)) if (el.field_id !== undefined) byId.set(el.field_id, el.name);
+  const footer = await parquetMetadataAsync(file);
+  const metadata = options.raw === true ? withRawDecimals(footer) : footer;
+  const byId = topLevelColumnsById(metadata);
   const columns = schema.fields.map((f) => ({ name: f.name, parquet: byId.get(f.id) }));
   const wanted = columns.flatMap((c) => (c.parquet === undefined ? [] : [c.parquet]));
+  const deleted = options.deletedPositions;
   let start = 0;
   for (const rg of metadata.row_groups) {
     const end = start + Number(rg.num_rows);
-    const rows = await parquetReadObjects({
-      file,
-      metadata,
-      columns: wanted,
-      rowStart: start,
-      rowEnd: end,
-      compressors: COMPRESSORS,
-      parsers: { timestampFromMicroseconds: (micros: bigint) => micros },
-    });
-    for (const r of rows) {
-      const out: Record<string, RowValue> = {};
-      for (const c of columns) out[c.name] = c.parquet === undefined ? null : toRowValue(r[c.parquet]);
-      yield out;
+    const rows =
+      wanted.length === 0
+        ? Array.from({ length: end - start }, () => ({}) as Record<string, unknown>)
+        : await parquetReadObjects({
+            file,
+            metadata,
+            columns: wanted,
+            rowStart: start,
+            rowEnd: end,
+            compressors: COMPRESSORS,
+            ...(options.raw === true
+              ? { parsers: RAW_PARSERS, utf8: false }
+              : { parsers: { timestampFromMicroseconds: (micros: bigint) => micros } }),
+          });
+    for (let i = 0; i < rows.length; i++) {
+      const pos = start + i;
+      if (deleted?.has(pos)) continue;
+      const r = rows[i]!;
+      const out: Record<string, unknown> = {};
+      for (const c of columns) {
+        const v = c.parquet === undefined ? null : r[c.parquet];
+        out[c.name] = options.raw === true ? (v === undefined ? null : v) : toRowValue(v);
+      }
+      yield { pos, row: out };
     }
     start = end;
   }
@@ -121,7 +231,69 @@ export interface ReadRowsOptions {
   readonly limit?: number;
 }
 
-/** Rows of a snapshot (default: current), file by file, stopping after `limit`. */
+/** Position deletes of a data file from the delete files that apply to it: the positions it loses. */
+async function deletedPositionsOf(
+  store: ObjectStore,
+  dataFile: string,
+  deletes: readonly SpecEntry[],
+  cache: Map<string, Map<string, number[]>>,
+): Promise<Set<number>> {
+  const out = new Set<number>();
+  for (const d of deletes) {
+    let byFile = cache.get(d.entry.dataFile.filePath);
+    if (byFile === undefined) {
+      byFile = await readPositionDeletes(store, d.entry);
+      cache.set(d.entry.dataFile.filePath, byFile);
+    }
+    for (const pos of byFile.get(dataFile) ?? []) out.add(pos);
+  }
+  return out;
+}
+
+/** A value as an equality key part (bytes and bigints made comparable). */
+function keyPart(v: unknown): string {
+  if (v === null || v === undefined) return 'null';
+  if (typeof v === 'bigint') return `${v}n`;
+  if (v instanceof Uint8Array) return `0x${Buffer.from(v).toString('hex')}`;
+  return JSON.stringify(v);
+}
+
+/** The equality keys an equality delete file deletes (its equality_ids columns, null equal to null). */
+async function equalityKeysOf(
+  store: ObjectStore,
+  d: SpecEntry,
+  schema: Schema,
+  cache: Map<string, Set<string>>,
+): Promise<Set<string>> {
+  const path = d.entry.dataFile.filePath;
+  const cached = cache.get(path);
+  if (cached !== undefined) return cached;
+  const ids = d.entry.dataFile.equalityIds ?? [];
+  const fields = ids.map((id) => {
+    const f = schema.fields.find((x) => x.id === id);
+    if (f === undefined)
+      throw new StreamjoinError(
+        'invalid-input',
+        `expected equality delete ${path} to delete by top-level columns of schema ${schema.schemaId}, but field id ${id} is not one`,
+      );
+    return f;
+  });
+  const keys = new Set<string>();
+  const deleteSchema: Schema = { schemaId: -1, fields };
+  for await (const { row } of readDataFileRecords(
+    store,
+    path,
+    d.entry.dataFile.fileSizeInBytes,
+    deleteSchema,
+    { raw: true },
+  )) {
+    keys.add(fields.map((f) => keyPart(row[f.name])).join('|'));
+  }
+  cache.set(path, keys);
+  return keys;
+}
+
+/** Rows of a snapshot (default: current), file by file, stopping after `limit`; deletes applied. */
 export async function* readRows(table: Table, options: ReadRowsOptions = {}): AsyncGenerator<Row> {
   const snapshot = pickSnapshot(table.metadata, options.snapshotId, table.location);
   if (snapshot === undefined) return;
@@ -131,14 +303,38 @@ export async function* readRows(table: Table, options: ReadRowsOptions = {}): As
   const limit = options.limit ?? Infinity;
   let n = 0;
   if (n >= limit) return;
-  for (const entry of await listDataFiles(table, snapshot.snapshotId)) {
-    for await (const row of readDataFileRows(
-      table.store,
-      entry.dataFile.filePath,
-      entry.dataFile.fileSizeInBytes,
-      schema,
-    )) {
-      yield row;
+  const live = await listLiveFiles(table, snapshot.snapshotId);
+  const index = new DeleteIndex(live.deletes, md.partitionSpecs);
+  const positionCache = new Map<string, Map<string, number[]>>();
+  const equalityCache = new Map<string, Set<string>>();
+  for (const data of live.data) {
+    const applicable = index.forDataFile(data);
+    const deletedPositions =
+      applicable.position.length === 0
+        ? undefined
+        : await deletedPositionsOf(
+            table.store,
+            data.entry.dataFile.filePath,
+            applicable.position,
+            positionCache,
+          );
+    const equality: { names: string[]; keys: Set<string> }[] = [];
+    for (const d of applicable.equality) {
+      const names = (d.entry.dataFile.equalityIds ?? []).map(
+        (id) => schema.fields.find((f) => f.id === id)?.name ?? `#${id}`,
+      );
+      equality.push({ names, keys: await equalityKeysOf(table.store, d, schema, equalityCache) });
+    }
+    const f = data.entry.dataFile;
+    const read = readDataFileRecords(table.store, f.filePath, f.fileSizeInBytes, schema, {
+      ...(deletedPositions === undefined ? {} : { deletedPositions }),
+      raw: equality.length > 0,
+    });
+    for await (const { row } of read) {
+      if (equality.some((e) => e.keys.has(e.names.map((name) => keyPart(row[name])).join('|')))) continue;
+      const out: Record<string, RowValue> = {};
+      for (const [k, v] of Object.entries(row)) out[k] = toRowValue(v);
+      yield out;
       if (++n >= limit) return;
     }
   }

@@ -9,11 +9,15 @@ import { guardOn } from '../guards.ts';
 import type { ObjectStore } from '../storage/port.ts';
 import { joinUri } from '../storage/port.ts';
 import { COMMIT_FAULT_POINTS, type PlannedCommit } from './commit.ts';
+import { positionDeleteTargets } from './deletes-io.ts';
+import { DeleteIndex, type SpecEntry } from './spec/deletes.ts';
 import {
   decodeManifest,
+  decodeManifestFile,
   decodeManifestList,
   encodeManifest,
   encodeManifestList,
+  type PartitionAvroFields,
 } from './spec/manifest-codec.ts';
 import {
   describeManifest,
@@ -27,6 +31,7 @@ import {
   type DataFile,
   ENTRY_STATUS,
   MAIN_BRANCH,
+  MANIFEST_CONTENT,
   type ManifestEntry,
   type ManifestFile,
   type PartitionSpec,
@@ -94,8 +99,9 @@ async function writeManifest(
   schema: Schema,
   spec: PartitionSpec,
   entries: readonly ManifestEntry[],
+  partitionFields?: PartitionAvroFields,
 ): Promise<WrittenManifest> {
-  const bytes = encodeManifest(schema, spec, entries);
+  const bytes = encodeManifest(schema, spec, entries, 'data', partitionFields);
   // Create-only: a manifest name is never reused, so an existing object means a bug, not a retry.
   await store.write(uri, bytes, { ifAbsent: true, contentType: 'application/octet-stream' });
   return describeManifest(uri, bytes.length, spec, schema, entries);
@@ -177,9 +183,15 @@ export class SnapshotProducer {
     if (this.change.removed.length > 0) {
       const remove = new Set(this.change.removed.map((f) => f.filePath));
       const found = new Set<string>();
+      const replaced: SpecEntry[] = [];
       const stillKept: ManifestFile[] = [];
       for (const m of kept) {
-        const entries = (await readManifestEntries(store, m)).filter(isLive);
+        if (m.content !== MANIFEST_CONTENT.data) {
+          stillKept.push(m); // delete manifests are carried as they are
+          continue;
+        }
+        const decoded = decodeManifestFile(await store.read(m.manifestPath));
+        const entries = decoded.entries.map((e) => resolveEntry(e, m)).filter(isLive);
         if (!entries.some((e) => remove.has(e.dataFile.filePath))) {
           stillKept.push(m);
           continue;
@@ -187,11 +199,15 @@ export class SnapshotProducer {
         const rewritten = entries.map((e): ManifestEntry => {
           if (!remove.has(e.dataFile.filePath)) return asExisting(e);
           found.add(e.dataFile.filePath);
+          replaced.push({ entry: e, specId: m.partitionSpecId });
           return { ...asExisting(e), status: ENTRY_STATUS.deleted, snapshotId: this.snapshotId };
         });
         const uri = this.manifestUri(location);
         attemptFiles.push(uri);
-        written.push(await writeManifest(store, uri, schema, spec, rewritten));
+        // The manifest keeps its own spec and partition record (after partition evolution it is not the
+        // default spec's).
+        const own = md.partitionSpecs.find((s) => s.specId === m.partitionSpecId) ?? spec;
+        written.push(await writeManifest(store, uri, schema, own, rewritten, decoded.partitionFields));
       }
       const missing = [...remove].filter((p) => !found.has(p));
       // Guard compact.rewrite-liveness: replace only files still live in the base.
@@ -201,6 +217,34 @@ export class SnapshotProducer {
           `expected every file to replace to be live in snapshot ${parent?.snapshotId ?? 'none'}, but ${missing.length} are not (already rewritten or expired): ${missing.slice(0, 3).join(', ')}`,
           { context: { missing }, retryable: false },
         );
+      }
+      // Guard compact.rewrite-delete-validation: a data file that row-level deletes apply to is never
+      // replaced — the copy would have a new path and sequence number, so the deletes would stop
+      // applying and the deleted rows would come back (Java RewriteFiles validates the same).
+      if (guardOn('compact.rewrite-delete-validation')) {
+        const deleteEntries: SpecEntry[] = [];
+        for (const m of kept) {
+          if (m.content !== MANIFEST_CONTENT.deletes) continue;
+          for (const e of await readManifestEntries(store, m)) {
+            if (isLive(e)) deleteEntries.push({ entry: e, specId: m.partitionSpecId });
+          }
+        }
+        const index = new DeleteIndex(
+          deleteEntries,
+          md.partitionSpecs,
+          await positionDeleteTargets(store, deleteEntries),
+        );
+        const withDeletes = replaced.filter((r) => index.hasDeletes(r));
+        if (withDeletes.length > 0) {
+          throw new StreamjoinError(
+            'conflict',
+            `expected no row-level deletes on the files to replace, but ${withDeletes.length} have some in snapshot ${parent?.snapshotId ?? 'none'} (committed by another engine since the rewrite was planned?): ${withDeletes
+              .slice(0, 3)
+              .map((r) => r.entry.dataFile.filePath)
+              .join(', ')}`,
+            { context: { withDeletes: withDeletes.map((r) => r.entry.dataFile.filePath) }, retryable: false },
+          );
+        }
       }
       kept = stillKept;
     }
@@ -285,7 +329,12 @@ export class SnapshotProducer {
     let bin: ManifestFile[] = [];
     let binSize = 0;
     for (const m of kept) {
-      if (m.manifestLength >= this.merge.targetSizeBytes || m.partitionSpecId !== spec.specId) {
+      // Only data manifests of the current spec are merged; the others are carried as they are.
+      if (
+        m.manifestLength >= this.merge.targetSizeBytes ||
+        m.partitionSpecId !== spec.specId ||
+        m.content !== MANIFEST_CONTENT.data
+      ) {
         out.push(m);
         continue;
       }

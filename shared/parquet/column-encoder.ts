@@ -1,10 +1,14 @@
 // Per-column encoders: validate each value as it arrives, append it PLAIN-encoded to the current data
-// page, cut ZSTD-compressed pages at a byte budget, and keep the statistics Parquet and Iceberg need.
-import { constants as zlibConstants, zstdCompressSync } from 'node:zlib';
+// page, cut compressed pages at a byte budget, and keep the statistics Parquet and Iceberg need. One
+// encoder per leaf column; a leaf inside a struct, list or map only ever holds nulls (the pipeline has no
+// values for another engine's nested columns, and compaction leaves files with such values alone).
 import { StreamjoinError } from '../errors.ts';
-import type { Column, RowValue, TableDef } from '../tables.ts';
-import { encodeDataPageHeader } from './format.ts';
-import { dayBoundsOf, describeValue, formatDay, formatMicros, partitionDayOf } from './partition.ts';
+import { decimalRequiredBytes } from '../iceberg/spec/avro-schemas.ts';
+import { bytesToDecimal } from '../iceberg/spec/single-value.ts';
+import { parsePrimitive } from '../iceberg/spec/type-info.ts';
+import type { StatValue } from '../tables.ts';
+import { encodeDataPageHeader, type LeafColumn, PHYSICAL_TYPE } from './format.ts';
+import { describeValue } from './partition.ts';
 import { compareUtf8 } from './utf8-order.ts';
 
 if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
@@ -16,13 +20,18 @@ const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
 export interface EncoderSettings {
-  readonly table: TableDef;
+  /** The table, for error messages ("joined table"). */
+  readonly tableName: string;
   /** Target uncompressed size of a data page's values. */
   readonly pageBytes: number;
-  readonly zstdLevel: number;
+  /** The file's page compression (identity for UNCOMPRESSED). */
+  readonly compress: (page: Buffer) => Buffer;
   /** Row number (0-based, within the file) of the value being appended, for error messages. */
   readonly rowNumber: () => number;
 }
+
+/** A value a row may hold for a column (nested columns: null only). */
+export type CellValue = StatValue | null | undefined | unknown;
 
 /** The pages of one column in one row group, ready to be written, with their statistics. */
 export interface EncodedChunk {
@@ -35,7 +44,7 @@ export interface EncodedChunk {
   readonly max?: Uint8Array;
 }
 
-export type Bound = string | number | bigint;
+export type Bound = StatValue;
 
 /** Definition levels (bit width 1) in the RLE/bit-packed hybrid encoding, with the 4-byte length
  *  prefix data page v1 puts before them. */
@@ -65,10 +74,30 @@ export function encodeDefinitionLevels(levels: Uint8Array, count: number, nulls:
   return buf;
 }
 
+/** Bits needed for levels up to `max` (RLE/bit-packed hybrid bit width). */
+function bitWidth(max: number): number {
+  return max === 0 ? 0 : 32 - Math.clz32(max);
+}
+
+/** `count` levels all equal to `value`, as one RLE run with the 4-byte length prefix of data page v1. */
+export function encodeConstantLevels(count: number, value: number, maxLevel: number): Buffer {
+  const out: number[] = [0, 0, 0, 0];
+  let n = count * 2;
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
+  const bytes = Math.ceil(bitWidth(maxLevel) / 8);
+  for (let i = 0; i < bytes; i++) out.push((value >> (8 * i)) & 0xff);
+  const buf = Buffer.from(out);
+  buf.writeUInt32LE(buf.length - 4, 0);
+  return buf;
+}
+
 export abstract class ColumnEncoder {
-  readonly column: Column;
+  readonly column: LeafColumn;
   protected readonly settings: EncoderSettings;
-  private readonly zstdOptions: { params: Record<number, number> };
 
   // current page
   protected pageCount = 0;
@@ -87,15 +116,14 @@ export abstract class ColumnEncoder {
   fileValues = 0;
   fileCompressedBytes = 0;
 
-  constructor(column: Column, settings: EncoderSettings) {
+  constructor(column: LeafColumn, settings: EncoderSettings) {
     this.column = column;
     this.settings = settings;
-    this.zstdOptions = { params: { [zlibConstants.ZSTD_c_compressionLevel]: settings.zstdLevel } };
     this.levels = new Uint8Array(column.required ? 0 : 1024);
   }
 
   /** Validates and appends one value; throws StreamjoinError 'invalid-input' naming the column. */
-  abstract append(value: RowValue | undefined): void;
+  abstract append(value: CellValue): void;
   /** PLAIN bytes of the current page's non-null values (a view, used before the page is reset). */
   protected abstract pageValueBytes(): Buffer;
   protected abstract resetPageValues(): void;
@@ -114,7 +142,7 @@ export abstract class ColumnEncoder {
   }
 
   /** A null arrived: fine for optional columns, an error for required ones. */
-  protected appendNull(value: RowValue | undefined, expected: string): void {
+  protected appendNull(value: CellValue, expected: string): void {
     if (value !== null || this.column.required) throw this.badValue(expected, value);
     this.pushLevel(0);
     this.pageCount++;
@@ -122,25 +150,30 @@ export abstract class ColumnEncoder {
   }
 
   protected badValue(expected: string, value: unknown, detail?: string): StreamjoinError {
-    const { table } = this.settings;
-    const { name, required } = this.column;
+    const { tableName } = this.settings;
+    const { required } = this.column;
+    const name = this.column.path.join('.');
     const want = required ? `${expected} (required: never null)` : `${expected} or null`;
     const row = this.settings.rowNumber();
     return new StreamjoinError(
       'invalid-input',
-      `${table.kind} table, row ${row}: column "${name}" expects ${want}, but was: ${describeValue(value)}` +
+      `${tableName} table, row ${row}: column "${name}" expects ${want}, but was: ${describeValue(value)}` +
         (detail ? ` (${detail})` : ''),
-      { context: { table: table.kind, column: name, row, expected } },
+      { context: { table: tableName, column: name, row, expected } },
     );
+  }
+
+  /** Repetition then definition levels of the current page (none for a top-level required column). */
+  protected levelBytes(): Buffer[] {
+    return this.column.required ? [] : [encodeDefinitionLevels(this.levels, this.pageCount, this.pageNulls)];
   }
 
   protected flushPage(): void {
     if (this.pageCount === 0) return;
     const values = this.pageValueBytes();
-    const body = this.column.required
-      ? values
-      : Buffer.concat([encodeDefinitionLevels(this.levels, this.pageCount, this.pageNulls), values]);
-    const compressed = zstdCompressSync(body, this.zstdOptions);
+    const levels = this.levelBytes();
+    const body = levels.length === 0 ? values : Buffer.concat([...levels, values]);
+    const compressed = this.settings.compress(body);
     const header = encodeDataPageHeader({
       uncompressedSize: body.length,
       compressedSize: compressed.length,
@@ -188,7 +221,7 @@ export class StringEncoder extends ColumnEncoder {
   private fileMin: string | undefined;
   private fileMax: string | undefined;
 
-  append(value: RowValue | undefined): void {
+  append(value: CellValue): void {
     if (typeof value !== 'string') {
       this.appendNull(value, 'a string');
       return;
@@ -264,7 +297,12 @@ export class IntEncoder extends ColumnEncoder {
   private fileMax = 0;
   private fileHasBounds = false;
 
-  append(value: RowValue | undefined): void {
+  private readonly decimal = parsePrimitive(this.column.type)?.kind === 'decimal';
+
+  append(value: CellValue): void {
+    // A decimal(P <= 9) holds its unscaled value: a bigint (or a number) in int32 range.
+    if (this.decimal && typeof value === 'bigint' && value >= -2147483648n && value <= 2147483647n)
+      value = Number(value);
     if (typeof value !== 'number' || (value | 0) !== value) {
       if (typeof value === 'number') {
         throw this.badValue('an int (32-bit integer in [-2147483648, 2147483647])', value);
@@ -315,9 +353,8 @@ export class IntEncoder extends ColumnEncoder {
   }
 }
 
-/** timestamptz → INT64 TIMESTAMP(MICROS, UTC): PLAIN is 8 bytes little-endian. The partition source
- *  column also checks that every value falls on the file's partition day. */
-export class TimestampEncoder extends ColumnEncoder {
+/** long, time, timestamp, timestamptz, decimal(P <= 18) → INT64: PLAIN is 8 bytes little-endian. */
+export class Int64Encoder extends ColumnEncoder {
   private values = new BigInt64Array(8 * 1024);
   private count = 0;
   private min = 0n;
@@ -326,75 +363,49 @@ export class TimestampEncoder extends ColumnEncoder {
   private fileMin = 0n;
   private fileMax = 0n;
   private fileHasBounds = false;
-  /** Accepted range [lo, hi): the partition day once known, else all of int64. */
-  private lo = INT64_MIN;
-  private hi = INT64_MAX + 1n;
-  private readonly isPartitionSource: boolean;
-  /** Partition day of the file (partition source only), fixed by the first value or the options. */
-  day: number | undefined;
+  private readonly expected: string;
+  /** Timestamps only as bigint microseconds (a number is most likely milliseconds). */
+  private readonly numbers: boolean;
 
-  constructor(column: Column, settings: EncoderSettings, day: number | undefined) {
+  constructor(column: LeafColumn, settings: EncoderSettings) {
     super(column, settings);
-    this.isPartitionSource = column.name === settings.table.partitionSource;
-    if (this.isPartitionSource) {
-      if (day !== undefined) this.setDay(day);
-      else [this.lo, this.hi] = [1n, 0n]; // empty until the first value fixes the day
+    const kind = parsePrimitive(column.type)?.kind;
+    this.numbers = kind !== 'timestamp' && kind !== 'timestamptz';
+    this.expected =
+      kind === 'timestamptz' || kind === 'timestamp'
+        ? `a ${kind} as bigint epoch microseconds`
+        : kind === 'time'
+          ? 'a time as bigint microseconds from midnight'
+          : kind === 'decimal'
+            ? `a ${column.type} as its unscaled bigint`
+            : 'a long (64-bit integer)';
+  }
+
+  append(value: CellValue): void {
+    let v: bigint;
+    if (typeof value === 'bigint') {
+      if (value < INT64_MIN || value > INT64_MAX) throw this.badValue(this.expected, value, 'outside int64');
+      v = value;
+    } else if (this.numbers && typeof value === 'number' && Number.isSafeInteger(value)) v = BigInt(value);
+    else {
+      this.appendNull(value, this.expected);
+      return;
     }
-  }
-
-  private setDay(day: number): void {
-    this.day = day;
-    const { start, end } = dayBoundsOf(day);
-    this.lo = start;
-    this.hi = end;
-  }
-
-  append(value: RowValue | undefined): void {
-    if (typeof value !== 'bigint' || value < this.lo || value >= this.hi) {
-      this.reject(value);
-      if (typeof value !== 'bigint') return; // a null, accepted in an optional column
-      this.setDay(partitionDayOf(value)); // the first value of the partition source
-    }
-    this.appendValue(value);
-  }
-
-  private appendValue(value: bigint): void {
     if (this.count === this.values.length) {
       const next = new BigInt64Array(this.values.length * 2);
       next.set(this.values);
       this.values = next;
     }
-    this.values[this.count++] = value;
+    this.values[this.count++] = v;
     if (!this.hasBounds) {
-      this.min = value;
-      this.max = value;
+      this.min = v;
+      this.max = v;
       this.hasBounds = true;
-    } else if (value < this.min) this.min = value;
-    else if (value > this.max) this.max = value;
+    } else if (v < this.min) this.min = v;
+    else if (v > this.max) this.max = v;
     if (!this.column.required) this.pushLevel(1);
     this.pageCount++;
     if (this.count * 8 >= this.settings.pageBytes) this.flushPage();
-  }
-
-  /** Slow path: throws for a bad value; returns for a null in an optional column or for the first
-   *  value of the partition source. */
-  private reject(value: RowValue | undefined): void {
-    const expected = 'a timestamptz as bigint epoch microseconds';
-    if (typeof value !== 'bigint') {
-      this.appendNull(value, expected);
-      return;
-    }
-    if (value < INT64_MIN || value > INT64_MAX) throw this.badValue(expected, value, 'outside int64');
-    if (this.isPartitionSource && this.day === undefined) return;
-    const day = partitionDayOf(value);
-    throw new StreamjoinError(
-      'invalid-input',
-      `${this.settings.table.kind} table, row ${this.settings.rowNumber()}: column "${this.column.name}" ` +
-        `(partition source) is ${formatMicros(value)}, on day ${day} (${formatDay(day)}), but this data file ` +
-        `holds day ${this.day} (${formatDay(this.day ?? 0)}): one file per partition day; split the rows ` +
-        'with splitRowsByDay() first',
-      { context: { table: this.settings.table.kind, column: this.column.name, day, fileDay: this.day } },
-    );
   }
 
   protected pageValueBytes(): Buffer {
@@ -423,13 +434,290 @@ export class TimestampEncoder extends ColumnEncoder {
   }
 }
 
-export function createColumnEncoder(column: Column, settings: EncoderSettings, day?: number): ColumnEncoder {
-  switch (column.type) {
-    case 'string':
-      return new StringEncoder(column, settings);
-    case 'int':
-      return new IntEncoder(column, settings);
-    case 'timestamptz':
-      return new TimestampEncoder(column, settings, day);
+/** The earlier name of the INT64 encoder (timestamptz was its only type). */
+export const TimestampEncoder = Int64Encoder;
+
+/** A value of an encoder that keeps its values as JS values and writes them at page end. */
+abstract class ListEncoder<T> extends ColumnEncoder {
+  protected page: T[] = [];
+  private lo: T | undefined;
+  private hi: T | undefined;
+  private fileLo: T | undefined;
+  private fileHi: T | undefined;
+  protected abstract readonly expected: string;
+  /** The value to store, or undefined when `value` is not one (then it must be null). */
+  protected abstract accept(value: CellValue): T | undefined;
+  /** Negative, zero or positive, as `a` sorts before, with or after `b` (statistics order). */
+  protected abstract compare(a: T, b: T): number;
+  /** Whether the value takes part in min/max (NaN does not). */
+  protected counts(_value: T): boolean {
+    return true;
+  }
+  protected abstract plain(values: readonly T[]): Buffer;
+  /** PLAIN bytes of one value as Parquet statistics hold it. */
+  protected abstract statBytes(value: T): Uint8Array;
+  protected abstract icebergBound(value: T): Bound;
+  protected abstract sizeOf(value: T): number;
+  private pageSize = 0;
+
+  append(value: CellValue): void {
+    const v = this.accept(value);
+    if (v === undefined) {
+      this.appendNull(value, this.expected);
+      return;
+    }
+    this.page.push(v);
+    this.pageSize += this.sizeOf(v);
+    if (this.counts(v)) {
+      if (this.lo === undefined || this.compare(v, this.lo) < 0) this.lo = v;
+      if (this.hi === undefined || this.compare(v, this.hi) > 0) this.hi = v;
+    }
+    if (!this.column.required) this.pushLevel(1);
+    this.pageCount++;
+    if (this.pageSize >= this.settings.pageBytes) this.flushPage();
+  }
+
+  protected pageValueBytes(): Buffer {
+    return this.plain(this.page);
+  }
+
+  protected resetPageValues(): void {
+    this.page = [];
+    this.pageSize = 0;
+  }
+
+  protected takeChunkBounds(): { min?: Uint8Array; max?: Uint8Array } {
+    const { lo, hi } = this;
+    this.lo = undefined;
+    this.hi = undefined;
+    if (lo === undefined || hi === undefined) return {};
+    if (this.fileLo === undefined || this.compare(lo, this.fileLo) < 0) this.fileLo = lo;
+    if (this.fileHi === undefined || this.compare(hi, this.fileHi) > 0) this.fileHi = hi;
+    return { min: this.statBytes(this.lowStat(lo)), max: this.statBytes(this.highStat(hi)) };
+  }
+
+  /** Parquet: a float min of +0 is written as -0, a max of -0 as +0 (readers may see either). */
+  protected lowStat(v: T): T {
+    return v;
+  }
+  protected highStat(v: T): T {
+    return v;
+  }
+
+  fileBounds(): { lower: Bound; upper: Bound } | undefined {
+    if (this.fileLo === undefined || this.fileHi === undefined) return undefined;
+    return { lower: this.icebergBound(this.fileLo), upper: this.icebergBound(this.fileHi) };
   }
 }
+
+/** boolean → BOOLEAN: PLAIN is one bit per value, least significant bit first. */
+export class BooleanEncoder extends ListEncoder<boolean> {
+  protected readonly expected = 'a boolean';
+  protected accept(v: CellValue) {
+    return typeof v === 'boolean' ? v : undefined;
+  }
+  protected compare(a: boolean, b: boolean) {
+    return Number(a) - Number(b);
+  }
+  protected plain(values: readonly boolean[]) {
+    const out = Buffer.alloc(Math.ceil(values.length / 8));
+    values.forEach((v, i) => {
+      if (v) out[i >> 3]! |= 1 << (i & 7);
+    });
+    return out;
+  }
+  protected statBytes(v: boolean) {
+    return Uint8Array.of(v ? 1 : 0);
+  }
+  protected icebergBound(v: boolean) {
+    return v;
+  }
+  protected sizeOf() {
+    return 1 / 8;
+  }
+}
+
+/** float → FLOAT and double → DOUBLE, IEEE 754 little-endian; NaN counted apart, never a bound. */
+export class FloatingEncoder extends ListEncoder<number> {
+  protected readonly expected: string;
+  private readonly bytes: 4 | 8;
+  nanCount = 0;
+  constructor(column: LeafColumn, settings: EncoderSettings) {
+    super(column, settings);
+    this.bytes = parsePrimitive(column.type)?.kind === 'float' ? 4 : 8;
+    this.expected = this.bytes === 4 ? 'a float (number)' : 'a double (number)';
+  }
+  protected accept(v: CellValue) {
+    if (typeof v !== 'number') return undefined;
+    if (Number.isNaN(v)) this.nanCount++;
+    return this.bytes === 4 ? Math.fround(v) : v;
+  }
+  protected override counts(v: number) {
+    return !Number.isNaN(v);
+  }
+  protected compare(a: number, b: number) {
+    // -0 sorts before +0, as Java's Float.compare/Double.compare order them.
+    if (a === 0 && b === 0) return (Object.is(a, -0) ? 0 : 1) - (Object.is(b, -0) ? 0 : 1);
+    return a < b ? -1 : a > b ? 1 : 0;
+  }
+  protected override lowStat(v: number) {
+    return v === 0 ? -0 : v;
+  }
+  protected override highStat(v: number) {
+    return v === 0 ? 0 : v;
+  }
+  protected plain(values: readonly number[]) {
+    const out = Buffer.allocUnsafe(values.length * this.bytes);
+    values.forEach((v, i) => {
+      if (this.bytes === 4) out.writeFloatLE(v, i * 4);
+      else out.writeDoubleLE(v, i * 8);
+    });
+    return out;
+  }
+  protected statBytes(v: number) {
+    return this.plain([v]);
+  }
+  protected icebergBound(v: number) {
+    return v;
+  }
+  protected sizeOf() {
+    return this.bytes;
+  }
+}
+
+function unsignedCompare(a: Uint8Array, b: Uint8Array): number {
+  return Buffer.compare(a, b);
+}
+
+const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** binary → BYTE_ARRAY (4-byte length + bytes); uuid, fixed[L], decimal(P > 18) → FIXED_LEN_BYTE_ARRAY. */
+export class BytesEncoder extends ListEncoder<Uint8Array> {
+  protected readonly expected: string;
+  private readonly fixed: number | undefined;
+  private readonly decimal: boolean;
+  constructor(column: LeafColumn, settings: EncoderSettings) {
+    super(column, settings);
+    const p = parsePrimitive(column.type);
+    this.decimal = p?.kind === 'decimal';
+    this.fixed = column.physical === PHYSICAL_TYPE.FIXED_LEN_BYTE_ARRAY ? column.typeLength : undefined;
+    this.expected =
+      p?.kind === 'uuid'
+        ? 'a uuid (16 bytes or its text form)'
+        : this.decimal
+          ? `a ${column.type} as its unscaled bigint`
+          : this.fixed !== undefined
+            ? `${this.fixed} bytes (Uint8Array)`
+            : 'bytes (Uint8Array)';
+  }
+  protected accept(v: CellValue): Uint8Array | undefined {
+    if (this.decimal) {
+      let unscaled: bigint | undefined;
+      if (typeof v === 'bigint') unscaled = v;
+      else if (typeof v === 'number' && Number.isSafeInteger(v)) unscaled = BigInt(v);
+      else if (v instanceof Uint8Array && v.byteLength > 0) unscaled = bytesToDecimal(v);
+      if (unscaled === undefined) return undefined;
+      const n = this.fixed!;
+      const out = new Uint8Array(n);
+      let x = BigInt.asUintN(n * 8, unscaled);
+      if (BigInt.asIntN(n * 8, x) !== unscaled)
+        throw this.badValue(this.expected, v, `needs more than ${n} bytes`);
+      for (let i = n - 1; i >= 0; i--) {
+        out[i] = Number(x & 0xffn);
+        x >>= 8n;
+      }
+      return out;
+    }
+    let bytes: Uint8Array | undefined;
+    if (v instanceof Uint8Array) bytes = v;
+    else if (typeof v === 'string' && this.fixed === 16 && UUID_TEXT.test(v))
+      bytes = new Uint8Array(Buffer.from(v.replaceAll('-', ''), 'hex'));
+    if (bytes === undefined) return undefined;
+    if (this.fixed !== undefined && bytes.byteLength !== this.fixed)
+      throw this.badValue(this.expected, v, `${bytes.byteLength} bytes`);
+    return bytes;
+  }
+  protected compare(a: Uint8Array, b: Uint8Array) {
+    return this.decimal
+      ? bytesToDecimal(a) < bytesToDecimal(b)
+        ? -1
+        : bytesToDecimal(a) > bytesToDecimal(b)
+          ? 1
+          : 0
+      : unsignedCompare(a, b);
+  }
+  protected plain(values: readonly Uint8Array[]) {
+    if (this.fixed !== undefined) return Buffer.concat(values);
+    const parts: Buffer[] = [];
+    for (const v of values) {
+      const len = Buffer.allocUnsafe(4);
+      len.writeUInt32LE(v.byteLength);
+      parts.push(len, Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+    }
+    return Buffer.concat(parts);
+  }
+  protected statBytes(v: Uint8Array) {
+    return v;
+  }
+  protected icebergBound(v: Uint8Array): Bound {
+    return this.decimal ? bytesToDecimal(v) : v;
+  }
+  protected sizeOf(v: Uint8Array) {
+    return v.byteLength + (this.fixed === undefined ? 4 : 0);
+  }
+}
+
+/**
+ * A leaf of another engine's struct, list or map column: the pipeline writes that column as null, so
+ * every level is 0 (the top-level column is null) and no value is ever stored.
+ */
+export class NullLeafEncoder extends ColumnEncoder {
+  append(value: CellValue): void {
+    if (value !== null && value !== undefined)
+      throw this.badValue('null (the writer stores no values in nested columns)', value);
+    this.pageCount++;
+    this.pageNulls++;
+    if (this.pageCount >= 64 * 1024) this.flushPage();
+  }
+  protected override levelBytes(): Buffer[] {
+    const { maxRep, maxDef } = this.column;
+    const out: Buffer[] = [];
+    if (maxRep > 0) out.push(encodeConstantLevels(this.pageCount, 0, maxRep));
+    if (maxDef > 0) out.push(encodeConstantLevels(this.pageCount, 0, maxDef));
+    return out;
+  }
+  protected pageValueBytes(): Buffer {
+    return Buffer.alloc(0);
+  }
+  protected resetPageValues(): void {}
+  protected takeChunkBounds(): { min?: Uint8Array; max?: Uint8Array } {
+    return {};
+  }
+  fileBounds(): undefined {
+    return undefined;
+  }
+}
+
+/** The encoder of a leaf column, by its Iceberg type and how it is stored. */
+export function createColumnEncoder(column: LeafColumn, settings: EncoderSettings): ColumnEncoder {
+  if (column.nested) return new NullLeafEncoder(column, settings);
+  const kind = parsePrimitive(column.type)?.kind;
+  switch (column.physical) {
+    case PHYSICAL_TYPE.BOOLEAN:
+      return new BooleanEncoder(column, settings);
+    case PHYSICAL_TYPE.INT32:
+      return new IntEncoder(column, settings);
+    case PHYSICAL_TYPE.INT64:
+      return new Int64Encoder(column, settings);
+    case PHYSICAL_TYPE.FLOAT:
+    case PHYSICAL_TYPE.DOUBLE:
+      return new FloatingEncoder(column, settings);
+    case PHYSICAL_TYPE.BYTE_ARRAY:
+      return kind === 'string' ? new StringEncoder(column, settings) : new BytesEncoder(column, settings);
+    default:
+      return new BytesEncoder(column, settings);
+  }
+}
+
+/** Bytes a decimal column's values take in a FIXED_LEN_BYTE_ARRAY (re-exported for tests). */
+export { decimalRequiredBytes };

@@ -8,28 +8,81 @@
 import type { Writable } from 'node:stream';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { brotliCompressSync, gzipSync, constants as zlibConstants, zstdCompressSync } from 'node:zlib';
+import { compress as snappyCompress } from 'snappyjs';
 import { StreamjoinError } from '../errors.ts';
+import type { NestedField } from '../iceberg/spec/types.ts';
 import type { ObjectStore } from '../storage/port.ts';
-import type { DataFileStats, Row, TableDef } from '../tables.ts';
+import type { DataFileStats, Row, StatValue, TableDef } from '../tables.ts';
 import { PARQUET_CREATED_BY } from '../version.ts';
-import { type Bound, type ColumnEncoder, createColumnEncoder, TimestampEncoder } from './column-encoder.ts';
-import { type ColumnChunkMeta, encodeFooter, PARQUET_MAGIC, type RowGroupMeta } from './format.ts';
-import { describeValue } from './partition.ts';
+import { type Bound, type ColumnEncoder, createColumnEncoder, FloatingEncoder } from './column-encoder.ts';
+import {
+  CODEC,
+  type CodecName,
+  type ColumnChunkMeta,
+  encodeFooter,
+  fileSchemaOf,
+  PARQUET_MAGIC,
+  type RowGroupMeta,
+} from './format.ts';
+import { describeValue, formatDay, formatMicros, rowPartitionDay } from './partition.ts';
 
 export interface DataFileOptions {
   /** Rows per row group: bounds the writer's memory (config `rowGroupRows`). Default 50,000. */
   readonly rowGroupRows?: number;
   /** Target uncompressed bytes of a data page. Default 1 MiB. */
   readonly pageBytes?: number;
-  /** ZSTD level (1..22). Default 3. */
+  /** Page compression (the table's write.parquet.compression-codec). Default ZSTD. */
+  readonly codec?: CodecName;
+  /** Compression level (write.parquet.compression-level): ZSTD 1..22 (default 3), GZIP 0..9, BROTLI 0..11. */
+  readonly level?: number;
+  /** @deprecated the ZSTD level; use `level`. */
   readonly zstdLevel?: number;
-  /** The partition day the rows must fall on; by default the day of the first row. */
+  /** The partition day the rows must fall on (a day() spec); by default the first row's partition. */
   readonly partitionDay?: number;
   /** Footer `created_by`. */
   readonly createdBy?: string;
   /** Extra footer key/value metadata (e.g. `iceberg.schema`); a function is called when the footer is
    *  written, after the last row (for values that depend on the rows, such as a digest of them). */
   readonly keyValueMetadata?: Readonly<Record<string, string>> | (() => Readonly<Record<string, string>>);
+}
+
+/** A row to write: column key → value (see FileColumn.key). */
+export type WriteRow = Readonly<Record<string, unknown>>;
+
+/** A top-level column of the file: the table schema's field, and where a row holds its value. */
+export interface FileColumn {
+  readonly field: NestedField;
+  /** The row's key for this column; undefined: the column is null in every row (another engine's). */
+  readonly key?: string;
+}
+
+export interface PartitionTuple {
+  /** Equal exactly for equal tuples. */
+  readonly key: string;
+  /** By partition field name. */
+  readonly values: Readonly<Record<string, StatValue | null>>;
+}
+
+/** How rows map to the table's partition spec: every row of one file must have the same tuple. */
+export interface FilePartition {
+  readonly specId?: number;
+  of(row: WriteRow): PartitionTuple;
+  /** The message for a row of another partition than the file's. */
+  mismatch(row: WriteRow, got: PartitionTuple, want: PartitionTuple): string;
+  /** The tuple of a day() spec for `day` (options.partitionDay). */
+  forDay?(day: number): PartitionTuple;
+  /** The day of a day() spec's tuple (the legacy partitionDay statistic). */
+  dayOf?(tuple: PartitionTuple): number | undefined;
+}
+
+/** What a data file holds: the table's columns (by field id) and its partitioning. */
+export interface FileSchema {
+  /** For messages: "joined" gives "joined table, row 3: ...". */
+  readonly tableName: string;
+  readonly schemaId?: number;
+  readonly columns: readonly FileColumn[];
+  readonly partition?: FilePartition;
 }
 
 /** What the file holds, as an Iceberg manifest entry needs it (DataFileStats without the URI, which the
@@ -60,54 +113,129 @@ function checkIntOption(name: string, value: number, min: number, max: number): 
   return value;
 }
 
+/** The page compressor for a codec and level. */
+export function pageCompressor(codec: CodecName, level: number | undefined): (page: Buffer) => Buffer {
+  switch (codec) {
+    case 'ZSTD': {
+      const l = checkIntOption('zstdLevel', level ?? DEFAULTS.zstdLevel, 1, 22);
+      const options = { params: { [zlibConstants.ZSTD_c_compressionLevel]: l } };
+      return (page) => zstdCompressSync(page, options);
+    }
+    case 'GZIP': {
+      const options = level === undefined ? {} : { level: checkIntOption('gzip level', level, 0, 9) };
+      return (page) => gzipSync(page, options);
+    }
+    case 'BROTLI': {
+      const params =
+        level === undefined
+          ? {}
+          : { [zlibConstants.BROTLI_PARAM_QUALITY]: checkIntOption('brotli level', level, 0, 11) };
+      return (page) => brotliCompressSync(page, { params });
+    }
+    case 'SNAPPY':
+      return (page) => Buffer.from(snappyCompress(page));
+    case 'UNCOMPRESSED':
+      return (page) => page;
+  }
+}
+
+/** The TableDef of one of the pipeline's tables as a file schema: its columns, day(partition source). */
+export function fileSchemaOfTableDef(def: TableDef): FileSchema {
+  const source = def.columns.find((c) => c.name === def.partitionSource);
+  if (source === undefined || source.type !== 'timestamptz') {
+    throw new StreamjoinError(
+      'config',
+      `${def.kind} table: partition source "${def.partitionSource}" must be a timestamptz column`,
+    );
+  }
+  const tuple = (day: number): PartitionTuple => ({ key: String(day), values: { [def.partitionName]: day } });
+  return {
+    tableName: def.kind,
+    columns: def.columns.map((c) => ({
+      field: { id: c.id, name: c.name, required: c.required, type: c.type },
+      key: c.name,
+    })),
+    partition: {
+      of: (row) => tuple(rowPartitionDay(row as Row, def)),
+      forDay: tuple,
+      dayOf: (t) => t.values[def.partitionName] as number,
+      mismatch: (row, got, want) => {
+        const day = Number(got.key);
+        const micros = row[def.partitionSource] as bigint;
+        return (
+          `column "${def.partitionSource}" (partition source) is ${formatMicros(micros)}, on day ${day} (${formatDay(day)}), ` +
+          `but this data file holds day ${want.key} (${formatDay(Number(want.key))}): one file per partition day; split the rows with splitRowsByDay() first`
+        );
+      },
+    },
+  };
+}
+
+function isFileSchema(t: TableDef | FileSchema): t is FileSchema {
+  return (t as FileSchema).tableName !== undefined;
+}
+
 /**
  * Push-style encoder of one data file: `start()`, then `add(row)` per row (returns a row group's bytes
  * when one is complete), then `finish()` (the last row group and the footer), then `result()`.
  * After any thrown error the encoder is unusable and the bytes so far must be discarded.
  */
 export class DataFileEncoder {
-  readonly table: TableDef;
+  readonly schema: FileSchema;
   private readonly rowGroupRows: number;
   private readonly encoders: ColumnEncoder[];
-  private readonly names: string[];
-  private readonly partitionEncoder: TimestampEncoder;
+  /** Per leaf: the index of its top-level column in `columns` (nested leaves read that column too). */
+  private readonly keys: (string | undefined)[];
+  private readonly fields: NestedField[];
+  private readonly codec: number;
   private readonly createdBy: string;
   private readonly keyValueMetadata: DataFileOptions['keyValueMetadata'];
   private readonly rowGroups: RowGroupMeta[] = [];
+  private partition: PartitionTuple | undefined;
   private offset = 0;
   private rows = 0;
   private groupRows = 0;
   private state: 'new' | 'open' | 'finished' | 'failed' = 'new';
   private finalResult: DataFileResult | undefined;
 
-  constructor(table: TableDef, options: DataFileOptions = {}) {
-    this.table = table;
+  constructor(table: TableDef | FileSchema, options: DataFileOptions = {}) {
+    this.schema = isFileSchema(table) ? table : fileSchemaOfTableDef(table);
     this.rowGroupRows = checkIntOption(
       'rowGroupRows',
       options.rowGroupRows ?? DEFAULTS.rowGroupRows,
       1,
       10_000_000,
     );
+    const codec: CodecName = options.codec ?? 'ZSTD';
     const settings = {
-      table,
+      tableName: this.schema.tableName,
       pageBytes: checkIntOption('pageBytes', options.pageBytes ?? DEFAULTS.pageBytes, 1024, 256 << 20),
-      zstdLevel: checkIntOption('zstdLevel', options.zstdLevel ?? DEFAULTS.zstdLevel, 1, 22),
+      compress: pageCompressor(codec, options.level ?? options.zstdLevel),
       rowNumber: () => this.rows,
     };
+    this.codec = CODEC[codec];
+    this.fields = this.schema.columns.map((c) => c.field);
+    const { leaves } = fileSchemaOf(this.fields);
+    this.encoders = leaves.map((leaf) => createColumnEncoder(leaf, settings));
+    this.keys = leaves.map((leaf) => (leaf.nested ? undefined : this.schema.columns[leaf.top]!.key));
     const day = options.partitionDay;
-    if (day !== undefined) checkIntOption('partitionDay', day, -1e8, 1e8);
-    this.encoders = table.columns.map((c) => createColumnEncoder(c, settings, day));
-    this.names = table.columns.map((c) => c.name);
-    const source = this.encoders.find((e) => e.column.name === table.partitionSource);
-    if (!(source instanceof TimestampEncoder)) {
-      throw new StreamjoinError(
-        'config',
-        `${table.kind} table: partition source "${table.partitionSource}" must be a timestamptz column`,
-      );
+    if (day !== undefined) {
+      checkIntOption('partitionDay', day, -1e8, 1e8);
+      const forDay = this.schema.partition?.forDay;
+      if (forDay === undefined)
+        throw new StreamjoinError(
+          'config',
+          `${this.schema.tableName} table: partitionDay needs a day() partition spec`,
+        );
+      this.partition = forDay(day);
     }
-    this.partitionEncoder = source;
     this.createdBy = options.createdBy ?? CREATED_BY;
     this.keyValueMetadata = options.keyValueMetadata;
+  }
+
+  /** The earlier constructor argument's name, for messages. */
+  get table(): { kind: string } {
+    return { kind: this.schema.tableName };
   }
 
   /** The leading magic bytes. */
@@ -120,18 +248,40 @@ export class DataFileEncoder {
   }
 
   /** Validates and encodes one row; returns a finished row group's bytes, if this row completed one. */
-  add(row: Row): Buffer | undefined {
+  add(row: WriteRow): Buffer | undefined {
     if (this.state !== 'open')
       throw new StreamjoinError('internal', `add() needs start() first (state ${this.state})`);
     try {
       if (typeof row !== 'object' || row === null) {
         throw new StreamjoinError(
           'invalid-input',
-          `${this.table.kind} table, row ${this.rows}: expected a row object, but was: ${describeValue(row)}`,
+          `${this.schema.tableName} table, row ${this.rows}: expected a row object, but was: ${describeValue(row)}`,
         );
       }
-      const { encoders, names } = this;
-      for (let c = 0; c < encoders.length; c++) encoders[c].append(row[names[c]]);
+      const { encoders, keys } = this;
+      for (let c = 0; c < encoders.length; c++) {
+        const key = keys[c];
+        encoders[c]!.append(key === undefined ? null : row[key]);
+      }
+      // After the values: a bad value is reported as such, not as a partition problem.
+      const p = this.schema.partition;
+      if (p !== undefined) {
+        const got = p.of(row);
+        if (this.partition === undefined) this.partition = got;
+        else if (got.key !== this.partition.key) {
+          throw new StreamjoinError(
+            'invalid-input',
+            `${this.schema.tableName} table, row ${this.rows}: ${p.mismatch(row, got, this.partition)}`,
+            {
+              context: {
+                table: this.schema.tableName,
+                partition: got.key,
+                filePartition: this.partition.key,
+              },
+            },
+          );
+        }
+      }
       this.rows++;
       if (++this.groupRows >= this.rowGroupRows) return this.flushRowGroup();
       return undefined;
@@ -149,7 +299,7 @@ export class DataFileEncoder {
     for (const encoder of this.encoders) {
       const chunk = encoder.finishChunk();
       columns.push({
-        column: encoder.column,
+        leaf: encoder.column,
         dataPageOffset: offset,
         numValues: chunk.numValues,
         totalUncompressedSize: chunk.uncompressedSize,
@@ -180,17 +330,18 @@ export class DataFileEncoder {
       this.state = 'failed';
       throw new StreamjoinError(
         'invalid-input',
-        `${this.table.kind} table: expected at least one row for a data file, but got none`,
+        `${this.schema.tableName} table: expected at least one row for a data file, but got none`,
       );
     }
     const parts: Buffer[] = [];
     if (this.groupRows > 0) parts.push(this.flushRowGroup());
     const kv = typeof this.keyValueMetadata === 'function' ? this.keyValueMetadata() : this.keyValueMetadata;
     const footer = encodeFooter({
-      table: this.table,
+      fields: this.fields,
       numRows: this.rows,
       rowGroups: this.rowGroups,
       createdBy: this.createdBy,
+      codec: this.codec,
       ...(kv === undefined ? {} : { keyValueMetadata: kv }),
     });
     parts.push(footer);
@@ -204,35 +355,38 @@ export class DataFileEncoder {
     const columnSizes: Record<number, number> = {};
     const valueCounts: Record<number, number> = {};
     const nullValueCounts: Record<number, number> = {};
+    const nanValueCounts: Record<number, number> = {};
     const lowerBounds: Record<number, Bound> = {};
     const upperBounds: Record<number, Bound> = {};
     for (const e of this.encoders) {
-      const id = e.column.id;
+      // Iceberg metrics for top-level primitive columns; nested leaves (always null here) get none.
+      if (e.column.nested) continue;
+      const id = e.column.fieldId;
       columnSizes[id] = e.fileCompressedBytes;
       valueCounts[id] = e.fileValues;
       nullValueCounts[id] = e.fileNulls;
+      if (e instanceof FloatingEncoder) nanValueCounts[id] = (e as FloatingEncoder).nanCount;
       const bounds = e.fileBounds();
       if (bounds) {
         lowerBounds[id] = bounds.lower;
         upperBounds[id] = bounds.upper;
       }
     }
-    const partitionDay = this.partitionEncoder.day;
-    if (partitionDay === undefined) {
-      throw new StreamjoinError(
-        'internal',
-        `${this.table.kind} table: no partition day after ${this.rows} rows`,
-      );
-    }
+    const p = this.schema.partition;
+    const day = p?.dayOf !== undefined && this.partition !== undefined ? p.dayOf(this.partition) : undefined;
     return {
       fileSizeInBytes: this.offset,
       recordCount: this.rows,
       columnSizes,
       valueCounts,
       nullValueCounts,
+      ...(Object.keys(nanValueCounts).length === 0 ? {} : { nanValueCounts }),
       lowerBounds,
       upperBounds,
-      partitionDay,
+      ...(day === undefined ? {} : { partitionDay: day }),
+      ...(this.partition === undefined ? {} : { partition: this.partition.values }),
+      ...(p?.specId === undefined ? {} : { specId: p.specId }),
+      ...(this.schema.schemaId === undefined ? {} : { schemaId: this.schema.schemaId }),
       rowGroupCount: this.rowGroups.length,
     };
   }

@@ -8,19 +8,21 @@ import type { Config } from '../config.ts';
 import { describeError, StreamjoinError } from '../errors.ts';
 import { faultPoint } from '../faults.ts';
 import { guardOn } from '../guards.ts';
+import { positionDeleteTargets } from '../iceberg/deletes-io.ts';
 import {
   appendBatches,
   type CommitOptions,
   deleteOrphanFiles,
   expireSnapshots,
-  listDataFiles,
   loadOrCreateTable,
   rewriteFiles,
   type Table,
 } from '../iceberg/index.ts';
-import { readDataFileRows } from '../iceberg/reader.ts';
+import { type LiveFiles, listLiveFiles, readDataFileRows } from '../iceberg/reader.ts';
 import { currentSchema } from '../iceberg/snapshot-producer.ts';
-import type { ResolvedEntry } from '../iceberg/spec/types.ts';
+import { DeleteIndex } from '../iceberg/spec/deletes.ts';
+import { partitionKey } from '../iceberg/spec/manifests.ts';
+import type { ResolvedEntry, TableMetadata } from '../iceberg/spec/types.ts';
 import { joinUri } from '../storage/port.ts';
 import { type DataFileStats, TABLES, type TableKind } from '../tables.ts';
 import { deserializeStats, type SerializedStats } from './flush.ts';
@@ -185,6 +187,21 @@ async function compactTable(
   };
 }
 
+/**
+ * The data files compaction may rewrite: those of the table's current partition spec that no position
+ * or equality delete applies to. A file with deletes is left as it is (this writer does not apply
+ * deletes while rewriting, and a copy would escape them: the deleted rows would come back); files of an
+ * older spec stay in their partitioning. Pure.
+ */
+export function rewriteCandidates(
+  md: TableMetadata,
+  live: LiveFiles,
+  positionTargets?: ReadonlyMap<string, ReadonlySet<string>>,
+): ResolvedEntry[] {
+  const index = new DeleteIndex(live.deletes, md.partitionSpecs, positionTargets);
+  return live.data.filter((d) => d.specId === md.defaultSpecId && !index.hasDeletes(d)).map((d) => d.entry);
+}
+
 /** Groups of small files (per partition) to rewrite into files of about the target size. Pure. */
 export function planRewrite(
   files: readonly ResolvedEntry[],
@@ -193,7 +210,7 @@ export function planRewrite(
   const small = files.filter((f) => f.dataFile.fileSizeInBytes < options.targetFileSize * 0.75);
   const byPartition = new Map<string, ResolvedEntry[]>();
   for (const f of small) {
-    const key = JSON.stringify(f.dataFile.partition);
+    const key = partitionKey(f.dataFile.partition);
     const list = byPartition.get(key);
     if (list === undefined) byPartition.set(key, [f]);
     else list.push(f);
@@ -224,7 +241,9 @@ async function rewriteSmallFiles(
   table: Table,
   kind: TableKind,
 ): Promise<{ table: Table; removed: number; added: number; unknown: number }> {
-  const groups = planRewrite(await listDataFiles(table), deps.config);
+  const live = await listLiveFiles(table);
+  const targets = await positionDeleteTargets(deps.store, live.deletes);
+  const groups = planRewrite(rewriteCandidates(table.metadata, live, targets), deps.config);
   let removed = 0;
   let added = 0;
   let unknown = 0;

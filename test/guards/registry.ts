@@ -27,6 +27,10 @@ export const GUARD_TESTS: Record<GuardName, GuardTest> = {
     file: 'test/integration/iceberg-table.test.ts',
     name: 'compacts a partition without changing rows; older snapshots stay readable',
   },
+  'compact.rewrite-delete-validation': {
+    file: 'test/integration/iceberg-deletes.test.ts',
+    name: 'a rewrite planned before another engine deleted rows of its inputs is refused; the rows stay deleted',
+  },
   'iceberg.unknown-outcome-reread': {
     file: 'test/integration/iceberg-crash.test.ts',
     name: 'written but reported as failed: resolved by re-reading, one snapshot',

@@ -117,7 +117,7 @@ export interface WrittenManifest {
   readonly deletedRowsCount: number;
   /** Minimum explicit data sequence number of live EXISTING entries (ADDED ones inherit the new one). */
   readonly minExistingSequenceNumber?: number;
-  readonly partitions: readonly FieldSummary[];
+  readonly partitions?: readonly FieldSummary[];
 }
 
 function compareValues(a: PartitionValue, b: PartitionValue): number {
@@ -167,6 +167,21 @@ export function summarizePartitions(
   });
 }
 
+/** Partition summaries, when the spec's transforms can be typed (an unknown one cannot: none then). */
+function summariesIfTyped(
+  entries: readonly ManifestEntry[],
+  spec: PartitionSpec,
+  schema: Schema,
+): { partitions?: FieldSummary[] } {
+  let type: PartitionFieldType[];
+  try {
+    type = partitionType(spec, schema);
+  } catch {
+    return {};
+  }
+  return { partitions: summarizePartitions(entries, type) };
+}
+
 export function describeManifest(
   manifestPath: string,
   manifestLength: number,
@@ -207,7 +222,7 @@ export function describeManifest(
     existingRowsCount: existingRows,
     deletedRowsCount: deletedRows,
     ...(minExisting === undefined ? {} : { minExistingSequenceNumber: minExisting }),
-    partitions: summarizePartitions(entries, partitionType(spec, schema)),
+    ...summariesIfTyped(entries, spec, schema),
   };
 }
 
@@ -236,7 +251,7 @@ export function manifestFileFor(
     addedRowsCount: w.addedRowsCount,
     existingRowsCount: w.existingRowsCount,
     deletedRowsCount: w.deletedRowsCount,
-    partitions: w.partitions,
+    ...(w.partitions === undefined ? {} : { partitions: w.partitions }),
   };
 }
 
