@@ -21,6 +21,8 @@ export async function tickHandler(req: Request, res: Response): Promise<void> {
         files: b.files.length,
       })),
       busyShards: r.flush.busyShards,
+      // Tables another engine changed beyond what the pipeline writes (alerted; rows wait).
+      blocked: r.flush.blocked,
       lostLeases: r.flush.lostLeases,
       more: r.evict.more,
       firestore: counter.snapshot(),

@@ -20,6 +20,12 @@ export const ERROR_KINDS = [
   'injected-crash',
   /** A bug or an unexpected state. */
   'internal',
+  /**
+   * A table another engine changed in a way the pipeline cannot write through (a column it writes
+   * dropped or retyped, a transform it cannot compute, format v3): that table stops, its rows wait, an
+   * operator acts. Not retryable as is.
+   */
+  'incompatible-table',
 ] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 

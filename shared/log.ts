@@ -11,10 +11,13 @@ const SEVERITY: Record<string, string> = {
   info: 'INFO',
   warn: 'WARNING',
   error: 'ERROR',
+  /** Someone must act (Cloud Logging ALERT): e.g. a table another engine changed beyond what we write. */
+  alert: 'ALERT',
   fatal: 'CRITICAL',
 };
 
-export type Logger = pino.Logger;
+/** pino's levels plus `alert` (55, between error and fatal). */
+export type Logger = pino.Logger<'alert'>;
 
 export function createLogger(
   options: { level?: LogLevel; name?: string; destination?: NodeJS.WritableStream } = {},
@@ -23,6 +26,7 @@ export function createLogger(
   return pino(
     {
       level,
+      customLevels: { alert: 55 },
       messageKey: 'message',
       base: options.name === undefined ? {} : { component: options.name },
       timestamp: () => `,"time":"${new Date().toISOString()}"`,

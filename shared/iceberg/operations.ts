@@ -12,7 +12,7 @@ import {
 } from './snapshot-producer.ts';
 import { dataFileFromStats } from './spec/manifests.ts';
 import { checkBatchId, committedBatchIds } from './spec/summary.ts';
-import type { DataFile, SnapshotId, TableMetadata } from './spec/types.ts';
+import type { DataFile, PartitionSpec, SnapshotId, TableMetadata } from './spec/types.ts';
 import { newSnapshotId } from './spec/updates.ts';
 import type { Table } from './table.ts';
 
@@ -39,6 +39,27 @@ export interface AppendResult {
   readonly attempts: number;
   /** Why nothing was committed, when nothing was. */
   readonly reason?: string;
+}
+
+/** The spec a file written before stats carried a spec id was written for: day() of the table def. */
+function legacySpecId(md: TableMetadata): number {
+  const dayOnly = (id: number) => {
+    const s = md.partitionSpecs.find((x) => x.specId === id);
+    return s !== undefined && s.fields.length === 1 && s.fields[0]!.transform === 'day';
+  };
+  return dayOnly(md.defaultSpecId) ? md.defaultSpecId : 0;
+}
+
+function specById(md: TableMetadata, id: number): PartitionSpec {
+  const s = md.partitionSpecs.find((x) => x.specId === id);
+  if (s === undefined) {
+    throw new StreamjoinError(
+      'incompatible-table',
+      `expected partition spec ${id} (staged files were written for it) in table ${md.location}, but another engine removed it`,
+      { context: { table: md.location, specId: id } },
+    );
+  }
+  return s;
 }
 
 function landedWith(id: SnapshotId): (md: TableMetadata) => boolean {
@@ -139,13 +160,21 @@ async function appendGroups(
       const key = pending.flatMap((g) => g.batchIds).join(',');
       if (producer === undefined || key !== producerKey) {
         // The set of batches changed (another committer took some): the added-files manifest differs.
-        const schema = currentSchema(base.metadata);
-        const spec = defaultSpec(base.metadata);
+        const md = base.metadata;
+        const schema = currentSchema(md);
+        const files = pending.flatMap((g) => g.files);
+        const specOf = (f: DataFileStats) => f.specId ?? legacySpecId(md);
+        const addedSpecs = new Map(files.map((f) => [f.uri, specOf(f)]));
+        const schemaIds = new Set(files.map((f) => f.schemaId ?? md.currentSchemaId));
         producer = new SnapshotProducer(
           snapshotId,
           {
             operation: 'append',
-            added: pending.flatMap((g) => g.files.map((f) => dataFileFromStats(f, schema, spec))),
+            added: files.map((f) => dataFileFromStats(f, schema, specById(md, specOf(f)))),
+            addedSpecs,
+            // The schema the files were written with: a reader of this snapshot finds every column of it
+            // in them (one schema for all the batches, else the current one).
+            ...(schemaIds.size === 1 ? { schemaId: [...schemaIds][0]! } : {}),
             removed: [],
             batchIds: pending.flatMap((g) => g.batchIds),
             ...(options.summary === undefined ? {} : { summaryExtra: options.summary }),

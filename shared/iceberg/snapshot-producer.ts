@@ -121,6 +121,14 @@ function asExisting(e: ResolvedEntry): ManifestEntry {
 export interface SnapshotChange {
   readonly operation: 'append' | 'replace';
   readonly added: readonly DataFile[];
+  /**
+   * The partition spec each added file was written for (by file path); absent: the default spec. Added
+   * files are written in one manifest per spec, so a file flushed before another engine changed the
+   * partitioning keeps the partition tuple it was written with.
+   */
+  readonly addedSpecs?: ReadonlyMap<string, number>;
+  /** The schema the added files were written with, as the snapshot's schema-id; absent: the current. */
+  readonly schemaId?: number;
   /** Files to remove (by file path); each must be live in the base, or the plan is a conflict. */
   readonly removed: readonly DataFile[];
   readonly batchIds: readonly string[];
@@ -134,7 +142,7 @@ export class SnapshotProducer {
   private readonly change: SnapshotChange;
   private readonly merge: ManifestMergeOptions;
   private readonly now: () => number;
-  private addedManifest: WrittenManifest | undefined;
+  private addedManifests: WrittenManifest[] | undefined;
   private manifestCounter = 0;
 
   constructor(
@@ -164,18 +172,42 @@ export class SnapshotProducer {
     const written: WrittenManifest[] = [];
 
     if (this.change.added.length > 0) {
-      this.addedManifest ??= await writeManifest(
-        store,
-        this.manifestUri(location),
-        schema,
-        spec,
-        this.change.added.map((dataFile) => ({
-          status: ENTRY_STATUS.added,
-          snapshotId: this.snapshotId,
-          dataFile,
-        })),
-      );
-      written.push(this.addedManifest);
+      // Written once per commit: ADDED entries inherit the sequence number of whichever attempt lands.
+      if (this.addedManifests === undefined) {
+        const bySpec = new Map<number, DataFile[]>();
+        for (const f of this.change.added) {
+          const id = this.change.addedSpecs?.get(f.filePath) ?? spec.specId;
+          const list = bySpec.get(id);
+          if (list === undefined) bySpec.set(id, [f]);
+          else list.push(f);
+        }
+        const out: WrittenManifest[] = [];
+        for (const [specId, files] of [...bySpec].sort((a, b) => a[0] - b[0])) {
+          const fileSpec = md.partitionSpecs.find((x) => x.specId === specId);
+          if (fileSpec === undefined) {
+            throw new StreamjoinError(
+              'incompatible-table',
+              `expected partition spec ${specId} (files to add were written for it) in table ${location}, but another engine removed it`,
+              { context: { table: location, specId } },
+            );
+          }
+          out.push(
+            await writeManifest(
+              store,
+              this.manifestUri(location),
+              schema,
+              fileSpec,
+              files.map((dataFile) => ({
+                status: ENTRY_STATUS.added,
+                snapshotId: this.snapshotId,
+                dataFile,
+              })),
+            ),
+          );
+        }
+        this.addedManifests = out;
+      }
+      written.push(...this.addedManifests);
     }
 
     // Manifests with no live entry (only DELETED ones from an older replace) are dropped.
@@ -296,7 +328,10 @@ export class SnapshotProducer {
           'manifests-replaced': String(parentManifests.length - kept.length),
         },
       }),
-      schemaId: schema.schemaId,
+      schemaId:
+        this.change.schemaId !== undefined && md.schemas.some((x) => x.schemaId === this.change.schemaId)
+          ? this.change.schemaId
+          : schema.schemaId,
     };
     return {
       kind: 'commit',

@@ -139,8 +139,11 @@ export async function readTableVersion(
   const text = (await store.read(metadataUri)).toString('utf8');
   const parsed = decodeTableMetadata(text);
   if (!parsed.ok) {
+    // A valid table this pipeline cannot write (format v3, a type v2 does not have): another engine's
+    // doing, for an operator to decide — not a corrupt file.
+    const unsupported = parsed.issues.some((i) => i.code === 'unsupported');
     throw new StreamjoinError(
-      'invalid-input',
+      unsupported ? 'incompatible-table' : 'invalid-input',
       `expected valid Iceberg v2 metadata in ${metadataUri}, but: ${parsed.issues.map((i) => i.message).join('; ')}`,
       {
         context: { uri: metadataUri, issues: parsed.issues },

@@ -423,7 +423,7 @@ function isSyncIterable<T>(rows: AsyncIterable<T> | Iterable<T>): rows is Iterab
  */
 export function encodeDataFile(
   rows: AsyncIterable<Row> | Iterable<Row>,
-  table: TableDef,
+  table: TableDef | FileSchema,
   options: DataFileOptions = {},
 ): EncodedDataFile {
   let resolveStats!: (r: DataFileResult) => void;
@@ -463,7 +463,7 @@ export function encodeDataFile(
         rejectStats(
           new StreamjoinError(
             'internal',
-            `${table.kind} data file abandoned after ${encoder.bytesWritten} bytes: the consumer stopped reading before the end`,
+            `${encoder.schema.tableName} data file abandoned after ${encoder.bytesWritten} bytes: the consumer stopped reading before the end`,
           ),
         );
       }
@@ -486,7 +486,7 @@ export function encodeDataFile(
  */
 export async function writeDataFile(
   rows: AsyncIterable<Row> | Iterable<Row>,
-  table: TableDef,
+  table: TableDef | FileSchema,
   sink: ByteSink,
   options: DataFileOptions = {},
 ): Promise<DataFileResult> {
@@ -508,7 +508,7 @@ export async function storeDataFile(
   store: Pick<ObjectStore, 'writeStream'>,
   uri: string,
   rows: AsyncIterable<Row> | Iterable<Row>,
-  table: TableDef,
+  table: TableDef | FileSchema,
   options: DataFileOptions & { readonly ifAbsent?: boolean } = {},
 ): Promise<DataFileStats & { readonly rowGroupCount: number }> {
   const file = encodeDataFile(rows, table, options);

@@ -14,7 +14,6 @@ import {
   type CommitOptions,
   deleteOrphanFiles,
   expireSnapshots,
-  loadOrCreateTable,
   rewriteFiles,
   type Table,
 } from '../iceberg/index.ts';
@@ -22,11 +21,19 @@ import { type LiveFiles, listLiveFiles, readDataFileRows } from '../iceberg/read
 import { currentSchema } from '../iceberg/snapshot-producer.ts';
 import { DeleteIndex } from '../iceberg/spec/deletes.ts';
 import { partitionKey } from '../iceberg/spec/manifests.ts';
-import type { ResolvedEntry, TableMetadata } from '../iceberg/spec/types.ts';
+import { partitionType } from '../iceberg/spec/schema.ts';
+import type { PartitionValue, ResolvedEntry, Schema, TableMetadata } from '../iceberg/spec/types.ts';
+import {
+  intProperty,
+  TABLE_PROPERTIES,
+  type WriterSettings,
+  writerSettingsOf,
+} from '../iceberg/write-layout.ts';
+import type { FilePartition, FileSchema, PartitionTuple } from '../parquet/data-file-writer.ts';
 import { joinUri } from '../storage/port.ts';
-import { type DataFileStats, TABLES, type TableKind } from '../tables.ts';
+import type { DataFileStats, TableKind } from '../tables.ts';
 import { deserializeStats, type SerializedStats } from './flush.ts';
-import { storeDataFileWriter, type TickDeps, tableUris } from './tick.ts';
+import { openTable, storeDataFileWriter, type TickDeps, tableUris } from './tick.ts';
 
 /** Compact needs what the tick needs: Firestore (batches), the object store and the configuration;
  *  tests may tune the Iceberg commit retries (attempts, backoff). */
@@ -44,6 +51,8 @@ export interface TableCompactResult {
   readonly rewritesUnknown: number;
   readonly expiredSnapshots: number;
   readonly deletedFiles: number;
+  /** Why nothing was done for this table: another engine changed it beyond what the pipeline writes. */
+  readonly blocked?: string;
 }
 
 /** Batches per commit: bounds one run's work (the rest goes in the next run). */
@@ -59,14 +68,41 @@ export async function runCompact(
 ): Promise<TableCompactResult[]> {
   const out: TableCompactResult[] = [];
   for (const kind of options.tables ?? (['joined', 'unmatched'] as const)) {
-    out.push(
-      await compactTable(
-        deps,
-        kind,
-        options.maintenance ?? true,
-        options.maxBatchesPerCommit ?? MAX_BATCHES_PER_COMMIT,
-      ),
-    );
+    try {
+      out.push(
+        await compactTable(
+          deps,
+          kind,
+          options.maintenance ?? true,
+          options.maxBatchesPerCommit ?? MAX_BATCHES_PER_COMMIT,
+        ),
+      );
+    } catch (err) {
+      // A table another engine changed beyond what the pipeline handles (format v3, a spec its staged
+      // files need removed): its staged batches wait, an operator is alerted, the other table goes on.
+      if (!(err instanceof StreamjoinError && err.kind === 'incompatible-table')) throw err;
+      deps.log.alert(
+        {
+          table: kind,
+          ...err.context,
+          action:
+            'nothing is lost: staged batches and outbox rows wait until the table is one this pipeline can write (format v2, the partition specs its staged files were written for)',
+        },
+        `compact stopped for table ${kind}: ${err.message}`,
+      );
+      out.push({
+        table: kind,
+        committedBatches: 0,
+        skippedBatches: 0,
+        addedFiles: 0,
+        rewrittenFiles: 0,
+        rewrittenInto: 0,
+        rewritesUnknown: 0,
+        expiredSnapshots: 0,
+        deletedFiles: 0,
+        blocked: err.message,
+      });
+    }
   }
   return out;
 }
@@ -78,8 +114,7 @@ async function compactTable(
   maxBatches: number,
 ): Promise<TableCompactResult> {
   const now = (deps.now ?? Date.now)();
-  const location = tableLocationOf(deps.config, kind);
-  let table = await loadOrCreateTable(deps.store, location, TABLES[kind], { nowMs: now });
+  let table = await openTable(deps, kind);
 
   // 1. Commit staged batches as one append snapshot.
   const staged = await deps.collections.batches
@@ -102,10 +137,13 @@ async function compactTable(
     const withFiles = batches.filter((b) => b.files.length > 0);
     let done: string[] = batches.filter((b) => b.files.length === 0).map((b) => b.batchId);
     if (withFiles.length > 0) {
+      const retries = intProperty(table.metadata.properties, TABLE_PROPERTIES.commitNumRetries);
       const r = await appendBatches(table, withFiles, {
         ...deps.commitOptions,
         now: () => (deps.now ?? Date.now)(),
         logger: deps.log,
+        // commit.retry.num-retries, when the table sets it (at least the default's 12 attempts)
+        ...(retries === undefined ? {} : { maxAttempts: Math.max(12, retries + 1) }),
       });
       table = r.table;
       committedBatches = r.committedBatchIds.length;
@@ -148,10 +186,13 @@ async function compactTable(
     rewrittenInto = rw.added;
     rewritesUnknown = rw.unknown;
     // 3. Expire old snapshots and the files only they referenced.
+    // The table's history.expire.* properties win over the pipeline's settings (Java's defaults).
+    const props = table.metadata.properties;
     const ex = await expireSnapshots(table, {
       ...deps.commitOptions,
-      olderThanMs: now - deps.config.snapshotRetentionMs,
-      retainLast: deps.config.minSnapshotsToKeep,
+      olderThanMs:
+        now - (intProperty(props, TABLE_PROPERTIES.maxSnapshotAgeMs) ?? deps.config.snapshotRetentionMs),
+      retainLast: intProperty(props, TABLE_PROPERTIES.minSnapshotsToKeep) ?? deps.config.minSnapshotsToKeep,
       logger: deps.log,
     });
     table = ex.table;
@@ -236,6 +277,56 @@ export function planRewrite(
   return groups.filter((g) => g.length > 1);
 }
 
+/** A nested value met while compacting: the group is not rewritten. */
+class NestedValues extends Error {
+  readonly file: string;
+  readonly column: string;
+  constructor(file: string, column: string) {
+    super(`${file} holds values in nested column ${column}`);
+    this.file = file;
+    this.column = column;
+  }
+}
+
+/**
+ * How compaction writes: the table's current schema with every column taken from the rows by name (the
+ * files' own values), the table's Parquet properties; undefined when the default spec cannot be typed.
+ */
+function compactionLayout(
+  md: TableMetadata,
+  kind: TableKind,
+): { schema: Schema; fileSchema: FileSchema; writer: WriterSettings; nested: string[] } | undefined {
+  const schema = currentSchema(md);
+  const spec = md.partitionSpecs.find((s) => s.specId === md.defaultSpecId);
+  try {
+    if (spec !== undefined) partitionType(spec, schema);
+  } catch {
+    return undefined;
+  }
+  return {
+    schema,
+    fileSchema: {
+      tableName: kind,
+      schemaId: schema.schemaId,
+      columns: schema.fields.map((f) => ({ field: f, key: f.name })),
+    },
+    writer: writerSettingsOf(md.properties).settings,
+    nested: schema.fields.filter((f) => typeof f.type !== 'string').map((f) => f.name),
+  };
+}
+
+/** The partition of a compacted file: the group's own tuple (all its files share it), under the default spec. */
+function fixedPartition(
+  md: TableMetadata,
+  partition: Readonly<Record<string, PartitionValue>>,
+): FilePartition {
+  const tuple: PartitionTuple = {
+    key: partitionKey(partition),
+    values: partition as PartitionTuple['values'],
+  };
+  return { specId: md.defaultSpecId, of: () => tuple, mismatch: () => 'unreachable' };
+}
+
 async function rewriteSmallFiles(
   deps: CompactDeps,
   table: Table,
@@ -243,22 +334,70 @@ async function rewriteSmallFiles(
 ): Promise<{ table: Table; removed: number; added: number; unknown: number }> {
   const live = await listLiveFiles(table);
   const targets = await positionDeleteTargets(deps.store, live.deletes);
-  const groups = planRewrite(rewriteCandidates(table.metadata, live, targets), deps.config);
+  // The table's write.target-file-size-bytes wins over the pipeline's setting (another engine may set it).
+  const targetFileSize =
+    intProperty(table.metadata.properties, TABLE_PROPERTIES.targetFileSize) ?? deps.config.targetFileSize;
+  const groups = planRewrite(rewriteCandidates(table.metadata, live, targets), {
+    targetFileSize,
+    minFilesToCompact: deps.config.minFilesToCompact,
+  });
   let removed = 0;
   let added = 0;
   let unknown = 0;
-  const def = TABLES[kind];
-  const schema = currentSchema(table.metadata);
+  const layout = compactionLayout(table.metadata, kind);
+  if (layout === undefined) {
+    deps.log.warn(
+      { table: kind, spec: table.metadata.defaultSpecId },
+      'compaction skipped: the default partition spec has a transform this writer cannot compute',
+    );
+    return { table, removed, added, unknown };
+  }
+  const { schema, fileSchema, writer } = layout;
   const write = storeDataFileWriter(deps.store, deps.config);
   for (const group of groups) {
     const first = group[0]!.dataFile.filePath;
     const dir = first.slice(0, first.lastIndexOf('/'));
     const uri = joinUri(dir, `compacted-${randomUUID()}.parquet`);
+    const partition = group[0]!.dataFile.partition;
+    // Every value as it was (raw: decimals, bytes, dates unconverted), in the table's current schema.
     async function* rows() {
-      for (const f of group)
-        yield* readDataFileRows(deps.store, f.dataFile.filePath, f.dataFile.fileSizeInBytes, schema);
+      for (const f of group) {
+        for await (const row of readDataFileRows(
+          deps.store,
+          f.dataFile.filePath,
+          f.dataFile.fileSizeInBytes,
+          schema,
+          {
+            raw: true,
+          },
+        )) {
+          for (const c of layout!.nested) {
+            if (row[c] !== null && row[c] !== undefined) throw new NestedValues(f.dataFile.filePath, c);
+          }
+          yield row;
+        }
+      }
     }
-    const stats: DataFileStats = await write(uri, def, rows());
+    let stats: DataFileStats;
+    try {
+      stats = await write(
+        uri,
+        { ...fileSchema, partition: fixedPartition(table.metadata, partition) },
+        rows(),
+        undefined,
+        writer,
+      );
+    } catch (err) {
+      if (!(err instanceof NestedValues)) throw err;
+      // Another engine's struct/list/map values: this writer stores only nulls there, so the group is
+      // left as it is rather than rewritten without them.
+      deps.log.info(
+        { table: kind, file: err.file, column: err.column },
+        'compaction skipped a group: nested values',
+      );
+      await deps.store.delete(uri).catch(() => {});
+      continue;
+    }
     faultPoint('compact.rewrite-after-write');
     try {
       const r = await rewriteFiles(
@@ -283,8 +422,12 @@ async function rewriteSmallFiles(
         continue;
       }
       if (outcome === 'conflict' || outcome === 'state-unknown') {
-        // Another compaction rewrote these files first: ours is an orphan, removed after the safety window.
-        deps.log.info({ table: kind, uri }, 'rewrite lost to a concurrent compaction; re-planned next run');
+        // Another compaction rewrote these files first, or another engine deleted rows in them: ours is
+        // an orphan, removed after the safety window; the next run plans again from the new state.
+        deps.log.info(
+          { table: kind, uri, reason: describeError(err) },
+          'rewrite lost to a concurrent change; re-planned next run',
+        );
         await deps.store.delete(uri);
         continue;
       }

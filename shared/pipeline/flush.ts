@@ -26,7 +26,9 @@ import { faultPoint } from '../faults.ts';
 import type { Collections } from '../firestore/client.ts';
 import type { OpCounter } from '../firestore/op-counter.ts';
 import { guardOn } from '../guards.ts';
+import type { TableLayout, WriterSettings } from '../iceberg/write-layout.ts';
 import type { Logger } from '../log.ts';
+import type { FileSchema, PartitionTuple } from '../parquet/data-file-writer.ts';
 import { joinUri } from '../storage/port.ts';
 import { type DataFileStats, type Row, TABLES, type TableDef, type TableKind } from '../tables.ts';
 import { Channel } from './channel.ts';
@@ -41,9 +43,10 @@ export const ROW_IDS_KEY = 'streamjoin.row-ids-sha256';
  *  recorded in the file (ROW_IDS_KEY), and a file already at `uri` is reused only if it records the same. */
 export type DataFileWriter = (
   uri: string,
-  table: TableDef,
+  table: TableDef | FileSchema,
   rows: AsyncIterable<Row>,
   identity?: () => string,
+  settings?: WriterSettings,
 ) => Promise<DataFileStats>;
 
 /** Named points of a batch, in order (fault injection and the test hook `pause`). */
@@ -72,6 +75,18 @@ export interface FlushDeps {
   readonly now?: () => number;
   /** Test hook, awaited at each named point of a batch (deterministic interleavings); absent in production. */
   readonly pause?: (point: FlushPoint, batchId: string) => Promise<void>;
+  /**
+   * How to write into each table as it is now (its current schema, partition spec and Parquet
+   * properties); throws StreamjoinError 'incompatible-table' when another engine changed it beyond
+   * what the pipeline writes. Absent: the pipeline's own table definition (day partitions).
+   */
+  readonly layoutOf?: (table: TableKind) => Promise<TableLayout>;
+}
+
+/** A table whose rows were not flushed: another engine changed it beyond what the pipeline writes. */
+export interface BlockedTable {
+  readonly table: TableKind;
+  readonly reason: string;
 }
 
 export interface StagedBatch {
@@ -94,6 +109,8 @@ export interface FlushResult {
   readonly busyShards: number;
   /** Attempts that found their lease taken over and stopped (their batch is finished by its new holder). */
   readonly lostLeases: number;
+  /** Tables left alone this run (their rows stay in the outbox), with why. */
+  readonly blocked: readonly BlockedTable[];
 }
 
 const PAGE = 2000;
@@ -157,6 +174,23 @@ function isoDay(day: number): string {
   return new Date(day * 86_400_000).toISOString().slice(0, 10);
 }
 
+/**
+ * Deterministic data file URI of a batch's rows of one partition under a table layout. The layout's
+ * schema and spec ids are part of the name (except for the table's first ones, whose files keep the
+ * earlier names): a retry after another engine changed the table writes a new file, never one that an
+ * attempt under the old layout may have left.
+ */
+export function layoutFileUri(
+  tableUri: string,
+  layout: TableLayout,
+  batchId: string,
+  tuple: PartitionTuple,
+): string {
+  const suffix = layout.id === 's0-p0' ? '' : `-${layout.id}`;
+  const dir = layout.spec.fields.length === 0 ? 'data' : `data/${layout.pathOf(tuple)}`;
+  return joinUri(tableUri, `${dir}/${batchId}${suffix}.parquet`);
+}
+
 /** Deterministic data file URI of a batch's rows of one day. */
 export function dataFileUri(tableUri: string, table: TableDef, batchId: string, day: number): string {
   return joinUri(tableUri, `data/${table.partitionName}=${isoDay(day)}/${batchId}.parquet`);
@@ -191,6 +225,7 @@ export { deserializeStats, type SerializedStats, serializeStats } from './stats-
 
 export class Flusher {
   private readonly d: FlushDeps;
+  private readonly layouts = new Map<TableKind, Promise<TableLayout>>();
 
   constructor(deps: FlushDeps) {
     this.d = deps;
@@ -226,7 +261,28 @@ export class Flusher {
     const batches: StagedBatch[] = [];
     let busyShards = 0;
     let lostLeases = 0;
-    const tables = options.tables ?? (['joined', 'unmatched'] as const);
+    this.layouts.clear();
+    const blocked: BlockedTable[] = [];
+    const tables: TableKind[] = [];
+    for (const table of options.tables ?? (['joined', 'unmatched'] as const)) {
+      // A table another engine changed beyond what we write is skipped (its rows stay in the outbox),
+      // said at alert level; the other table goes on.
+      const problem = await this.layoutFor(table).then(
+        () => undefined,
+        (err: unknown) => {
+          if (err instanceof StreamjoinError && err.kind === 'incompatible-table') return err;
+          throw err;
+        },
+      );
+      if (problem === undefined) tables.push(table);
+      else {
+        blocked.push({ table, reason: problem.message });
+        this.d.log.alert(
+          { table, ...problem.context },
+          `flush stopped for table ${table}: ${problem.message}`,
+        );
+      }
+    }
     // Leases past their expiry (one read when there are none). A shard job takes its own over when its
     // shard still has rows; this finds the others too — a holder that died after its rows were gone
     // (crash during or after the delete step), or a shard outside the configured range.
@@ -246,7 +302,8 @@ export class Flusher {
       const shard = doc.get('shard') as number | undefined;
       if (table === undefined || shard === undefined) continue;
       staleShards.add(`${table}-${shard}`);
-      if (tables.includes(table) && shard < this.d.shards) continue; // its shard job handles it
+      if (!tables.includes(table)) continue; // blocked, or not asked for
+      if (shard < this.d.shards) continue; // its shard job handles it
       jobs.push({ table, shard, run: async () => record(await this.takeOverStale(table, shard)) });
     }
     for (const table of tables) {
@@ -276,7 +333,19 @@ export class Flusher {
       }),
     );
     if (failures.length > 0) throw flushFailure(failures, jobs.length);
-    return { batches, rows: batches.reduce((n, b) => n + b.rowCount, 0), busyShards, lostLeases };
+    return { batches, rows: batches.reduce((n, b) => n + b.rowCount, 0), busyShards, lostLeases, blocked };
+  }
+
+  /** The layout of a table for this run (loaded once per flushAll), or undefined without layoutOf. */
+  private layoutFor(table: TableKind): Promise<TableLayout | undefined> {
+    if (this.d.layoutOf === undefined) return Promise.resolve(undefined);
+    let p = this.layouts.get(table);
+    if (p === undefined) {
+      p = this.d.layoutOf(table);
+      this.layouts.set(table, p);
+      p.catch(() => {});
+    }
+    return p;
   }
 
   /** One batch of one shard: claim (or take over), write, stage, delete, release. */
@@ -511,8 +580,9 @@ export class Flusher {
     const ids: string[] = [];
     const all = new RowIdDigest();
     const def = TABLES[b.table];
+    const layout = await this.layoutFor(b.table);
     const writers = new Map<
-      number,
+      string,
       { channel: Channel<Row>; digest: RowIdDigest; done: Promise<DataFileStats> }
     >();
     let last: { createdAt: Timestamp; id: string } | null = null;
@@ -529,19 +599,36 @@ export class Flusher {
         for (const doc of page.docs) {
           const stored = doc.get('row') as Record<string, unknown>;
           const rowId = doc.get('rowId') as string;
-          const day = dayOf(def, stored);
-          let w = writers.get(day);
+          const row = outboxToRow(def, stored);
+          // One file per partition of the table's spec (by default: per day of the partition source).
+          const tuple = layout?.fileSchema.partition.of(row);
+          const key = tuple === undefined ? String(dayOf(def, stored)) : tuple.key;
+          let w = writers.get(key);
           if (w === undefined) {
             const channel = new Channel<Row>(2048);
             const digest = new RowIdDigest();
-            const uri = dataFileUri(this.d.tableUris[b.table], def, b.batchId, day);
-            w = { channel, digest, done: this.d.writeDataFile(uri, def, channel, () => digest.digest()) };
+            const tableUri = this.d.tableUris[b.table];
+            const uri =
+              layout === undefined || tuple === undefined
+                ? dataFileUri(tableUri, def, b.batchId, dayOf(def, stored))
+                : layoutFileUri(tableUri, layout, b.batchId, tuple);
+            w = {
+              channel,
+              digest,
+              done: this.d.writeDataFile(
+                uri,
+                layout?.fileSchema ?? def,
+                channel,
+                () => digest.digest(),
+                layout?.writer,
+              ),
+            };
             w.done.catch(() => {}); // observed below
-            writers.set(day, w);
+            writers.set(key, w);
           }
           w.digest.add(rowId);
           all.add(rowId);
-          await w.channel.push(outboxToRow(def, stored));
+          await w.channel.push(row);
           last = { createdAt: doc.get('createdAt') as Timestamp, id: rowId };
           ids.push(doc.id);
           rowCount++;

@@ -8,10 +8,17 @@ import { StreamjoinError } from '../errors.ts';
 import type { Collections } from '../firestore/client.ts';
 import type { OpCounter } from '../firestore/op-counter.ts';
 import { guardOn } from '../guards.ts';
+import { loadOrCreateTable, type Table } from '../iceberg/table.ts';
+import {
+  blockedTableError,
+  planTableWrite,
+  TABLE_PROPERTIES,
+  type TableLayout,
+} from '../iceberg/write-layout.ts';
 import type { Logger } from '../log.ts';
 import { encodeDataFile } from '../parquet/data-file-writer.ts';
 import type { ObjectStore } from '../storage/port.ts';
-import type { TableKind } from '../tables.ts';
+import { TABLES, type TableKind } from '../tables.ts';
 import { type EvictResult, evictExpired } from './evict.ts';
 import { type DataFileWriter, type FlushDeps, Flusher, type FlushResult, ROW_IDS_KEY } from './flush.ts';
 
@@ -73,10 +80,12 @@ export function storeDataFileWriter(
   store: ObjectStore,
   config: Pick<Config, 'rowGroupRows'>,
 ): DataFileWriter {
-  return async (uri, table, rows, identity) => {
+  return async (uri, table, rows, identity, settings) => {
     const existing = await store.stat(uri);
     const file = encodeDataFile(rows, table, {
       rowGroupRows: config.rowGroupRows,
+      ...(settings === undefined ? {} : { codec: settings.codec }),
+      ...(settings?.level === undefined ? {} : { level: settings.level }),
       ...(identity === undefined ? {} : { keyValueMetadata: () => ({ [ROW_IDS_KEY]: identity() }) }),
     });
     if (existing !== undefined) {
@@ -113,9 +122,39 @@ export function storeDataFileWriter(
   };
 }
 
+/** Properties a table is created with: the codec the pipeline writes, so other engines' appends match. */
+export const TABLE_CREATE_PROPERTIES: Readonly<Record<string, string>> = {
+  [TABLE_PROPERTIES.compressionCodec]: 'zstd',
+};
+
+/** Loads (or creates) a pipeline table. */
+export function openTable(deps: Pick<TickDeps, 'store' | 'config' | 'now'>, kind: TableKind): Promise<Table> {
+  const location = tableUris(deps.config)[kind].replace(/\/+$/, '');
+  return loadOrCreateTable(deps.store, location, TABLES[kind], {
+    properties: TABLE_CREATE_PROPERTIES,
+    nowMs: (deps.now ?? Date.now)(),
+  });
+}
+
+/**
+ * How to write each table as it is now (its current schema, spec and properties), for the flush; a
+ * table another engine changed beyond what the pipeline writes throws 'incompatible-table' naming each
+ * change and what to do.
+ */
+export function tableLayoutProvider(deps: TickDeps): (kind: TableKind) => Promise<TableLayout> {
+  return async (kind) => {
+    const table = await openTable(deps, kind);
+    const plan = planTableWrite(TABLES[kind], table.metadata, kind);
+    if (!plan.ok) throw blockedTableError(table.location, plan.problems);
+    for (const warning of plan.layout.warnings) deps.log.warn({ table: kind }, warning);
+    return plan.layout;
+  };
+}
+
 export function createFlusher(deps: TickDeps, extra: Pick<FlushDeps, 'pause'> = {}): Flusher {
   return new Flusher({
     ...extra,
+    layoutOf: tableLayoutProvider(deps),
     db: deps.db,
     collections: deps.collections,
     counter: deps.counter,

@@ -17,8 +17,10 @@ import {
   tableLocation,
 } from '../../shared/iceberg/index.ts';
 import { currentSchema } from '../../shared/iceberg/snapshot-producer.ts';
+import { refreshTable } from '../../shared/iceberg/table.ts';
 import { FileObjectStore } from '../../shared/storage/file-store.ts';
 import { JOINED_TABLE, type Row } from '../../shared/tables.ts';
+import { foreign, jsonl } from '../support/foreign.ts';
 import {
   collect,
   joinedRows,
@@ -26,6 +28,21 @@ import {
   tempWarehouse,
   writeDataFileOf,
 } from '../unit/iceberg/support.ts';
+
+/** A joined row as another engine appends it (JSON for foreign-writer). */
+function foreignJoinedRow(id: string) {
+  return {
+    order_id: id,
+    order_date: '2024-05-01',
+    created_at: '2024-05-01T10:00:00',
+    customer_id: 'c-f',
+    order_amount: 1,
+    payment_id: `p-${id}`,
+    payment_date: '2024-05-01',
+    payment_amount: 2,
+    joined_at: '2024-05-01T11:00:00Z',
+  };
+}
 
 const store = new FileObjectStore();
 let wh: TempWarehouse;
@@ -69,6 +86,66 @@ describe('the reference readers on our tables', () => {
       assert.equal(logged?.timestampMs, s.timestampMs, 'snapshot-log carries the snapshot`s own timestamp');
     }
     const c = await checkIceberg(loc, { expectRows: 60, key: 'order_id' });
+    assert.ok(c.ok, formatIcebergCheck(c));
+  });
+
+  it('a 200-snapshot history with another engine`s changes mixed in: every AS OF <commit time> is right', async () => {
+    const loc = tableLocation(wh.uri, 'default', 'long-history');
+    let table = await loadOrCreateTable(store, loc, JOINED_TABLE);
+    const now = driftingClock(3);
+    let rows = 0;
+    const foreignOps = [
+      async (i: number) => {
+        await foreign('append', loc, ['--rows', '-'], jsonl([{ ...foreignJoinedRow(`F${i}`) }]));
+        rows++;
+      },
+      async (i: number) => void (await foreign('set-property', loc, [`step=${i}`])),
+      async (i: number) => void (await foreign('tag', loc, [`t${i}`])),
+      async (i: number) => {
+        await foreign('delete-where', loc, [`order_id = 'o-${(i - 5) * 2}'`]);
+        rows--;
+      },
+    ];
+    while (table.metadata.snapshots.length < 200) {
+      const i = table.metadata.snapshots.length;
+      if (i % 20 === 4) {
+        // Another engine: one of its changes every 20 commits (its own clock, its own process).
+        await foreignOps[((i / 20) % foreignOps.length) | 0]!(i);
+        table = await refreshTable(table);
+      } else if (i % 10 === 9) {
+        // Our compaction: every live file into one (keeps each snapshot's scan small for the readers).
+        const live = await listDataFiles(table);
+        const all: Row[] = [];
+        for (const e of live) {
+          all.push(
+            ...(await collect(
+              readDataFileRows(
+                store,
+                e.dataFile.filePath,
+                e.dataFile.fileSizeInBytes,
+                currentSchema(table.metadata),
+              ),
+            )),
+          );
+        }
+        const byDay = new Map<bigint, Row[]>();
+        for (const r of all) {
+          const day = (r['joined_at'] as bigint) / 86_400_000_000n;
+          byDay.set(day, [...(byDay.get(day) ?? []), r]);
+        }
+        const merged = [];
+        for (const part of byDay.values()) merged.push(await writeDataFileOf(store, loc, JOINED_TABLE, part));
+        table = (await rewriteFiles(table, { remove: live.map((e) => e.dataFile), add: merged }, { now }))
+          .table;
+      } else {
+        const f = await writeDataFileOf(store, loc, JOINED_TABLE, joinedRows(i * 2, 2, i % 3));
+        table = (await appendBatches(table, [{ batchId: `h${i}`, files: [f] }], { now })).table;
+        rows += 2;
+      }
+    }
+    assert.ok(table.metadata.snapshots.some((s) => s.summary['engine-name'] === 'pyiceberg'));
+    assert.ok(table.metadata.snapshots.length >= 200);
+    const c = await checkIceberg(loc, { expectRows: rows, key: 'order_id' });
     assert.ok(c.ok, formatIcebergCheck(c));
   });
 

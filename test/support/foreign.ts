@@ -67,3 +67,14 @@ export function commitDeletes(
     throw new Error(`commit_deletes.py failed (exit ${r.status}): ${r.stderr.slice(-2000)}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}');
 }
+
+/** test/interop/evolve_table.py: drop-column, rename-column, add-partition-field, upgrade-v3. */
+export function evolveTable(table: string, op: string, ...args: string[]): Record<string, unknown> {
+  const script = path.join(REPO_ROOT, 'test/interop/evolve_table.py');
+  const r = spawnSync(kitPython(), [script, requireReadersKit(), dirOf(table), op, ...args], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0)
+    throw new Error(`evolve_table.py ${op} failed (exit ${r.status}): ${r.stderr.slice(-2000)}`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}');
+}
