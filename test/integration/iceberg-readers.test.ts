@@ -94,6 +94,7 @@ describe('the reference readers on our tables', () => {
     let table = await loadOrCreateTable(store, loc, JOINED_TABLE);
     const now = driftingClock(3);
     let rows = 0;
+    const appended: string[] = [];
     const foreignOps = [
       async (i: number) => {
         await foreign('append', loc, ['--rows', '-'], jsonl([{ ...foreignJoinedRow(`F${i}`) }]));
@@ -101,13 +102,15 @@ describe('the reference readers on our tables', () => {
       },
       async (i: number) => void (await foreign('set-property', loc, [`step=${i}`])),
       async (i: number) => void (await foreign('tag', loc, [`t${i}`])),
-      async (i: number) => {
-        await foreign('delete-where', loc, [`order_id = 'o-${(i - 5) * 2}'`]);
+      async () => {
+        const victim = appended.shift()!;
+        await foreign('delete-where', loc, [`order_id = '${victim}'`]);
         rows--;
       },
     ];
-    while (table.metadata.snapshots.length < 200) {
-      const i = table.metadata.snapshots.length;
+    // Step i: another engine's change every 20th step (a property or a tag adds a metadata version but
+    // no snapshot), our compaction every 10th, our append otherwise; until 200 snapshots.
+    for (let i = 0; table.metadata.snapshots.length < 200; i++) {
       if (i % 20 === 4) {
         // Another engine: one of its changes every 20 commits (its own clock, its own process).
         await foreignOps[((i / 20) % foreignOps.length) | 0]!(i);
@@ -139,6 +142,7 @@ describe('the reference readers on our tables', () => {
           .table;
       } else {
         const f = await writeDataFileOf(store, loc, JOINED_TABLE, joinedRows(i * 2, 2, i % 3));
+        appended.push(`o-${i * 2}`);
         table = (await appendBatches(table, [{ batchId: `h${i}`, files: [f] }], { now })).table;
         rows += 2;
       }
