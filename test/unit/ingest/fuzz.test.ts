@@ -244,6 +244,7 @@ describe('fuzz: validate', () => {
       fc.string({ unit: 'binary', maxLength: 20 }),
       fc.string({ unit: 'grapheme', maxLength: 20 }),
       fc.constant(''),
+      fc.constantFrom(' ', '\t \n', '\u3000'),
       fc.constant('a\ud800'),
       fc.constant('x'.repeat(5000)),
     );
@@ -265,7 +266,8 @@ describe('fuzz: validate', () => {
         fc.record({ order_id: str, order_date: str, created_at: str, customer_id: str, amount: num }),
         (o) => {
           const r = validateEvent('order', o);
-          const strOk = (s: string) => s.length > 0 && Buffer.byteLength(s) <= 4096 && s.isWellFormed();
+          const strOk = (s: string) =>
+            s.trim().length > 0 && Buffer.byteLength(s) <= 4096 && s.isWellFormed();
           const expectOk =
             strOk(o.order_id) &&
             strOk(o.order_date) &&
