@@ -61,7 +61,7 @@ export const GUARD_TESTS: Record<GuardName, GuardTest> = {
   },
   'iceberg.fork-protection': {
     file: 'test/integration/iceberg-fork.test.ts',
-    name: 'paused between planning and its metadata write while others run 150 versions ahead: its re-created version is removed and the outcome is unknown, never a success',
+    name: 'paused between planning and its metadata write while others commit and expiry deletes its base: its re-created version is removed and the outcome is unknown, never a success',
   },
   'iceberg.hint-monotonic': {
     file: 'test/integration/iceberg-fork.test.ts',

@@ -117,9 +117,33 @@ for (const make of [fileAdapter, gcsAdapter]) {
       return { loc, v2, seed };
     }
 
-    /** Others move the table 150 versions on, append `more`, and expire: v1..v53 are deleted. */
-    async function othersRunAhead(loc: string): Promise<{ head: Table; more: Row[] }> {
-      let t = await othersCommit(await loadTable(store, loc), 150);
+    /**
+     * Others move the table on, append `more`, and expire, which deletes the metadata files below the
+     * head's metadata-log, v3 among them: 150 versions with Java's default log of 100 (v1..v53 go), or
+     * 8 after the first of them shortened the log to 3 (write.metadata.previous-versions-max).
+     */
+    async function othersRunAhead(
+      loc: string,
+      span: 'long' | 'short' = 'long',
+    ): Promise<{ head: Table; more: Row[] }> {
+      let t = await loadTable(store, loc);
+      if (span === 'short') {
+        t = (
+          await commitWithRetry(
+            t,
+            async () => ({
+              kind: 'commit',
+              updates: [
+                { action: 'set-properties', updates: { 'write.metadata.previous-versions-max': '3' } },
+              ],
+              requirements: [],
+              attemptFiles: [],
+            }),
+            () => false,
+          )
+        ).table;
+      }
+      t = await othersCommit(t, span === 'long' ? 150 : 7);
       const more = joinedRows(100, 4, 1);
       const f = await writeDataFileOf(store, loc, JOINED_TABLE, more);
       t = (await appendFiles(t, [f], { batchIds: ['more'] })).table;
@@ -157,7 +181,7 @@ for (const make of [fileAdapter, gcsAdapter]) {
       assert.equal(t.version, head.version + 1);
     });
 
-    it('paused between planning and its metadata write while others run 150 versions ahead: its re-created version is removed and the outcome is unknown, never a success', async () => {
+    it('paused between planning and its metadata write while others commit and expiry deletes its base: its re-created version is removed and the outcome is unknown, never a success', async () => {
       const { loc, v2, seed } = await seeded('paused-before-write');
       const gated = new GatedStore(store);
       const gate = gated.gate('write', /\/v3\.metadata\.json$/);
@@ -169,7 +193,7 @@ for (const make of [fileAdapter, gcsAdapter]) {
         (e: unknown) => ({ ok: false as const, e }),
       );
       await gate.reached;
-      const { head, more } = await othersRunAhead(loc);
+      const { head, more } = await othersRunAhead(loc, 'short');
       gate.release();
       const outcome = await settled;
       assert.ok(
@@ -302,7 +326,7 @@ for (const make of [fileAdapter, gcsAdapter]) {
 
     it('a creator that saw no table does not re-create v1 under a table whose v1 expiry deleted', async () => {
       const { loc, seed } = await seeded('recreate-v1');
-      const { head, more } = await othersRunAhead(loc);
+      const { head, more } = await othersRunAhead(loc, 'short');
       assert.equal(await store.stat(metadataUriFor(loc, 1)), undefined);
       const t = await createTable(store, loc, JOINED_TABLE);
       assert.equal(t.version, head.version);
