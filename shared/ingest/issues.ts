@@ -17,6 +17,8 @@ export const FILE_ISSUE_CODES = [
   'invalid-utf8',
   'trailing-content',
   'object-gone',
+  /** Ingest could not read the file within its time budget and made no progress a retry could use. */
+  'time-budget',
 ] as const;
 
 /** Record-level codes: one line / array element / field is bad; the other records still count. */
