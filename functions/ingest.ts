@@ -5,6 +5,7 @@ import { isRetryable } from '../shared/errors.ts';
 import { OpCounter } from '../shared/firestore/op-counter.ts';
 import { type InputObject, ingestObject } from '../shared/pipeline/ingest.ts';
 import { ingestMemoryCost, MemoryBudget, withAdmission } from '../shared/pipeline/ingest-admission.ts';
+import { readStreamOf } from '../shared/storage/gcs-store.ts';
 import { getRuntime, getStorage } from './runtime.ts';
 
 /** One memory budget per instance: requests are admitted by what their object costs, not by count. */
@@ -70,10 +71,7 @@ export async function ingestHandler(event: CloudEvent<StorageObjectData>): Promi
             config: { ...rt.config, ingestTimeBudgetMs },
             log,
             openObject: (o) =>
-              storage
-                .bucket(o.bucket)
-                .file(o.name, { generation: Number(o.generation) })
-                .createReadStream(),
+              readStreamOf(storage.bucket(o.bucket).file(o.name, { generation: Number(o.generation) })),
           },
           { ...decoded, landedAtMs },
         ),

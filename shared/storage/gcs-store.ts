@@ -1,9 +1,10 @@
 // ObjectStore on Google Cloud Storage through @google-cloud/storage (real GCS, or the local JSON-API
 // server when STORAGE_EMULATOR_HOST is set — the client decides, as it does in production).
 // Create-only writes use the precondition ifGenerationMatch=0, conditional replaces ifGenerationMatch=<gen>.
+import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type File, Storage } from '@google-cloud/storage';
+import { type CreateReadStreamOptions, type File, Storage } from '@google-cloud/storage';
 import { StreamjoinError } from '../errors.ts';
 import { type ObjectInfo, type ObjectStore, parseUri, type WriteOptions } from './port.ts';
 
@@ -18,6 +19,27 @@ export function createStorageClient(options: {
     return new Storage({ projectId: options.projectId, apiEndpoint: endpoint.replace(/\/$/, '') });
   }
   return new Storage({ projectId: options.projectId });
+}
+
+/**
+ * `file.createReadStream()` without a false MaxListenersExceededWarning: with teeny-request 11
+ * (@google-cloud/storage 8) every download's response body carries 11 error and close listeners, one
+ * over Node's default limit (googleapis/google-cloud-node#9185). The limit is raised on that one body
+ * stream only, as it arrives, so a real listener leak anywhere else still warns.
+ */
+export function readStreamOf(file: File, options: CreateReadStreamOptions = {}): Readable {
+  const stream = file.createReadStream(options);
+  stream.once('response', (body: unknown) => {
+    if (body instanceof EventEmitter) body.setMaxListeners(Math.max(body.getMaxListeners(), 16));
+  });
+  return stream;
+}
+
+/** `file.download()` through readStreamOf (download() streams the same way, with the same warning). */
+export async function downloadOf(file: File, options: CreateReadStreamOptions = {}): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of readStreamOf(file, options)) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 function httpCode(err: unknown): number | undefined {
@@ -80,8 +102,7 @@ export class GcsObjectStore implements ObjectStore {
 
   async read(uri: string): Promise<Buffer> {
     try {
-      const [buf] = await this.file(uri).download();
-      return buf;
+      return await downloadOf(this.file(uri));
     } catch (err) {
       throw this.mapError(uri, err);
     }
@@ -91,15 +112,14 @@ export class GcsObjectStore implements ObjectStore {
     if (end <= start) return Buffer.alloc(0);
     try {
       // The client's range end is inclusive.
-      const [buf] = await this.file(uri).download({ start, end: end - 1, validation: false });
-      return buf;
+      return await downloadOf(this.file(uri), { start, end: end - 1, validation: false });
     } catch (err) {
       throw this.mapError(uri, err);
     }
   }
 
   openRead(uri: string): Readable {
-    return this.file(uri).createReadStream();
+    return readStreamOf(this.file(uri));
   }
 
   async stat(uri: string): Promise<ObjectInfo | undefined> {

@@ -5,7 +5,7 @@ import { createStorageClient, GcsObjectStore } from './gcs-store.ts';
 import { type ObjectStore, parseUri } from './port.ts';
 
 export { FileObjectStore } from './file-store.ts';
-export { createStorageClient, GcsObjectStore } from './gcs-store.ts';
+export { createStorageClient, GcsObjectStore, readStreamOf } from './gcs-store.ts';
 export * from './port.ts';
 
 /** Routes each call to the file:// or gs:// adapter by the URI it is given. */

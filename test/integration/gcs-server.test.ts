@@ -15,6 +15,7 @@ import { Storage } from '@google-cloud/storage';
 import { backoffMs, encodeHeaderValue } from '../../infra/local/gcs-server/delivery-queue.ts';
 import { type GcsServer, type GcsServerOptions, startGcsServer } from '../../infra/local/gcs-server/index.ts';
 import { dataPathFor } from '../../infra/local/gcs-server/object-store.ts';
+import { downloadOf } from '../../shared/storage/gcs-store.ts';
 
 const PROJECT = 'gcs-server-test';
 
@@ -104,6 +105,12 @@ async function waitFor(what: string, condition: () => boolean, timeoutMs = 5000)
   }
 }
 
+/** file.download(), as the pipeline reads objects (shared/storage/gcs-store.ts): same requests. */
+const download = async (
+  file: Parameters<typeof downloadOf>[0],
+  options: Parameters<typeof downloadOf>[1] = {},
+): Promise<[Buffer]> => [await downloadOf(file, options)];
+
 async function errorCode(promise: Promise<unknown>): Promise<unknown> {
   try {
     await promise;
@@ -150,7 +157,7 @@ describe('local GCS server: JSON API through the real client', () => {
     assert.deepEqual(json['metadata'], { k: 'v' });
     assert.equal(json['md5Hash'], createHash('md5').update('{"a":1}').digest('base64'));
     assert.equal(json['crc32c'], await crc32cOf('{"a":1}'));
-    const [resumed] = await bucket.file('dir/resumable.bin').download();
+    const [resumed] = await download(bucket.file('dir/resumable.bin'));
     assert.deepEqual([...resumed], [0, 1, 2, 255]);
   });
 
@@ -162,7 +169,7 @@ describe('local GCS server: JSON API through the real client', () => {
     data.write('end', data.length - 3);
     const file = storage.bucket('bkt').file('chunked');
     await file.save(data, { chunkSize: 256 * 1024 });
-    assert.ok((await file.download())[0].equals(data));
+    assert.ok((await download(file))[0].equals(data));
     assert.equal((await file.getMetadata())[0].size, String(data.length));
   });
 
@@ -172,14 +179,14 @@ describe('local GCS server: JSON API through the real client', () => {
     const file = storage.bucket('bkt').file('data.txt');
     const content = 'the quick brown fox jumps over the lazy dog\n'.repeat(1000);
     await file.save(content);
-    const [crcChecked] = await file.download({ validation: 'crc32c' });
+    const [crcChecked] = await download(file, { validation: 'crc32c' });
     assert.equal(crcChecked.toString(), content);
-    const [md5Checked] = await file.download({ validation: 'md5' });
+    const [md5Checked] = await download(file, { validation: 'md5' });
     assert.equal(md5Checked.toString(), content);
     // Same length, different bytes, behind the server's back: the client must notice.
     const onDisk = path.join(dir, 'bkt', 'data.txt');
     await writeFile(onDisk, content.replace('quick', 'QUICK'));
-    assert.equal(await errorCode(file.download()), 'CONTENT_DOWNLOAD_MISMATCH');
+    assert.equal(await errorCode(download(file)), 'CONTENT_DOWNLOAD_MISMATCH');
   });
 
   it('serves byte ranges with 206 (start-end, open end, suffix) and 416 past the end', async (t) => {
@@ -187,8 +194,8 @@ describe('local GCS server: JSON API through the real client', () => {
     await storage.createBucket('bkt');
     const file = storage.bucket('bkt').file('r');
     await file.save('0123456789');
-    assert.equal((await file.download({ start: 2, end: 5 }))[0].toString(), '2345');
-    assert.equal((await file.download({ start: 7 }))[0].toString(), '789');
+    assert.equal((await download(file, { start: 2, end: 5 }))[0].toString(), '2345');
+    assert.equal((await download(file, { start: 7 }))[0].toString(), '789');
     const url = `${server.url}/storage/v1/b/bkt/o/r?alt=media`;
     const suffix = await fetch(url, { headers: { Range: 'bytes=-3' } });
     assert.equal(suffix.status, 206);
@@ -318,9 +325,9 @@ describe('local GCS server: JSON API through the real client', () => {
         412,
       );
     }
-    assert.equal((await file.download())[0].toString(), 'first');
+    assert.equal((await download(file))[0].toString(), 'first');
     await file.save('second', { resumable: false, preconditionOpts: { ifGenerationMatch: generation } });
-    assert.equal((await file.download())[0].toString(), 'second');
+    assert.equal((await download(file))[0].toString(), 'second');
     const now = Number((await file.getMetadata())[0].generation);
     assert.equal(await errorCode(file.delete({ ifGenerationNotMatch: now })), 412);
     await file.delete({ ifGenerationMatch: now });
@@ -341,7 +348,7 @@ describe('local GCS server: JSON API through the real client', () => {
       );
       assert.equal(won.length, 1, `round ${round}: ${JSON.stringify(results)}`);
       assert.deepEqual(codes, [412]);
-      assert.equal((await bucket.file(`race-${round}`).download())[0].toString(), won[0]);
+      assert.equal((await download(bucket.file(`race-${round}`)))[0].toString(), won[0]);
     }
   });
 
@@ -357,8 +364,8 @@ describe('local GCS server: JSON API through the real client', () => {
     const [meta] = await file.getMetadata();
     assert.equal(meta.contentEncoding, 'gzip');
     assert.deepEqual(meta.metadata, { source: 'test' });
-    assert.equal((await file.download())[0].toString(), text); // the client inflates, after validating the stored bytes
-    const raw = (await file.download({ decompress: false }))[0];
+    assert.equal((await download(file))[0].toString(), text); // the client inflates, after validating the stored bytes
+    const raw = (await download(file, { decompress: false }))[0];
     assert.equal(gunzipSync(raw).toString(), text);
     const res = await fetch(`${server.url}/storage/v1/b/bkt/o/x.json.gz?alt=media`, {
       headers: { 'accept-encoding': 'identity' },
@@ -380,7 +387,7 @@ describe('local GCS server: JSON API through the real client', () => {
     const bucket = storage.bucket('emu');
     await bucket.file('one').save('1', { resumable: false });
     await bucket.file('two').save('22');
-    assert.equal((await bucket.file('two').download())[0].toString(), '22');
+    assert.equal((await download(bucket.file('two')))[0].toString(), '22');
     assert.equal((await bucket.file('one').getMetadata())[0].size, '1');
     assert.deepEqual(
       (await bucket.getFiles())[0].map((f) => f.name),
@@ -414,7 +421,7 @@ describe('local GCS server: files on disk', () => {
 
     await h.restart();
     for (const n of names)
-      assert.equal((await h.storage.bucket('bkt').file(n).download())[0].toString(), `content of ${n}`, n);
+      assert.equal((await download(h.storage.bucket('bkt').file(n)))[0].toString(), `content of ${n}`, n);
     const [listed] = await h.storage.bucket('bkt').getFiles();
     assert.deepEqual(listed.map((f) => f.name).sort(), [...names].sort());
     assert.equal((await h.storage.bucket('bkt').file('a').getMetadata())[0].generation, generation);
@@ -602,12 +609,12 @@ describe('local GCS server: fault injection', () => {
       body: JSON.stringify({ failProbability: 1 }),
     });
     assert.equal(patch.status, 200);
-    assert.equal(await errorCode(storage.bucket('bkt').file('f').download()), 503);
+    assert.equal(await errorCode(download(storage.bucket('bkt').file('f'))), 503);
     assert.equal(await errorCode(storage.bucket('bkt').file('g').save('x', { resumable: false })), 503);
     assert.equal((await fetch(`${server.url}/_admin/stats`)).status, 200);
     assert.ok(server.stats().faultsInjected >= 2);
     server.setOptions({ failProbability: 0 });
-    assert.equal((await storage.bucket('bkt').file('f').download())[0].toString(), 'ok');
+    assert.equal((await download(storage.bucket('bkt').file('f')))[0].toString(), 'ok');
     assert.deepEqual(
       await storage.bucket('bkt').file('g').exists(),
       [false],

@@ -11,7 +11,7 @@ import { OpCounter } from '../../shared/firestore/op-counter.ts';
 import type { JoinState } from '../../shared/join/state-machine.ts';
 import { createLogger } from '../../shared/log.ts';
 import { type IngestDeps, type InputObject, ingestObject } from '../../shared/pipeline/ingest.ts';
-import { createStorageClient } from '../../shared/storage/gcs-store.ts';
+import { createStorageClient, readStreamOf } from '../../shared/storage/gcs-store.ts';
 import { type TestFirestore, testFirestore } from './firestore.ts';
 
 export interface Harness {
@@ -95,10 +95,9 @@ export async function createHarness(label: string, env: Record<string, string> =
         log,
         now: () => h.clock,
         openObject: (o) =>
-          storage
-            .bucket(o.bucket)
-            .file(o.name, { generation: Number(o.generation) })
-            .createReadStream({ decompress: false }),
+          readStreamOf(storage.bucket(o.bucket).file(o.name, { generation: Number(o.generation) }), {
+            decompress: false,
+          }),
       };
     },
     ingest(obj) {
