@@ -45,6 +45,8 @@ export async function startFirestoreEmulator(options: {
   logFile?: string;
   detached?: boolean;
   timeoutMs?: number;
+  /** Aborting while it starts stops it. */
+  signal?: AbortSignal;
 }): Promise<FirestoreEmulator> {
   const launcher = findFirestoreEmulator();
   const host = options.host ?? '127.0.0.1';
@@ -64,6 +66,7 @@ export async function startFirestoreEmulator(options: {
       timeoutMs: options.timeoutMs ?? 30_000,
       proc,
       ...(options.logFile === undefined ? {} : { logFile: options.logFile }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
   } catch (err) {
     await stopGroup(proc.pid);

@@ -116,7 +116,7 @@ export function portInUse(port: number, host = '127.0.0.1'): Promise<boolean> {
 export async function waitUntil(
   what: string,
   probe: () => Promise<boolean>,
-  options: { timeoutMs: number; proc?: ManagedProcess; logFile?: string },
+  options: { timeoutMs: number; proc?: ManagedProcess; logFile?: string; signal?: AbortSignal },
 ): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   let died = false;
@@ -124,6 +124,7 @@ export async function waitUntil(
     died = true;
   });
   while (Date.now() < deadline) {
+    if (options.signal?.aborted === true) throw options.signal.reason ?? new Error('aborted');
     if (await probe().catch(() => false)) return;
     if (died) {
       throw new Error(

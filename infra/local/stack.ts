@@ -2,10 +2,13 @@
 // emulator, the local GCS JSON-API server (delivering finalize events like Eventarc), one Functions
 // Framework process per function, and a scheduler loop. Each runs in its own process group and is
 // recorded in <data-dir>/stack.json so `down` stops exactly what `up` started.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { FUNCTION_NAMES } from '../../functions/names.ts';
-import { type Config, loadConfig } from '../../shared/config.ts';
+import { type Config, loadConfig, SETTINGS } from '../../shared/config.ts';
+import { parseFaultSpec } from '../../shared/faults.ts';
+import { collections, createFirestore } from '../../shared/firestore/client.ts';
+import { listRejects, type RejectRecord } from '../../shared/firestore/rejects.ts';
 import { createStorageClient } from '../../shared/storage/gcs-store.ts';
 import { startFirestoreEmulator } from './firestore-emulator.ts';
 import { type LocalPorts, REPO_ROOT, readLocalPorts } from './ports.ts';
@@ -49,8 +52,12 @@ export interface UpOptions {
   readonly extraInstances?: { readonly tick?: number; readonly compact?: number };
   /** Chaos: extra environment for one function process, by its service name (`tick`, `tick-2`, ...). */
   readonly processEnv?: (service: string) => Record<string, string> | undefined;
+  /** Aborting (Ctrl-C) stops whatever was started so far and rejects. */
+  readonly signal?: AbortSignal;
 }
 
+/** Where `down` keeps the quarantined records of the run (the emulator's data goes with it). */
+const REJECTS_FILE = 'rejects.jsonl';
 const stackFile = (dataDir: string) => path.join(dataDir, 'stack.json');
 const NODE = process.execPath;
 const FF_MAIN = path.join(REPO_ROOT, 'node_modules/@google-cloud/functions-framework/build/src/main.js');
@@ -68,23 +75,44 @@ export function readStack(dataDir: string): StackRecord | undefined {
   return JSON.parse(readFileSync(f, 'utf8')) as StackRecord;
 }
 
-/** The environment of the local pipeline processes for a data dir and overrides. */
+/** Settings variables of this process's environment that the local stack adopts (not the project or
+ *  the emulator hosts, which the stack sets itself). */
+function settingsFromEnvironment(processEnv: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  const own = new Set(['GOOGLE_CLOUD_PROJECT', 'FIRESTORE_EMULATOR_HOST', 'STORAGE_EMULATOR_HOST']);
+  for (const s of Object.values(SETTINGS)) {
+    const v = processEnv[s.env];
+    if (v !== undefined && v !== '' && !own.has(s.env)) out[s.env] = v;
+  }
+  const faults = processEnv['STREAMJOIN_FAULTS'];
+  if (faults !== undefined && faults !== '') out['STREAMJOIN_FAULTS'] = faults;
+  return out;
+}
+
+/**
+ * The environment of the local pipeline processes for a data dir and overrides: the settings of this
+ * process's environment (every child inherits them, so they are validated and recorded here too), then
+ * the overrides. A bad value anywhere stops `up` before anything starts, naming the variable.
+ */
 export function localEnv(
   dataDir: string,
   ports: LocalPorts,
   overrides: Record<string, string> = {},
+  processEnv: Record<string, string | undefined> = process.env,
 ): Record<string, string> {
   const env: Record<string, string> = {
     GOOGLE_CLOUD_PROJECT: 'streamjoin-local',
     STREAMJOIN_WAREHOUSE: `file://${path.resolve(dataDir, 'warehouse')}/`,
     STREAMJOIN_TICK_INTERVAL: '1s',
     STREAMJOIN_COMPACT_INTERVAL: '2s',
+    ...settingsFromEnvironment(processEnv),
     ...overrides,
     FIRESTORE_EMULATOR_HOST: `${ports.host}:${ports.firestore}`,
     STORAGE_EMULATOR_HOST: `http://${ports.host}:${ports.storage}`,
     METADATA_SERVER_DETECTION: 'none',
   };
-  loadConfig(env); // a bad setting stops `up` before anything starts
+  loadConfig(env);
+  parseFaultSpec(env['STREAMJOIN_FAULTS'] ?? '');
   return env;
 }
 
@@ -94,9 +122,15 @@ export async function stackUp(options: UpOptions): Promise<StackRecord> {
   const ports = options.ports ?? readLocalPorts();
   const existing = readStack(dataDir);
   if (existing?.services.some((s) => isAlive(s.pid))) {
-    throw new Error(`a local stack is already running from ${dataDir} (run \`streamjoin local down\` first)`);
+    throw new Error(
+      `a local stack is already running from ${dataDir} (run \`streamjoin local down --data-dir ${options.dataDir}\` first)`,
+    );
   }
   const env = localEnv(dataDir, ports, options.env);
+  const signal = options.signal;
+  const checkAbort = () => {
+    if (signal?.aborted === true) throw signal.reason ?? new Error('aborted');
+  };
   const config = loadConfig(env);
   for (const [name, port] of [
     ['firestore', ports.firestore],
@@ -111,8 +145,9 @@ export async function stackUp(options: UpOptions): Promise<StackRecord> {
       );
     }
   }
+  checkAbort();
   if (options.fresh === true) {
-    for (const sub of ['gcs', 'warehouse', 'logs'])
+    for (const sub of ['gcs', 'warehouse', 'logs', REJECTS_FILE])
       rmSync(path.join(dataDir, sub), { recursive: true, force: true });
   }
   mkdirSync(path.join(dataDir, 'logs'), { recursive: true });
@@ -146,6 +181,7 @@ export async function stackUp(options: UpOptions): Promise<StackRecord> {
       detached: true,
       // The emulator keeps everything in memory; 512 MiB ran out after a few hundred thousand states.
       heap: '2g',
+      ...(signal === undefined ? {} : { signal }),
     });
     services.push({ name: 'firestore', pid: fe.pid, url: `http://${fe.host}`, logFile: fsLog });
     save();
@@ -169,6 +205,7 @@ export async function stackUp(options: UpOptions): Promise<StackRecord> {
       instances = byTarget;
     }
     for (const [name, target, port] of fns) {
+      checkAbort();
       const logFile = path.join(dataDir, 'logs', `${name}.log`);
       log(`starting function ${name} on ${ports.host}:${port}`);
       const own = options.processEnv?.(name);
@@ -188,10 +225,12 @@ export async function stackUp(options: UpOptions): Promise<StackRecord> {
       await waitUntil(`function ${name}`, () => portInUse(port, ports.host), {
         timeoutMs: 30_000,
         logFile: path.join(dataDir, 'logs', `${name}.log`),
+        ...(signal === undefined ? {} : { signal }),
       });
     }
 
     // 3. Local GCS server, delivering the input bucket's finalize events to ingest.
+    checkAbort();
     const gcsLog = path.join(dataDir, 'logs', 'gcs.log');
     log(`starting the local GCS server on ${ports.host}:${ports.storage}`);
     const gcsArgs = [
@@ -201,6 +240,9 @@ export async function stackUp(options: UpOptions): Promise<StackRecord> {
       `--data-dir=${path.join(dataDir, 'gcs')}`,
       `--sink=${config.inputBucket}=${urls.ingest}`,
       `--duplicate-delivery=${config.duplicateDelivery}`,
+      // Like the platform's function timeout above the ingest budget (540 s vs 480 s): an attempt
+      // stops at its budget before the delivery gives up on it, never running beside its retry.
+      `--delivery-timeout-ms=${config.ingestTimeBudgetMs + 30_000}`,
     ];
     const gcs = spawnManaged('gcs', NODE, gcsArgs, { env, logFile: gcsLog, detached: true, cwd: REPO_ROOT });
     services.push({ name: 'gcs', pid: gcs.pid, url: urls.storage, logFile: gcsLog });
@@ -209,8 +251,10 @@ export async function stackUp(options: UpOptions): Promise<StackRecord> {
       timeoutMs: 20_000,
       proc: gcs,
       logFile: gcsLog,
+      ...(signal === undefined ? {} : { signal }),
     });
     await ensureBuckets(config, urls.storage);
+    checkAbort();
 
     // 4. Scheduler loop.
     const schedLog = path.join(dataDir, 'logs', 'scheduler.log');
@@ -226,6 +270,7 @@ export async function stackUp(options: UpOptions): Promise<StackRecord> {
     );
     services.push({ name: 'scheduler', pid: sched.pid, url: '', logFile: schedLog });
     save();
+    checkAbort();
     return record();
   } catch (err) {
     for (const s of [...services].reverse()) await stopGroup(s.pid);
@@ -311,10 +356,49 @@ async function ensureBuckets(config: Config, storageUrl: string): Promise<void> 
   }
 }
 
-/** Stops every service `up` recorded (in reverse order), by process group. */
+/** The rejects saved when the local stack in dataDir last stopped, newest first. */
+export function readSavedRejects(dataDir: string): { rejects: RejectRecord[]; file: string } | undefined {
+  const file = path.join(path.resolve(dataDir), REJECTS_FILE);
+  if (!existsSync(file)) return undefined;
+  const rejects = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => {
+      const r = JSON.parse(l) as RejectRecord & { createdAt: string };
+      return { ...r, createdAt: new Date(r.createdAt) };
+    });
+  return { rejects, file };
+}
+
+/** Copies the quarantined records out of the emulator before it stops (best effort, bounded). */
+async function saveRejects(rec: StackRecord, log: (line: string) => void): Promise<void> {
+  const fs = rec.services.find((s) => s.name === 'firestore');
+  if (fs === undefined || !isAlive(fs.pid)) return;
+  const config = loadConfig(rec.env);
+  const db = createFirestore(config);
+  try {
+    const rejects = await Promise.race([
+      listRejects(collections(db, config.collectionPrefix), { limit: 1_000_000 }),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('no answer within 15 s')), 15_000).unref(),
+      ),
+    ]);
+    const file = path.join(rec.dataDir, REJECTS_FILE);
+    writeFileSync(`${file}.tmp`, rejects.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    renameSync(`${file}.tmp`, file);
+    if (rejects.length > 0) log(`saved ${rejects.length} quarantined records to ${file}`);
+  } catch (err) {
+    log(`could not save the quarantined records: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    await db.terminate().catch(() => {});
+  }
+}
+
+/** Stops every service `up` recorded (in reverse order), by process group, after saving the rejects. */
 export async function stackDown(dataDir: string, log: (line: string) => void = () => {}): Promise<number> {
   const rec = readStack(path.resolve(dataDir));
   if (rec === undefined) return 0;
+  await saveRejects(rec, log);
   let stopped = 0;
   for (const s of [...rec.services].reverse()) {
     if (isAlive(s.pid)) {
@@ -342,14 +426,15 @@ export async function stackStatus(
     const running = isAlive(s.pid);
     let answering = false;
     if (running && s.url !== '') {
-      answering = await fetch(s.name === 'gcs' ? `${s.url}/_admin/stats` : s.url, {
-        signal: AbortSignal.timeout(2000),
-      })
-        .then(async (r) => {
-          await r.arrayBuffer();
-          return true;
-        })
-        .catch(() => false);
+      // Functions are probed by a TCP connection only: a GET would run tick or compact, and on the
+      // CloudEvent target (ingest) log a TypeError stack for the request without an event.
+      const u = new URL(s.url);
+      answering =
+        s.name === 'gcs'
+          ? await httpOk(`${s.url}/_admin/stats`).catch(() => false)
+          : s.name === 'firestore'
+            ? await httpOk(s.url).catch(() => false)
+            : await portInUse(Number(u.port), u.hostname);
     }
     services.push({ ...s, running, answering: s.url === '' ? running : answering });
   }

@@ -51,7 +51,13 @@ export interface DemoOptions {
   readonly log: (line: string) => void;
   /** Progress line (overwritten in place on a terminal). */
   readonly progress?: (line: string) => void;
+  /** Aborting (Ctrl-C) stops at the next step of the current phase; the stack is stopped either way. */
+  readonly signal?: AbortSignal;
+  /** Called as each phase begins: 'stack start', 'upload', 'drain', 'verify'. */
+  readonly onPhase?: (phase: DemoPhase) => void;
 }
+
+export type DemoPhase = 'stack start' | 'upload' | 'drain' | 'verify';
 
 export interface DemoResult {
   /** The rows match the truth AND both reference readers pass on both tables. */
@@ -137,13 +143,20 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const started = Date.now();
   requireReadersKit(); // before the stack starts: no PASS is possible without the reference readers
   const dataDir = path.resolve(o.dataDir);
-  await stackDown(dataDir); // a stack left by an interrupted run
+  const signal = o.signal;
+  const checkAbort = () => {
+    if (signal?.aborted === true) throw signal.reason ?? new Error('aborted');
+  };
+  const sig = signal === undefined ? {} : { signal };
+  await stackDown(dataDir); // a stack left by a run that was killed outright
+  o.onPhase?.('stack start');
   o.log(
     `starting the local stack (data in ${dataDir}) — order and payment timeouts ${o.timeout} of landing time, allowed lateness ${o.lateness}, tick 1 s`,
   );
   const rec = await stackUp({
     dataDir,
     fresh: true,
+    ...sig,
     ...(o.ports === undefined ? {} : { ports: o.ports }),
     env: {
       STREAMJOIN_ORDER_TIMEOUT: o.timeout,
@@ -187,21 +200,29 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     };
     const main = plan.files.filter((f) => f.phase === 'main');
     const late = plan.files.filter((f) => f.phase === 'late');
+    o.onPhase?.('upload');
     const up1 = await uploadFiles(save, main, {
       concurrency: 16,
       onProgress: (d, t) => progress(`uploading ${d}/${t} files`),
+      ...sig,
     });
+    o.onPhase?.('drain');
     o.log(
       `uploaded ${main.length} files; waiting for ingestion, the ${o.timeout} timeouts, flush and commit`,
     );
-    await drain(cols, drainOpts);
+    await drain(cols, { ...drainOpts, ...sig });
+    o.onPhase?.('upload');
     const up2 = await uploadFiles(save, late, {
       concurrency: 16,
       onProgress: (d, t) => progress(`uploading late ${d}/${t}`),
+      ...sig,
     });
+    o.onPhase?.('drain');
     o.log(`uploaded ${late.length} late files (payments after their order timed out, second payments)`);
-    await drain(cols, drainOpts);
+    await drain(cols, { ...drainOpts, ...sig });
     progress('');
+    o.onPhase?.('verify');
+    o.log('verifying both tables against the ground truth');
 
     const store = new FileObjectStore();
     const locations = {
@@ -209,16 +230,20 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       unmatched: tableLocationOf(config, 'unmatched'),
     };
     const actual = await readTableRows(store, locations);
+    checkAbort();
     const rejects = await listRejects(cols, { limit: 100_000 });
     const verify = compareWithTruth(plan.truth, actual, rejects);
+    checkAbort();
     progress('checking both tables with the reference readers (pyiceberg, Java Iceberg)');
     const iceberg = await checkPipelineTables(locations, actual);
     progress('');
+    checkAbort();
 
     const uploadedAt = { ...up1.uploadedAt, ...up2.uploadedAt };
     const completedAt = new Map<string, number>();
     for (const f of plan.files) for (const id of f.completes) completedAt.set(id, uploadedAt[f.name]!);
     const committed = await commitTimes(store, locations.joined);
+    checkAbort();
     const lat = [...completedAt]
       .flatMap(([id, t]) => (committed.has(id) ? [committed.get(id)! - t] : []))
       .sort((a, b) => a - b);
@@ -270,7 +295,7 @@ export function formatDemoSummary(r: DemoResult, dataDir: string): string {
       .sort()
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,
-    `  records rejected            ${r.rejects} (listed by \`npx streamjoin rejects --data-dir ${dataDir}\` while the stack runs)`,
+    `  records rejected            ${r.rejects} (kept in ${path.join(dataDir, 'rejects.jsonl')}; list them: \`npx streamjoin rejects --data-dir ${dataDir}\`)`,
     `  duplicates ignored          ${r.duplicatesIgnored} events (from ${r.truth.duplicates} records in duplicate files and ${r.duplicatesSent} duplicate event deliveries)`,
     `  snapshots / data files      joined ${r.snapshots['joined']} / ${r.dataFiles['joined']}, unmatched ${r.snapshots['unmatched']} / ${r.dataFiles['unmatched']}`,
     `  Firestore operations        ${r.firestore.reads} reads, ${r.firestore.writes} writes, ${r.firestore.deletes} deletes = ${(ops / Math.max(1, events)).toFixed(2)} per event`,

@@ -1,6 +1,7 @@
 // `streamjoin drain`: waits until the pipeline has nothing left to do — every uploaded object delivered
 // and ingested, every waiting state expired (or joined), every outbox row flushed, every staged batch
 // committed — with a progress line per poll. Fails with a clear message on timeout.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Timestamp } from '@google-cloud/firestore';
 import type { Collections } from '../../shared/firestore/client.ts';
 
@@ -54,19 +55,31 @@ export async function drain(
     gcsAdminUrl?: string;
     pollMs?: number;
     onProgress?: (b: Backlog, elapsedMs: number) => void;
+    /** Aborting stops the wait at the next poll. */
+    signal?: AbortSignal;
   },
 ): Promise<{ elapsedMs: number }> {
   const started = Date.now();
   let emptyPolls = 0;
   let last: Backlog | undefined;
+  const checkAbort = () => {
+    if (options.signal?.aborted === true) throw options.signal.reason ?? new Error('aborted');
+  };
   while (Date.now() - started < options.timeoutMs) {
+    checkAbort();
     last = await measureBacklog(c, options.gcsAdminUrl);
+    checkAbort();
     options.onProgress?.(last, Date.now() - started);
     // Twice in a row: an event in flight between two stages is not missed.
     emptyPolls = isEmpty(last) ? emptyPolls + 1 : 0;
     if (emptyPolls >= 2) return { elapsedMs: Date.now() - started };
-    await new Promise((r) => setTimeout(r, options.pollMs ?? 500));
+    await sleep(
+      options.pollMs ?? 500,
+      undefined,
+      options.signal === undefined ? {} : { signal: options.signal },
+    ).catch(() => {});
   }
+  checkAbort();
   throw new Error(
     `drain timed out after ${Math.round(options.timeoutMs / 1000)} s with work left: ${last === undefined ? 'unknown' : formatBacklog(last)}` +
       ' (is the stack running? `streamjoin local status`; are tick and compact being called?)',

@@ -269,6 +269,8 @@ export async function uploadFiles(
     filesPerSecond?: number;
     concurrency?: number;
     onProgress?: (done: number, total: number) => void;
+    /** Aborting stops the workers before their next file (in-flight uploads finish). */
+    signal?: AbortSignal;
   } = {},
 ): Promise<UploadLog> {
   const uploadedAt: Record<string, number> = {};
@@ -279,6 +281,7 @@ export async function uploadFiles(
   await Promise.all(
     Array.from({ length: Math.max(1, Math.min(options.concurrency ?? 16, files.length)) }, async () => {
       while (next < files.length) {
+        if (options.signal?.aborted === true) throw options.signal.reason ?? new Error('aborted');
         const i = next++;
         const f = files[i]!;
         if (rate > 0) {
