@@ -1,15 +1,33 @@
 // The streamjoin CLI: operates the pipeline locally and on Google Cloud.
 import * as path from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { freeLocalPorts } from '../infra/local/ports.ts';
 import { stackDown, stackStatus, stackUp } from '../infra/local/stack.ts';
 import { SETTINGS } from '../shared/config.ts';
-import { describeError } from '../shared/errors.ts';
-import { registerOpsCommands } from './ops-commands.ts';
-import { fail, table } from './output.ts';
+import { exitWithFailure, Interrupted } from './errors.ts';
+import { act, interruptible, registerOpsCommands, reportInterrupted } from './ops-commands.ts';
+import { examples } from './options.ts';
+import { table } from './output.ts';
+import { dataDirFlag, noteDataDirGiven, requireGcloudAccount } from './target.ts';
+
+// Anything that escapes a command (a library's stray rejection) is still one message, trace on --debug.
+process.on('uncaughtException', (err) => exitWithFailure(err));
+process.on('unhandledRejection', (err) => exitWithFailure(err));
 
 const program = new Command('streamjoin')
   .description('Join order and payment events into Apache Iceberg, serverless on Google Cloud.')
-  .showHelpAfterError();
+  .option('--debug', 'print the stack trace of an error')
+  .showHelpAfterError('(add --help for usage and examples)')
+  .hook('preAction', (_program, action) =>
+    noteDataDirGiven(action.getOptionValueSource('dataDir') === 'cli'),
+  );
+examples(
+  program,
+  'npm start                                   # the whole pipeline locally: streamjoin demo',
+  'streamjoin local up && streamjoin produce --count 50 --rate 0 && streamjoin drain && streamjoin table show',
+  'streamjoin rejects --since 1h',
+  'streamjoin deploy --project my-project --region europe-west1 --dry-run',
+);
 
 /** Setting flags shared by `local up` and `demo`: each maps to one variable of shared/config.ts. */
 export const SETTING_FLAGS = {
@@ -27,7 +45,16 @@ export const SETTING_FLAGS = {
 export function addSettingFlags(cmd: Command): Command {
   for (const [flag, key] of Object.entries(SETTING_FLAGS)) {
     const s = SETTINGS[key];
-    cmd.addOption(new Option(flag, `${s.description} (${s.env})`));
+    cmd.addOption(
+      new Option(flag, `${s.description} (${s.env})`).argParser((raw: string) => {
+        try {
+          (s.parse as (v: string) => unknown)(raw);
+        } catch {
+          throw new InvalidArgumentError(`expected ${s.expected}, but was: ${JSON.stringify(raw)}`);
+        }
+        return raw;
+      }),
+    );
   }
   return cmd.option('--data-dir <dir>', 'where local data and logs live', '.streamjoin');
 }
@@ -47,42 +74,74 @@ export function settingEnv(opts: Record<string, unknown>): Record<string, string
 }
 
 const local = program.command('local').description('the local stack: emulators, functions, scheduler');
+examples(
+  local,
+  'streamjoin local up --order-timeout 20s',
+  'streamjoin local status',
+  'streamjoin local down',
+);
 
-addSettingFlags(local.command('up').description('start the whole pipeline locally in the background'))
+const up = addSettingFlags(
+  local.command('up').description('start the whole pipeline locally in the background'),
+)
   .option('--fresh', 'start from empty local data')
-  .action(async (opts: Record<string, unknown>) => {
+  .option('--free-ports', "use free loopback ports instead of firebase.json's (beside another stack)");
+examples(
+  up,
+  'streamjoin local up',
+  'streamjoin local up --data-dir /tmp/sj --order-timeout 20s --tick 1s --duplicate-delivery 0.3 --free-ports',
+);
+up.action(
+  act(async (opts: Record<string, unknown>) => {
     const dataDir = String(opts['dataDir']);
     try {
-      const rec = await stackUp({
+      const ports = opts['freePorts'] === true ? await freeLocalPorts() : undefined;
+      const rec = await interruptible(
         dataDir,
-        env: settingEnv(opts),
-        fresh: opts['fresh'] === true,
-        log: (l) => console.log(l),
-      });
+        () => 'stack start',
+        (signal) =>
+          stackUp({
+            dataDir,
+            env: settingEnv(opts),
+            fresh: opts['fresh'] === true,
+            log: (l) => console.log(l),
+            signal,
+            ...(ports === undefined ? {} : { ports }),
+          }),
+      );
       console.log(`\nlocal stack is up (data in ${rec.dataDir}):`);
       console.log(table(rec.services.map((s) => [s.name, `pid ${s.pid}`, s.url, s.logFile])));
       console.log(`\nwarehouse: ${rec.env['STREAMJOIN_WAREHOUSE']}`);
-      console.log('stop it with: npx streamjoin local down');
+      console.log(`stop it with: npx streamjoin local down${dataDirFlag(dataDir)}`);
     } catch (err) {
-      fail(describeError(err));
+      if (err instanceof Interrupted) reportInterrupted(err, dataDir);
+      throw err;
     }
-  });
+  }),
+);
 
-local
+const down = local
   .command('down')
-  .description('stop everything `local up` started')
-  .option('--data-dir <dir>', 'where local data and logs live', '.streamjoin')
-  .action(async (opts: { dataDir: string }) => {
+  .description('stop everything `local up` started (the rejects are saved to <data-dir>/rejects.jsonl)')
+  .option('--data-dir <dir>', 'where local data and logs live', '.streamjoin');
+examples(down, 'streamjoin local down', 'streamjoin local down --data-dir /tmp/sj');
+down.action(
+  act(async (opts: { dataDir: string }) => {
     const n = await stackDown(opts.dataDir, (l) => console.log(l));
-    console.log(n === 0 ? 'no local stack was running' : `stopped ${n} services`);
-  });
+    console.log(
+      n === 0 ? `no local stack was running from ${path.resolve(opts.dataDir)}` : `stopped ${n} services`,
+    );
+  }),
+);
 
-local
+const localStatus = local
   .command('status')
   .description('show each part of the local stack and its address')
   .option('--data-dir <dir>', 'where local data and logs live', '.streamjoin')
-  .option('--json', 'machine-readable output')
-  .action(async (opts: { dataDir: string; json?: boolean }) => {
+  .option('--json', 'machine-readable output');
+examples(localStatus, 'streamjoin local status', 'streamjoin local status --json');
+localStatus.action(
+  act(async (opts: { dataDir: string; json?: boolean }) => {
     const st = await stackStatus(opts.dataDir);
     if (st === undefined) {
       if (opts.json) console.log(JSON.stringify({ running: false }));
@@ -107,11 +166,12 @@ local
       ]),
     );
     if (!st.services.every((s) => s.running && s.answering)) process.exitCode = 1;
-  });
+  }),
+);
 
 registerOpsCommands(program);
 
-program
+const deploy = program
   .command('deploy')
   .description(
     'deploy to Google Cloud: APIs, buckets, Firestore, service accounts, functions, scheduler jobs (idempotent)',
@@ -121,37 +181,49 @@ program
   .option(
     '--dry-run',
     'print every gcloud command and Scheduler request body, and run the read-only pre-flight checks; change nothing',
-  )
-  .action(async (o: { project: string; region: string; dryRun?: boolean }) => {
-    try {
-      const { runDeploy } = await import('../infra/gcp/deploy.ts');
-      const r = await runDeploy({ project: o.project, region: o.region, dryRun: o.dryRun === true });
-      // A dry run whose pre-flight found a problem (a taken bucket name) fails, as the deploy would.
-      if (r.preflight.some((f) => f.level === 'error')) process.exitCode = 1;
-    } catch (err) {
-      fail(describeError(err));
-    }
-  });
+  );
+examples(
+  deploy,
+  'streamjoin deploy --project my-project --region europe-west1 --dry-run',
+  'streamjoin deploy --project my-project --region europe-west1',
+);
+deploy.action(
+  act(async (o: { project: string; region: string; dryRun?: boolean }) => {
+    if (o.dryRun !== true) await requireGcloudAccount(`deploy to project ${o.project}`);
+    const { runDeploy } = await import('../infra/gcp/deploy.ts');
+    const r = await runDeploy({ project: o.project, region: o.region, dryRun: o.dryRun === true });
+    // A dry run whose pre-flight found a problem (a taken bucket name) fails, as the deploy would.
+    if (r.preflight.some((f) => f.level === 'error')) process.exitCode = 1;
+  }),
+);
 
-program
+const destroy = program
   .command('destroy')
   .description('remove what deploy created (buckets and Firestore data only with --delete-data)')
   .requiredOption('--project <id>', 'Google Cloud project id')
   .requiredOption('--region <region>', 'region used by deploy')
   .option('--delete-data', 'also delete the buckets and the Firestore collections')
-  .option('--dry-run', 'print the plan; touch nothing')
-  .action(async (o: { project: string; region: string; deleteData?: boolean; dryRun?: boolean }) => {
-    try {
-      const { runDestroy } = await import('../infra/gcp/deploy.ts');
-      await runDestroy({
-        project: o.project,
-        region: o.region,
-        dryRun: o.dryRun === true,
-        deleteData: o.deleteData === true,
-      });
-    } catch (err) {
-      fail(describeError(err));
-    }
-  });
+  .option('--dry-run', 'print the plan; touch nothing');
+examples(
+  destroy,
+  'streamjoin destroy --project my-project --region europe-west1 --dry-run',
+  'streamjoin destroy --project my-project --region europe-west1 --delete-data',
+);
+destroy.action(
+  act(async (o: { project: string; region: string; deleteData?: boolean; dryRun?: boolean }) => {
+    if (o.dryRun !== true) await requireGcloudAccount(`destroy in project ${o.project}`);
+    const { runDestroy } = await import('../infra/gcp/deploy.ts');
+    await runDestroy({
+      project: o.project,
+      region: o.region,
+      dryRun: o.dryRun === true,
+      deleteData: o.deleteData === true,
+    });
+  }),
+);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  exitWithFailure(err);
+}

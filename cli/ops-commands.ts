@@ -1,12 +1,15 @@
 // CLI commands that operate the pipeline: produce, upload, drain, verify, rejects, table, demo.
-// Against the local stack when one is recorded in --data-dir (its settings and emulators), otherwise
-// against Google Cloud with the environment's settings and Application Default Credentials.
-import { readFileSync, writeFileSync } from 'node:fs';
+// They act on the local stack running from --data-dir, or on a Google Cloud project named explicitly
+// (--project, or GOOGLE_CLOUD_PROJECT), never silently on a real project (cli/target.ts). What a
+// stopped local stack leaves (its tables, its saved rejects) stays readable.
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import type { Firestore } from '@google-cloud/firestore';
 import { SingleBar } from 'cli-progress';
 import { type Command, Option } from 'commander';
-import { readLastSettings, readStack } from '../infra/local/stack.ts';
-import { formatDemoSummary, runDemo } from '../infra/ops/demo.ts';
+import { freeLocalPorts } from '../infra/local/ports.ts';
+import { readSavedRejects, readStack, stackDown } from '../infra/local/stack.ts';
+import { type DemoPhase, formatDemoSummary, runDemo } from '../infra/ops/demo.ts';
 import { drain, formatBacklog } from '../infra/ops/drain.ts';
 import {
   DEMO_FAULTS,
@@ -18,31 +21,36 @@ import {
 } from '../infra/ops/produce.ts';
 import { uploadDirectory } from '../infra/ops/upload.ts';
 import { compareWithTruth, formatVerify, readTableRows } from '../infra/ops/verify.ts';
-import { type Config, loadConfig, parseDuration } from '../shared/config.ts';
-import { describeError } from '../shared/errors.ts';
+import { type Config, loadConfig } from '../shared/config.ts';
 import { collections, createFirestore } from '../shared/firestore/client.ts';
-import { listRejects } from '../shared/firestore/rejects.ts';
+import { listRejects, type RejectRecord } from '../shared/firestore/rejects.ts';
 import { listDataFiles, listSnapshots, loadTable, readRows } from '../shared/iceberg/index.ts';
 import { tableLocationOf } from '../shared/pipeline/compact.ts';
 import { createObjectStore, createStorageClient } from '../shared/storage/index.ts';
 import type { TableKind } from '../shared/tables.ts';
-import { fail, formatDuration, table } from './output.ts';
+import { CliError, exitWithFailure, Interrupted } from './errors.ts';
+import {
+  duration,
+  durationText,
+  examples,
+  nonNegativeInt,
+  nonNegativeNumber,
+  positiveInt,
+  probability,
+  snapshotId,
+} from './options.ts';
+import { formatDuration, table } from './output.ts';
+import { describeTable, formatTableSummary } from './table-summary.ts';
+import { dataDirFlag, projectOption, resolveTarget, type Target } from './target.ts';
 
 const dataDirOption = () =>
   new Option('--data-dir <dir>', 'local stack data folder (its settings are used when it runs)').default(
     '.streamjoin',
   );
 
-/** Settings of the local stack recorded in dataDir, else this process's environment (Google Cloud). */
-function resolveConfig(dataDir: string): { config: Config; gcsAdminUrl?: string; local: boolean } {
-  const rec = readStack(path.resolve(dataDir));
-  if (rec !== undefined) return { config: loadConfig(rec.env), gcsAdminUrl: rec.urls.storage, local: true };
-  return { config: loadConfig(), local: false };
-}
-
 let lastPlainProgress = 0;
 /** One line rewritten in place on a terminal; elsewhere (CI logs) at most one line every 5 s. */
-function progressLine(line: string): void {
+export function progressLine(line: string): void {
   if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${line}`);
   else if (line !== '' && Date.now() - lastPlainProgress >= 5000) {
     lastPlainProgress = Date.now();
@@ -50,285 +58,374 @@ function progressLine(line: string): void {
   }
 }
 
-function probability(name: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0 || n > 1)
-      throw new Error(`${name} must be a probability in [0, 1], but was: ${JSON.stringify(v)}`);
-    return n;
+/**
+ * Wraps a command's action: any failure is one clear message (and the fixing command) on stderr, with
+ * the stack trace only under --debug. Commander passes the command itself as the last argument.
+ */
+export function act<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      progressLine('');
+      const cmd = args.at(-1) as Command | undefined;
+      const dataDir = (cmd?.opts?.() as { dataDir?: unknown } | undefined)?.dataDir;
+      exitWithFailure(err, { dataDirFlag: typeof dataDir === 'string' ? dataDirFlag(dataDir) : '' });
+    }
   };
 }
 
-function positiveInt(name: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1)
-      throw new Error(`${name} must be a positive integer, but was: ${JSON.stringify(v)}`);
-    return n;
+/** The project flag every command that may act on Google Cloud takes. */
+const withProject = (c: Command) => c.option(...projectOption());
+
+/** A Firestore client for the target, closed after `fn`. */
+async function withFirestore<T>(config: Config, fn: (db: Firestore) => Promise<T>): Promise<T> {
+  const db = createFirestore(config);
+  try {
+    return await fn(db);
+  } finally {
+    await db.terminate();
+  }
+}
+
+function storageFor(t: Target) {
+  return createStorageClient({ projectId: t.config.projectId, emulatorHost: t.config.storageEmulatorHost });
+}
+
+/** The rejects of the target: the running pipeline's, or those the stopped local stack saved. */
+async function rejectsOf(
+  t: Target,
+  options: { sinceMs?: number; limit: number },
+): Promise<{ rejects: RejectRecord[]; note?: string }> {
+  if (t.kind === 'stopped-local') {
+    const saved = readSavedRejects(t.dataDir);
+    if (saved === undefined) {
+      throw new CliError(`no local stack runs from ${t.dataDir}, and it saved no quarantined records`, {
+        hint: `start it with \`streamjoin local up --data-dir ${t.dataDir}\` (a stack saves its rejects to rejects.jsonl when it stops)`,
+      });
+    }
+    const rejects = saved.rejects
+      .filter((r) => options.sinceMs === undefined || r.createdAt.getTime() >= options.sinceMs)
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
+      .slice(0, options.limit);
+    return { rejects, note: `the local stack is stopped: quarantined records it saved in ${saved.file}` };
+  }
+  return {
+    rejects: await withFirestore(t.config, (db) =>
+      listRejects(collections(db, t.config.collectionPrefix), options),
+    ),
   };
 }
 
 export function registerOpsCommands(program: Command): void {
-  program
+  const produce = program
     .command('produce')
     .description('simulate the original producer: upload order and payment files, write the ground truth')
     .addOption(dataDirOption())
-    .option('--count <n>', 'orders to simulate', positiveInt('--count'), 100)
+    .option('--count <n>', 'orders to simulate', positiveInt, 100)
     .option(
       '--rate <pairs/s>',
       'pairs per second (0 = as fast as possible); the original producer: one pair every 3 s',
-      Number,
+      nonNegativeNumber,
       1 / 3,
     )
-    .option('--events-per-file <n>', 'events per file', positiveInt('--events-per-file'), 1)
+    .option('--events-per-file <n>', 'events per file', positiveInt, 1)
     .addOption(new Option('--format <format>', 'file format').choices(FILE_FORMATS).default('object'))
     .option('--gzip', 'gzip the files')
-    .option('--seed <n>', 'seed for a reproducible workload', Number, 1)
+    .option('--seed <n>', 'seed for a reproducible workload', nonNegativeInt, 1)
     .option(
       '--faults',
       'inject every fault kind (duplicates, early/late/second/orphan payments, unpaid orders, malformed input)',
     )
     .option('--truth <file>', 'where to write the ground truth', 'truth.json')
-    .option('--bucket <name>', 'input bucket (default: the configured one)')
-    .action(async (o: Record<string, unknown>) => {
+    .option('--bucket <name>', 'input bucket (default: the configured one)');
+  withProject(produce);
+  examples(
+    produce,
+    'streamjoin produce --count 500 --rate 0 --faults --truth truth.json',
+    'streamjoin produce --count 100 --format jsonl --events-per-file 50 --gzip',
+  );
+  produce.action(
+    act(async (o: Record<string, unknown>) => {
+      const t = await resolveTarget(
+        { dataDir: String(o['dataDir']), project: o['project'] as string | undefined },
+        { what: 'uploading test data' },
+      );
+      const { config } = t;
+      const faults: FaultMix = o['faults'] === true ? DEMO_FAULTS : NO_FAULTS;
+      const plan = planWorkload({
+        count: o['count'] as number,
+        seed: o['seed'] as number,
+        eventsPerFile: o['eventsPerFile'] as number,
+        format: o['format'] as (typeof FILE_FORMATS)[number],
+        gzip: o['gzip'] === true,
+        faults,
+        ordersPrefix: config.ordersPrefix,
+        paymentsPrefix: config.paymentsPrefix,
+        startMs: Date.now(),
+      });
+      writeFileSync(String(o['truth']), `${JSON.stringify(plan.truth, null, 1)}\n`);
+      const bucketName = (o['bucket'] as string | undefined) ?? config.inputBucket;
+      const bucket = storageFor(t).bucket(bucketName);
+      const files = [
+        ...plan.files.filter((f) => f.phase === 'main'),
+        ...plan.files.filter((f) => f.phase === 'late'),
+      ];
+      const rate = o['rate'] as number;
+      const filesPerSecond = rate > 0 ? (rate * files.length) / Math.max(1, plan.truth.rows.length) : 0;
+      const bar = new SingleBar({
+        format: 'uploading [{bar}] {value}/{total} files · {rate} files/s · eta {eta}s',
+        hideCursor: true,
+      });
+      bar.start(files.length, 0, { rate: '0' });
+      const t0 = Date.now();
       try {
-        const { config } = resolveConfig(String(o['dataDir']));
-        const faults: FaultMix = o['faults'] === true ? DEMO_FAULTS : NO_FAULTS;
-        const plan = planWorkload({
-          count: o['count'] as number,
-          seed: o['seed'] as number,
-          eventsPerFile: o['eventsPerFile'] as number,
-          format: o['format'] as (typeof FILE_FORMATS)[number],
-          gzip: o['gzip'] === true,
-          faults,
-          ordersPrefix: config.ordersPrefix,
-          paymentsPrefix: config.paymentsPrefix,
-          startMs: Date.now(),
-        });
-        writeFileSync(String(o['truth']), `${JSON.stringify(plan.truth, null, 1)}\n`);
-        const storage = createStorageClient({
-          projectId: config.projectId,
-          emulatorHost: config.storageEmulatorHost,
-        });
-        const bucket = storage.bucket((o['bucket'] as string | undefined) ?? config.inputBucket);
-        const files = [
-          ...plan.files.filter((f) => f.phase === 'main'),
-          ...plan.files.filter((f) => f.phase === 'late'),
-        ];
-        const rate = o['rate'] as number;
-        const filesPerSecond = rate > 0 ? (rate * files.length) / Math.max(1, plan.truth.rows.length) : 0;
-        const bar = new SingleBar({
-          format: 'uploading [{bar}] {value}/{total} files · {rate} files/s · eta {eta}s',
-          hideCursor: true,
-        });
-        bar.start(files.length, 0, { rate: '0' });
-        const t0 = Date.now();
         await uploadFiles((name, body) => bucket.file(name).save(body, { resumable: false }), files, {
           filesPerSecond,
           onProgress: (d) =>
             bar.update(d, { rate: (d / Math.max(0.001, (Date.now() - t0) / 1000)).toFixed(1) }),
         });
+      } finally {
         bar.stop();
-        console.log(
-          `uploaded ${files.length} files, ${plan.truth.events} events (${plan.truth.rows.length} expected rows, ${Object.values(plan.truth.rejects).reduce((a, b) => a + b, 0)} expected rejects) in ${formatDuration(Date.now() - t0)}; ground truth: ${o['truth']}`,
-        );
-        if (plan.files.some((f) => f.phase === 'late')) {
-          console.log(
-            'note: late payments were uploaded right away; they are late only if their orders timed out first (`demo` sequences this).',
-          );
-        }
-      } catch (err) {
-        fail(describeError(err));
       }
-    });
+      console.log(
+        `uploaded ${files.length} files to gs://${bucketName}/, ${plan.truth.events} events (${plan.truth.rows.length} expected rows, ${Object.values(plan.truth.rejects).reduce((a, b) => a + b, 0)} expected rejects) in ${formatDuration(Date.now() - t0)}; ground truth: ${o['truth']}`,
+      );
+      if (plan.files.some((f) => f.phase === 'late')) {
+        console.log(
+          'note: late payments were uploaded right away; they are late only if their orders timed out first (`demo` sequences this).',
+        );
+      }
+    }),
+  );
 
-  program
+  const upload = program
     .command('upload <dir>')
     .description('upload every file under DIR as an object named by its relative path')
     .addOption(dataDirOption())
-    .option('--bucket <name>', 'bucket (default: the configured input bucket)')
-    .action(async (dir: string, o: { dataDir: string; bucket?: string }) => {
+    .option('--bucket <name>', 'bucket (default: the configured input bucket)');
+  withProject(upload);
+  examples(
+    upload,
+    'streamjoin upload ./events            # ./events/stream/orders/… → gs://file-stream-bucket/stream/orders/…',
+    'streamjoin upload ./events --project my-project',
+  );
+  upload.action(
+    act(async (dir: string, o: { dataDir: string; bucket?: string; project?: string }) => {
+      if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+        throw new CliError(`expected a folder to upload, but ${JSON.stringify(dir)} is not one`);
+      }
+      const t = await resolveTarget(o, { what: 'uploading objects' });
+      const bucketName = o.bucket ?? t.config.inputBucket;
+      const bar = new SingleBar({
+        format: 'uploading [{bar}] {value}/{total} files · {mib} MiB',
+        hideCursor: true,
+      });
+      let started = false;
+      const t0 = Date.now();
+      let r: { objects: number; bytes: number };
       try {
-        const { config } = resolveConfig(o.dataDir);
-        const storage = createStorageClient({
-          projectId: config.projectId,
-          emulatorHost: config.storageEmulatorHost,
-        });
-        const bar = new SingleBar({ format: 'uploading [{bar}] {value}/{total} files', hideCursor: true });
-        let started = false;
-        const r = await uploadDirectory(storage, o.bucket ?? config.inputBucket, dir, {
+        r = await uploadDirectory(storageFor(t), bucketName, dir, {
           onProgress: (p) => {
             if (!started) {
-              bar.start(p.total, 0);
+              bar.start(p.total, 0, { mib: '0.0' });
               started = true;
             }
-            bar.update(p.done);
+            bar.update(p.done, { mib: (p.bytes / 2 ** 20).toFixed(1) });
           },
         });
+      } finally {
         if (started) bar.stop();
-        console.log(
-          `uploaded ${r.objects} objects (${r.bytes} bytes) to gs://${o.bucket ?? config.inputBucket}/`,
-        );
-      } catch (err) {
-        fail(describeError(err));
       }
-    });
+      console.log(
+        `uploaded ${r.objects} objects (${r.bytes} bytes) to gs://${bucketName}/ in ${formatDuration(Date.now() - t0)}`,
+      );
+    }),
+  );
 
-  program
+  const drainCmd = program
     .command('drain')
     .description('wait until everything uploaded is ingested, expired, flushed and committed')
     .addOption(dataDirOption())
-    .option('--timeout <duration>', 'give up after this long', '5m')
-    .action(async (o: { dataDir: string; timeout: string }) => {
-      const { config, gcsAdminUrl } = resolveConfig(o.dataDir);
-      const db = createFirestore(config);
-      try {
-        const r = await drain(collections(db, config.collectionPrefix), {
-          timeoutMs: parseDuration(o.timeout),
-          ...(gcsAdminUrl === undefined ? {} : { gcsAdminUrl }),
+    .option('--timeout <duration>', 'give up after this long (e.g. 90s, 5m)', duration, 5 * 60_000);
+  withProject(drainCmd);
+  examples(drainCmd, 'streamjoin drain --timeout 2m', 'streamjoin drain --project my-project --timeout 30m');
+  drainCmd.action(
+    act(async (o: { dataDir: string; timeout: number; project?: string }) => {
+      const t = await resolveTarget(o, { what: 'reading the backlog' });
+      const r = await withFirestore(t.config, (db) =>
+        drain(collections(db, t.config.collectionPrefix), {
+          timeoutMs: o.timeout,
+          ...(t.kind === 'local' ? { gcsAdminUrl: t.gcsAdminUrl } : {}),
           onProgress: (b, ms) => progressLine(`draining (${Math.round(ms / 1000)} s): ${formatBacklog(b)}`),
-        });
-        progressLine('');
-        console.log(`drained in ${formatDuration(r.elapsedMs)}`);
-      } catch (err) {
-        progressLine('');
-        fail(describeError(err));
-      } finally {
-        await db.terminate();
-      }
-    });
+        }),
+      );
+      progressLine('');
+      console.log(
+        `drained in ${formatDuration(r.elapsedMs)}: every object ingested, every waiting state joined or expired, every row flushed and committed`,
+      );
+    }),
+  );
 
-  program
+  const verify = program
     .command('verify')
     .description('compare both tables with a ground truth file; exits 1 on FAIL')
     .addOption(dataDirOption())
-    .requiredOption('--truth <file>', 'ground truth written by produce or demo')
-    .action(async (o: { dataDir: string; truth: string }) => {
-      const { config } = resolveConfig(o.dataDir);
-      const db = createFirestore(config);
-      try {
-        const truth = JSON.parse(readFileSync(o.truth, 'utf8'));
-        const store = createObjectStore({
-          projectId: config.projectId,
-          emulatorHost: config.storageEmulatorHost,
+    .requiredOption('--truth <file>', 'ground truth written by produce or demo');
+  withProject(verify);
+  examples(
+    verify,
+    'streamjoin verify --truth truth.json',
+    'streamjoin verify --truth .streamjoin/truth.json',
+  );
+  verify.action(
+    act(async (o: { dataDir: string; truth: string; project?: string }) => {
+      if (!existsSync(o.truth)) {
+        throw new CliError(`no ground truth file at ${o.truth}`, {
+          hint: '`streamjoin produce --truth FILE` and `streamjoin demo` (in <data-dir>/truth.json) write one',
         });
-        const rows = await readTableRows(store, {
-          joined: tableLocationOf(config, 'joined'),
-          unmatched: tableLocationOf(config, 'unmatched'),
-        });
-        const rejects = await listRejects(collections(db, config.collectionPrefix), { limit: 1_000_000 });
-        const r = compareWithTruth(truth, rows, rejects);
-        console.log(formatVerify(r));
-        if (!r.pass) process.exitCode = 1;
-      } catch (err) {
-        fail(describeError(err));
-      } finally {
-        await db.terminate();
       }
-    });
+      const truth = JSON.parse(readFileSync(o.truth, 'utf8'));
+      const t = await resolveTarget(o, { what: 'reading the tables', allowStopped: true });
+      const store = createObjectStore({
+        projectId: t.config.projectId,
+        emulatorHost: t.config.storageEmulatorHost,
+      });
+      const rows = await readTableRows(store, {
+        joined: tableLocationOf(t.config, 'joined'),
+        unmatched: tableLocationOf(t.config, 'unmatched'),
+      });
+      const { rejects, note } = await rejectsOf(t, { limit: 1_000_000 });
+      if (note !== undefined) console.error(`streamjoin: ${note}`);
+      const r = compareWithTruth(truth, rows, rejects);
+      console.log(formatVerify(r));
+      if (!r.pass) process.exitCode = 1;
+    }),
+  );
 
-  program
+  const rejectsCmd = program
     .command('rejects')
     .description('list quarantined files and records with where and why')
     .addOption(dataDirOption())
-    .option('--since <duration>', 'only rejects newer than this (e.g. 1h)')
-    .option('--limit <n>', 'at most this many', positiveInt('--limit'), 100)
-    .option('--json', 'JSON lines')
-    .action(async (o: { dataDir: string; since?: string; limit: number; json?: boolean }) => {
-      const { config } = resolveConfig(o.dataDir);
-      const db = createFirestore(config);
-      try {
-        const rejects = await listRejects(collections(db, config.collectionPrefix), {
-          limit: o.limit,
-          ...(o.since === undefined ? {} : { sinceMs: Date.now() - parseDuration(o.since) }),
-        });
-        if (o.json) {
-          for (const r of rejects) console.log(JSON.stringify(r));
-        } else if (rejects.length === 0) {
-          console.log('no rejects');
-        } else {
-          console.log(
-            table([
-              ['when', 'object#generation', 'where', 'code', 'message'],
-              ...rejects.map((r) => [
-                r.createdAt.toISOString(),
-                `gs://${r.bucket}/${r.object}#${r.generation}`,
-                r.ordinal === null
-                  ? 'file'
-                  : [
-                      r.line === null ? '' : `line ${r.line}`,
-                      r.index === null ? '' : `index ${r.index}`,
-                      r.field ?? '',
-                    ]
-                      .filter(Boolean)
-                      .join(' '),
-                r.code,
-                r.message,
-              ]),
+    .option('--since <duration>', 'only rejects newer than this (e.g. 1h, 30m)', duration)
+    .option('--limit <n>', 'at most this many', positiveInt, 100)
+    .option('--json', 'JSON lines');
+  withProject(rejectsCmd);
+  examples(
+    rejectsCmd,
+    'streamjoin rejects --since 1h',
+    'streamjoin rejects --json --limit 1000 > rejects.jsonl',
+    'streamjoin rejects --project my-project --since 30m',
+  );
+  rejectsCmd.action(
+    act(async (o: { dataDir: string; since?: number; limit: number; json?: boolean; project?: string }) => {
+      const t = await resolveTarget(o, { what: 'reading the quarantine', allowStopped: true });
+      const { rejects, note } = await rejectsOf(t, {
+        limit: o.limit,
+        ...(o.since === undefined ? {} : { sinceMs: Date.now() - o.since }),
+      });
+      if (note !== undefined) console.error(`streamjoin: ${note}`);
+      if (o.json) {
+        for (const r of rejects) console.log(JSON.stringify(r));
+      } else if (rejects.length === 0) {
+        console.log('no rejects');
+      } else {
+        console.log(
+          table([
+            ['when', 'object#generation', 'where', 'code', 'message'],
+            ...rejects.map((r) => [
+              r.createdAt.toISOString(),
+              `gs://${r.bucket}/${r.object}#${r.generation}`,
+              r.ordinal === null
+                ? 'file'
+                : [
+                    r.line === null ? '' : `line ${r.line}`,
+                    r.index === null ? '' : `index ${r.index}`,
+                    r.field ?? '',
+                  ]
+                    .filter(Boolean)
+                    .join(' '),
+              r.code,
+              r.message,
             ]),
-          );
-        }
-      } catch (err) {
-        fail(describeError(err));
-      } finally {
-        await db.terminate();
+          ]),
+        );
       }
-    });
+    }),
+  );
 
+  registerTableCommands(program);
+  registerDemo(program);
+}
+
+interface TableOpts {
+  dataDir: string;
+  table: TableKind;
+  json?: boolean;
+  project?: string;
+}
+
+/** The configuration that locates the tables: STREAMJOIN_WAREHOUSE=file://… needs no stack or project. */
+async function tableTarget(o: TableOpts): Promise<Config> {
+  const wh = process.env['STREAMJOIN_WAREHOUSE'] ?? '';
+  if (o.project === undefined && wh.startsWith('file://') && readStack(path.resolve(o.dataDir)) === undefined)
+    return loadConfig(process.env);
+  return (await resolveTarget(o, { what: 'reading the tables', allowStopped: true })).config;
+}
+
+function registerTableCommands(program: Command): void {
   const tableCmd = program.command('table').description('read the Iceberg tables (local warehouse or GCS)');
+  examples(tableCmd, 'streamjoin table show', 'streamjoin table rows --table unmatched --limit 5');
   const tableOpts = (c: Command) =>
-    c
-      .addOption(dataDirOption())
-      .addOption(
-        new Option('--table <which>', 'which table').choices(['joined', 'unmatched']).default('joined'),
-      )
-      .option('--json', 'JSON output');
-  const openTable = async (o: { dataDir: string; table: TableKind }) => {
-    // The tables of a local run stay readable after the stack is down (its settings are kept).
-    const last =
-      readStack(path.resolve(o.dataDir)) === undefined
-        ? readLastSettings(path.resolve(o.dataDir))
-        : undefined;
-    const { config } =
-      last !== undefined && process.env['STREAMJOIN_WAREHOUSE'] === undefined
-        ? { config: loadConfig(last) }
-        : resolveConfig(o.dataDir);
+    withProject(
+      c
+        .addOption(dataDirOption())
+        .addOption(
+          new Option('--table <which>', 'which table').choices(['joined', 'unmatched']).default('joined'),
+        )
+        .option('--json', 'JSON output'),
+    );
+  const openTable = async (o: TableOpts) => {
+    const config = await tableTarget(o);
     const store = createObjectStore({
       projectId: config.projectId,
       emulatorHost: config.storageEmulatorHost,
     });
-    return loadTable(store, tableLocationOf(config, o.table));
+    return { config, table: await loadTable(store, tableLocationOf(config, o.table)) };
   };
   const big = (_k: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);
-  tableOpts(tableCmd.command('show').description('location, current snapshot, schema, partitioning')).action(
-    async (o) => {
-      try {
-        const t = await openTable(o);
-        const md = t.metadata;
-        const cur = md.snapshots.find((s) => s.snapshotId === md.currentSnapshotId);
-        const info = {
-          location: t.location,
-          metadata: t.metadataUri,
-          formatVersion: md.formatVersion,
-          currentSnapshot:
-            cur === undefined
-              ? null
-              : { id: cur.snapshotId, at: new Date(cur.timestampMs).toISOString(), summary: cur.summary },
-          snapshots: md.snapshots.length,
-          schema: md.schemas.find((s) => s.schemaId === md.currentSchemaId),
-          partitionSpec: md.partitionSpecs.find((s) => s.specId === md.defaultSpecId),
-        };
-        console.log(JSON.stringify(info, big, 2));
-      } catch (err) {
-        fail(describeError(err));
-      }
-    },
+
+  const show = tableOpts(
+    tableCmd
+      .command('show')
+      .description('what the table holds: current snapshot, counts, schema, partitioning, how to read it'),
   );
-  tableOpts(tableCmd.command('snapshots').description('the snapshot history')).action(async (o) => {
-    try {
-      const t = await openTable(o);
+  examples(show, 'streamjoin table show', 'streamjoin table show --table unmatched --json');
+  show.action(
+    act(async (o: TableOpts) => {
+      const { config, table: t } = await openTable(o);
+      const name = o.table === 'joined' ? config.joinedTable : config.unmatchedTable;
+      const summary = describeTable({
+        name: `${config.namespace}.${name}`,
+        namespace: config.namespace,
+        table: name,
+        warehouse: config.warehouse,
+        location: t.location,
+        metadataUri: t.metadataUri,
+        metadata: t.metadata,
+        nowMs: Date.now(),
+      });
+      console.log(o.json ? JSON.stringify(summary, big, 2) : formatTableSummary(summary));
+    }),
+  );
+
+  const snapshots = tableOpts(tableCmd.command('snapshots').description('the snapshot history'));
+  examples(snapshots, 'streamjoin table snapshots', 'streamjoin table snapshots --table unmatched --json');
+  snapshots.action(
+    act(async (o: TableOpts) => {
+      const { table: t } = await openTable(o);
       const snaps = listSnapshots(t);
-      if (o.json) return console.log(JSON.stringify(snaps, big, 2));
+      if (o.json) return void console.log(JSON.stringify(snaps, big, 2));
       console.log(
         table([
           ['snapshot', 'parent', 'seq', 'when', 'operation', 'added files', 'added records', 'total records'],
@@ -344,130 +441,190 @@ export function registerOpsCommands(program: Command): void {
           ]),
         ]),
       );
-    } catch (err) {
-      fail(describeError(err));
-    }
-  });
-  tableOpts(tableCmd.command('files').description('live data files of a snapshot'))
-    .option('--snapshot <id>', 'time travel to this snapshot')
-    .action(async (o) => {
-      try {
-        const t = await openTable(o);
-        const files = await listDataFiles(t, o.snapshot === undefined ? undefined : BigInt(o.snapshot));
-        if (o.json) return console.log(JSON.stringify(files, big, 2));
-        console.log(
-          table([
-            ['file', 'partition', 'records', 'bytes'],
-            ...files.map((f) => [
-              f.dataFile.filePath,
-              JSON.stringify(f.dataFile.partition),
-              String(f.dataFile.recordCount),
-              String(f.dataFile.fileSizeInBytes),
-            ]),
-          ]),
-        );
-      } catch (err) {
-        fail(describeError(err));
-      }
-    });
-  tableOpts(tableCmd.command('rows').description('rows of a snapshot'))
-    .option('--snapshot <id>', 'time travel to this snapshot')
-    .option('--limit <n>', 'at most this many rows', positiveInt('--limit'), 20)
-    .action(async (o) => {
-      try {
-        const t = await openTable(o);
-        const rows: Record<string, unknown>[] = [];
-        for await (const r of readRows(t, {
-          limit: o.limit,
-          ...(o.snapshot === undefined ? {} : { snapshotId: BigInt(o.snapshot) }),
-        })) {
-          rows.push(
-            Object.fromEntries(
-              Object.entries(r).map(([k, v]) => [
-                k,
-                typeof v === 'bigint' && /_at$/.test(k) ? new Date(Number(v / 1000n)).toISOString() : v,
-              ]),
-            ),
-          );
-        }
-        if (o.json) return console.log(JSON.stringify(rows, big, 2));
-        if (rows.length === 0) return console.log('no rows');
-        const cols = Object.keys(rows[0]!);
-        console.log(
-          table([cols, ...rows.map((r) => cols.map((c) => (r[c] === null ? 'null' : String(r[c]))))]),
-        );
-      } catch (err) {
-        fail(describeError(err));
-      }
-    });
+    }),
+  );
 
-  program
+  const files = tableOpts(tableCmd.command('files').description('live data files of a snapshot')).option(
+    '--snapshot <id>',
+    'time travel to this snapshot',
+    snapshotId,
+  );
+  examples(files, 'streamjoin table files', 'streamjoin table files --snapshot 4242424242424242 --json');
+  files.action(
+    act(async (o: TableOpts & { snapshot?: bigint }) => {
+      const { table: t } = await openTable(o);
+      const list = await listDataFiles(t, o.snapshot);
+      if (o.json) return void console.log(JSON.stringify(list, big, 2));
+      console.log(
+        table([
+          ['file', 'partition', 'records', 'bytes'],
+          ...list.map((f) => [
+            f.dataFile.filePath,
+            JSON.stringify(f.dataFile.partition, big),
+            String(f.dataFile.recordCount),
+            String(f.dataFile.fileSizeInBytes),
+          ]),
+        ]),
+      );
+    }),
+  );
+
+  const rows = tableOpts(tableCmd.command('rows').description('rows of a snapshot'))
+    .option('--snapshot <id>', 'time travel to this snapshot', snapshotId)
+    .option('--limit <n>', 'at most this many rows', positiveInt, 20);
+  examples(rows, 'streamjoin table rows --limit 5', 'streamjoin table rows --table unmatched --json');
+  rows.action(
+    act(async (o: TableOpts & { snapshot?: bigint; limit: number }) => {
+      const { table: t } = await openTable(o);
+      const out: Record<string, unknown>[] = [];
+      for await (const r of readRows(t, {
+        limit: o.limit,
+        ...(o.snapshot === undefined ? {} : { snapshotId: o.snapshot }),
+      })) {
+        out.push(
+          Object.fromEntries(
+            Object.entries(r).map(([k, v]) => [
+              k,
+              typeof v === 'bigint' && /_at$/.test(k) ? new Date(Number(v / 1000n)).toISOString() : v,
+            ]),
+          ),
+        );
+      }
+      if (o.json) return void console.log(JSON.stringify(out, big, 2));
+      if (out.length === 0) return void console.log('no rows');
+      const cols = Object.keys(out[0]!);
+      console.log(table([cols, ...out.map((r) => cols.map((c) => (r[c] === null ? 'null' : String(r[c]))))]));
+    }),
+  );
+}
+
+/**
+ * Runs `fn` with an AbortSignal that the first Ctrl-C (SIGINT) or SIGTERM aborts with an Interrupted
+ * naming the current phase; a second one stops the local stack at once and exits.
+ */
+export async function interruptible<T>(
+  dataDir: string,
+  currentPhase: () => string,
+  fn: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    progressLine('');
+    if (signals === 1) {
+      console.error(`\n${sig === 'SIGINT' ? 'Ctrl-C' : sig}: stopping during ${currentPhase()}…`);
+      controller.abort(new Interrupted(currentPhase()));
+      return;
+    }
+    console.error('stopping the local stack now');
+    void stackDown(path.resolve(dataDir)).finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await fn(controller.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** After an interrupted run: proves nothing is left and says so (exit 130). */
+export function reportInterrupted(err: Interrupted, dataDir: string): never {
+  const left = readStack(path.resolve(dataDir));
+  progressLine('');
+  if (left === undefined) {
+    console.error(
+      `interrupted during ${err.phase}: stopped everything it had started; no local stack is left running`,
+    );
+    process.exit(130);
+  }
+  exitWithFailure(
+    new CliError(`interrupted during ${err.phase}, but a local stack is still recorded in ${dataDir}`, {
+      hint: `stop it with \`streamjoin local down${dataDirFlag(dataDir)}\``,
+      exitCode: 130,
+    }),
+  );
+}
+
+function registerDemo(program: Command): void {
+  const demo = program
     .command('demo')
     .description(
       'the whole pipeline locally in about a minute: stack up, produce with faults, drain, verify, summary, stack down',
     )
     .addOption(dataDirOption())
-    .option('--count <n>', 'orders to simulate', positiveInt('--count'), 1500)
-    .option('--seed <n>', 'workload seed', Number, Date.now() % 100000)
-    .option('--timeout <duration>', 'order and payment timeouts (short, so the demo finishes quickly)', '5s')
+    .option('--count <n>', 'orders to simulate', positiveInt, 1500)
+    .option('--seed <n>', 'workload seed', nonNegativeInt, Date.now() % 100000)
+    .option(
+      '--timeout <duration>',
+      'order and payment timeouts (short, so the demo finishes quickly)',
+      durationText,
+      '5s',
+    )
     .option(
       '--lateness <duration>',
       'allowed lateness: how long after a deadline the tick closes a window (production default: 2m)',
+      durationText,
       '5s',
     )
     .option(
       '--duplicate-delivery <p>',
       'deliver each finalize event twice with this probability',
-      probability('--duplicate-delivery'),
+      probability,
       0,
     )
     .addOption(new Option('--format <format>', 'file format').choices(FILE_FORMATS).default('object'))
-    .option(
-      '--events-per-file <n>',
-      'events per file (array and jsonl formats)',
-      positiveInt('--events-per-file'),
-      1,
-    )
+    .option('--events-per-file <n>', 'events per file (array and jsonl formats)', positiveInt, 1)
     .option('--gzip', 'gzip the files')
-    .action(async (o: Record<string, unknown>) => {
+    .option('--free-ports', "use free loopback ports instead of firebase.json's (beside another stack)");
+  examples(
+    demo,
+    'npm start',
+    'streamjoin demo --count 5000 --duplicate-delivery 0.3 --format jsonl --events-per-file 100 --gzip',
+  );
+  demo.action(
+    act(async (o: Record<string, unknown>) => {
       const dataDir = String(o['dataDir']);
-      let stopping = false;
-      const onSignal = () => {
-        if (stopping) return;
-        stopping = true;
-        progressLine('');
-        console.error('interrupted: stopping the local stack…');
-        void import('../infra/local/stack.ts')
-          .then(({ stackDown }) => stackDown(path.resolve(dataDir)))
-          .finally(() => process.exit(130));
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      let phase: DemoPhase = 'stack start';
+      console.log(
+        `streamjoin demo: ${o['count']} orders with every fault kind, ${o['timeout']} timeouts (production default: 15m), ${o['lateness']} allowed lateness, seed ${o['seed']}`,
+      );
       try {
-        console.log(
-          `streamjoin demo: ${o['count']} orders with every fault kind, ${o['timeout']} timeouts (production default: 15m), ${o['lateness']} allowed lateness, seed ${o['seed']}`,
-        );
-        const r = await runDemo({
+        const ports = o['freePorts'] === true ? await freeLocalPorts() : undefined;
+        const r = await interruptible(
           dataDir,
-          count: o['count'] as number,
-          seed: o['seed'] as number,
-          timeout: String(o['timeout']),
-          lateness: String(o['lateness']),
-          duplicateDelivery: o['duplicateDelivery'] as number,
-          format: o['format'] as (typeof FILE_FORMATS)[number],
-          eventsPerFile: o['eventsPerFile'] as number,
-          gzip: o['gzip'] === true,
-          log: (l) => {
-            progressLine('');
-            console.log(l);
-          },
-          progress: progressLine,
-        });
+          () => phase,
+          (signal) =>
+            runDemo({
+              dataDir,
+              count: o['count'] as number,
+              seed: o['seed'] as number,
+              timeout: String(o['timeout']),
+              lateness: String(o['lateness']),
+              duplicateDelivery: o['duplicateDelivery'] as number,
+              format: o['format'] as (typeof FILE_FORMATS)[number],
+              eventsPerFile: o['eventsPerFile'] as number,
+              gzip: o['gzip'] === true,
+              ...(ports === undefined ? {} : { ports }),
+              signal,
+              onPhase: (p) => {
+                phase = p;
+              },
+              log: (l) => {
+                progressLine('');
+                console.log(l);
+              },
+              progress: progressLine,
+            }),
+        );
         console.log(`\n${formatDemoSummary(r, dataDir)}`);
         if (!r.pass) process.exitCode = 1;
       } catch (err) {
-        progressLine('');
-        fail(describeError(err));
+        if (err instanceof Interrupted) reportInterrupted(err, dataDir);
+        throw err;
       }
-    });
+    }),
+  );
 }
