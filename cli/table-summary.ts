@@ -2,6 +2,7 @@
 // metadata is, what it holds, its schema and partitioning, and how to read it from Spark, BigQuery and
 // DuckDB. Pure (tested in test/unit/cli-table-summary.test.ts); `--json` gives the same as data.
 import type { Snapshot, TableMetadata } from '../shared/iceberg/index.ts';
+import { describeType } from '../shared/iceberg/spec/type-info.ts';
 
 export interface TableFacts {
   /** `namespace.table` */
@@ -92,7 +93,7 @@ export function describeTable(f: TableFacts): TableSummary {
             fields: schema.fields.map((c) => ({
               id: c.id,
               name: c.name,
-              type: c.type,
+              type: describeType(c.type),
               required: c.required,
               ...(c.doc === undefined ? {} : { doc: c.doc }),
             })),
