@@ -9,11 +9,17 @@
 //   saved position), and the join state recognises every event already applied (first order wins;
 //   payment_ids are remembered): nothing twice, nothing lost.
 import type { Readable } from 'node:stream';
-import type { DocumentData, DocumentReference, Firestore, WriteBatch } from '@google-cloud/firestore';
+import {
+  type DocumentData,
+  type DocumentReference,
+  type Firestore,
+  Timestamp,
+  type WriteBatch,
+} from '@google-cloud/firestore';
 import type { Config } from '../config.ts';
 import { StreamjoinError } from '../errors.ts';
 import { faultPoint } from '../faults.ts';
-import type { Collections } from '../firestore/client.ts';
+import { type Collections, docIdFor } from '../firestore/client.ts';
 import { JoinStore, type OutboxRow, type StateIndex, type TransitionFn } from '../firestore/join-store.ts';
 import {
   type IngestPath,
@@ -158,8 +164,13 @@ export async function ingestObject(
   const ledger = ledgerRef(deps.collections, obj);
   const retention = deps.config.ledgerRetentionMs;
   if (kind === undefined) {
-    deps.log.info(
-      { bucket: obj.bucket, object: obj.name },
+    deps.log.warn(
+      {
+        bucket: obj.bucket,
+        object: obj.name,
+        generation: obj.generation,
+        prefixes: [deps.config.ordersPrefix, deps.config.paymentsPrefix],
+      },
       'ignoring an object outside the order and payment prefixes',
     );
     await writeFinalEntry(
@@ -170,6 +181,7 @@ export async function ingestObject(
     );
     return { status: 'ignored', outcome: 'ignored', ...base };
   }
+  const fileKind: EventKind = kind;
   const tracked = (obj.size ?? 0) >= PROGRESS_MIN_BYTES;
   const alreadyDone = (): IngestSummary => {
     deps.log.info({ file: fileKey, via }, 'already ingested (ledger entry found): nothing to do');
@@ -277,7 +289,7 @@ export async function ingestObject(
   // Order files hold keys that are almost always new: their states are created without being read first.
   const assumeAbsent = kind === 'order';
 
-  const flushChunk = async (final: boolean): Promise<void> => {
+  const flushChunk = async (final: boolean, checkBudget = true): Promise<void> => {
     const chunk = pending;
     pending = { events: [], issues: [], nextOrdinal: chunk.nextOrdinal };
     const first = chunks++ === 0;
@@ -342,7 +354,7 @@ export async function ingestObject(
       await batch.commit();
       deps.counter.writes += chunk.issues.length + (tracked ? 1 : 0);
     }
-    if (now() - started > deps.config.ingestTimeBudgetMs) {
+    if (checkBudget && now() - started > deps.config.ingestTimeBudgetMs) {
       throw new StreamjoinError(
         'unavailable',
         `time budget of ${deps.config.ingestTimeBudgetMs} ms used; the retry resumes at record ${chunk.nextOrdinal}`,
@@ -354,6 +366,16 @@ export async function ingestObject(
   };
 
   const input = deps.openObject(obj);
+  // The attempt's deadline holds even while the source stalls or the parser chews on one costly record:
+  // the source is destroyed, so the attempt never runs on beside the platform's retry of it.
+  const budgetMs = deps.config.ingestTimeBudgetMs;
+  let overBudget = false;
+  let writing = false;
+  const deadline = setTimeout(() => {
+    overBudget = true;
+    input.destroy(new StreamjoinError('unavailable', `ingest time budget of ${budgetMs} ms used up`));
+  }, budgetMs);
+  deadline.unref();
   try {
     for await (const item of parseEventFile(input as AsyncIterable<Uint8Array>, {
       name: obj.name,
@@ -394,13 +416,17 @@ export async function ingestObject(
       } else {
         summary = item.summary;
       }
+      if (overBudget) break;
       if (pending.events.length + pending.issues.length >= CHUNK) {
+        writing = true;
         await flushChunk(false);
+        writing = false;
         if (foundDone) break;
       }
     }
   } catch (err) {
     input.destroy();
+    if (overBudget && !writing) return await stopAtDeadline();
     if ((err as { code?: unknown }).code !== 404) throw err;
     // The generation is gone (deleted or overwritten, before or while we read it) and can never be
     // read again: not retryable. The records read before it went are ingested (the pending chunk is
@@ -415,67 +441,117 @@ export async function ingestObject(
           : `object ${fileKey} was deleted or overwritten while being read (404 before record ${unreadFrom}): records 0–${unreadFrom - 1} were ingested${startAt > 0 ? ` (0–${startAt - 1} by earlier attempts)` : ''}, bad ones quarantined; records from ${unreadFrom} on can no longer be read`,
     };
     pending.issues.push({ ordinal: unreadFrom, issue: fileIssue });
+  } finally {
+    clearTimeout(deadline);
   }
   if (foundDone) {
     input.destroy();
     return alreadyDone();
   }
-  await flushChunk(true);
-  if (foundDone) return alreadyDone();
-  if (!committedWhole) {
-    // Every commit of the file is done: now, and only now, the ledger records it as finished.
-    await writeFinalEntry(deps, ledger, finalEntry(), tracked ? 'merge' : force ? 'set' : 'create');
+  if (overBudget) return await stopAtDeadline();
+  return await finish(true);
+
+  /** Reading stopped at the deadline: resume later, wait for a second stall, or quarantine. */
+  async function stopAtDeadline(): Promise<IngestSummary> {
+    input.destroy();
+    if (tracked) {
+      await flushChunk(false, false); // what was read before the deadline, and the position after it
+      if (foundDone) return alreadyDone();
+      if (pending.nextOrdinal > startAt) {
+        throw new StreamjoinError(
+          'unavailable',
+          `time budget of ${budgetMs} ms used while reading; the retry resumes at record ${pending.nextOrdinal}`,
+          { context: { file: fileKey, next: pending.nextOrdinal } },
+        );
+      }
+    }
+    // No progress a retry could build on. Once may be a slow source (or a delivery waiting on another);
+    // a second stop at the same record is the file itself. The mark is a meta document, never the
+    // ledger entry (whose create-only write is how a file is recognised as done).
+    const entry = await ledger.get();
+    const mark = deps.collections.meta.doc(`stall-${docIdFor(fileKey)}`);
+    const marked = await mark.get();
+    deps.counter.reads += 2;
+    if (!force && isFinished(entry.data())) return alreadyDone();
+    if (marked.get('stalledAt') !== pending.nextOrdinal) {
+      await mark.set({ file: fileKey, stalledAt: pending.nextOrdinal, at: Timestamp.fromMillis(now()) });
+      deps.counter.writes++;
+      throw new StreamjoinError(
+        'unavailable',
+        `time budget of ${budgetMs} ms used while reading, stalled at record ${pending.nextOrdinal}; the retry tries again (a second stall there quarantines the file)`,
+        { context: { file: fileKey, stalledAt: pending.nextOrdinal } },
+      );
+    }
+    // The retry would stop at the same place, forever: quarantine, at the record where reading stopped
+    // (as for an object that went away while read), with the records read before it.
+    unreadFrom = pending.nextOrdinal;
+    fileIssue = {
+      code: 'time-budget',
+      path: {},
+      message: `ingest must finish within STREAMJOIN_INGEST_TIME_BUDGET (${budgetMs} ms), but reading stalled at record ${unreadFrom} twice, with no progress a retry could resume from (a source too slow or a record too costly to parse); records from ${unreadFrom} on were not ingested`,
+    };
+    pending.issues.push({ ordinal: unreadFrom, issue: fileIssue });
+    return finish(false);
   }
-  if (fileIssue !== undefined) rejected++;
-  if (lateForWindowMs !== null) {
-    // Landed inside a window the tick had already closed: handled as the state then was (late rows).
-    const closedAt = lateForWindowMs + deps.config.allowedLatenessMs;
-    const lateBySeconds = Math.max(0, Math.round((now() - closedAt) / 1000));
-    deps.log.warn(
+
+  async function finish(checkBudget: boolean): Promise<IngestSummary> {
+    await flushChunk(true, checkBudget);
+    if (foundDone) return alreadyDone();
+    if (!committedWhole) {
+      // Every commit of the file is done: now, and only now, the ledger records it as finished.
+      await writeFinalEntry(deps, ledger, finalEntry(), tracked ? 'merge' : force ? 'set' : 'create');
+    }
+    if (fileIssue !== undefined) rejected++;
+    if (lateForWindowMs !== null) {
+      // Landed inside a window the tick had already closed: handled as the state then was (late rows).
+      const closedAt = lateForWindowMs + deps.config.allowedLatenessMs;
+      const lateBySeconds = Math.max(0, Math.round((now() - closedAt) / 1000));
+      deps.log.warn(
+        {
+          file: fileKey,
+          via,
+          landedAt: new Date(obj.landedAtMs).toISOString(),
+          windowClosedAt: new Date(closedAt).toISOString(),
+          lateEvents: counters.ingestedLate,
+          lateBySeconds,
+        },
+        `ingested late by ${lateBySeconds} s`,
+      );
+    }
+    const outcome = outcomeOf();
+    deps.log.info(
       {
         file: fileKey,
+        kind,
         via,
+        outcome,
         landedAt: new Date(obj.landedAtMs).toISOString(),
-        windowClosedAt: new Date(closedAt).toISOString(),
-        lateEvents: counters.ingestedLate,
-        lateBySeconds,
+        records,
+        rejected,
+        emitted,
+        conflicts,
+        resumedAt: startAt,
+        fileIssue: fileIssue?.message,
+        bytes: summary?.bytesRead,
+        counters,
+        firestore: deps.counter.snapshot(),
+        ms: now() - started,
       },
-      `ingested late by ${lateBySeconds} s`,
+      'ingested',
     );
-  }
-  const outcome = outcomeOf();
-  deps.log.info(
-    {
-      file: fileKey,
-      kind,
-      via,
+    return {
+      status: fileIssue !== undefined && records === 0 ? 'rejected-file' : 'ingested',
       outcome,
-      landedAt: new Date(obj.landedAtMs).toISOString(),
+      kind: fileKind,
       records,
       rejected,
       emitted,
       conflicts,
-      resumedAt: startAt,
-      fileIssue: fileIssue?.message,
-      bytes: summary?.bytesRead,
       counters,
-      firestore: deps.counter.snapshot(),
-      ms: now() - started,
-    },
-    'ingested',
-  );
-  return {
-    status: fileIssue !== undefined && records === 0 ? 'rejected-file' : 'ingested',
-    outcome,
-    kind,
-    records,
-    rejected,
-    emitted,
-    conflicts,
-    counters,
-    resumedAt: startAt,
-    ...(unreadFrom === undefined ? {} : { unreadFrom }),
-  };
+      resumedAt: startAt,
+      ...(unreadFrom === undefined ? {} : { unreadFrom }),
+    };
+  }
 }
 
 /** Writes a finished ledger entry on its own: create-only (a concurrent delivery that finished first is

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { IGNORED_OBJECT_KIND, ingestObject } from '../../shared/pipeline/ingest.ts';
+import { ingestObject } from '../../shared/pipeline/ingest.ts';
 import { createHarness, type Harness, order } from '../support/harness.ts';
 
 let h: Harness;
@@ -30,11 +30,17 @@ function stallingSource(lines: string[]): Readable {
   });
 }
 
-const obj = (name: string, size: number) => ({ bucket: h.config.inputBucket, name, generation: '1', size });
+const obj = (name: string, size: number) => ({
+  bucket: h.config.inputBucket,
+  name,
+  generation: '1',
+  size,
+  landedAtMs: h.clock,
+});
 const budget = { ingestTimeBudgetMs: 1000 };
 
 describe('ingest: the time budget holds while reading', () => {
-  it('a small file whose source stalls: each attempt stops at its deadline with what it read committed; a second stall at the same record quarantines the file', async () => {
+  it('a small file whose source stalls: each attempt stops at its deadline; a second stall at the same record quarantines the file with what was read', async () => {
     const sources: Readable[] = [];
     const deps = {
       ...h.ingestDeps(),
@@ -58,11 +64,13 @@ describe('ingest: the time budget holds while reading', () => {
     });
     assert.ok(Date.now() - started < 30_000, 'the attempt ended instead of waiting for the source');
     assert.equal(sources[0]!.destroyed, true, 'the source was destroyed at the deadline');
-    for (const id of ['S1', 'S2', 'S3']) assert.equal((await h.state(id))?.status, 'WAITING_PAYMENT');
+    // A small file is applied all at once with its ledger entry: this attempt committed nothing.
+    assert.equal((await h.collections.states.count().get()).data().count, 0);
     assert.deepEqual(await h.rejects(), []);
 
     const r = await ingestObject(deps, o); // the platform's retry stalls at the same record
     assert.equal(sources[1]!.destroyed, true);
+    for (const id of ['S1', 'S2', 'S3']) assert.equal((await h.state(id))?.status, 'WAITING_PAYMENT');
     assert.equal(r.status, 'ingested');
     assert.equal(r.records, 3);
     const rejects = await h.rejects();
@@ -153,8 +161,8 @@ describe('ingest: objects outside the order and payment prefixes', () => {
     const deps = { ...h.ingestDeps(), log };
     assert.equal((await ingestObject(deps, o)).status, 'ignored');
     assert.equal((await ingestObject(deps, o)).status, 'ignored', 'a redelivery');
-    const counted = await h.collections.meta.where('kind', '==', IGNORED_OBJECT_KIND).count().get();
-    assert.equal(counted.data().count, 1);
+    const counted = await h.collections.files.where('outcome', '==', 'ignored').count().get();
+    assert.equal(counted.data().count, 1, 'one ledger entry (what status counts)');
     const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(logged.length, 2);
     assert.equal(logged[0]!['severity'], 'WARNING');
