@@ -295,14 +295,14 @@ export const SETTINGS = {
     '128MiB',
     'a size ≥ 1KiB such as 128MiB',
     size(1024),
-    'Compaction rewrites small data files into files of about this size.',
+    "Compaction rewrites small data files into files of about this size; files of 75 % of it or more are never rewritten. A table's write.target-file-size-bytes property wins.",
   ),
   minFilesToCompact: setting(
     'STREAMJOIN_MIN_FILES_TO_COMPACT',
-    '8',
+    '9',
     'an integer in [2, 10000]',
     int(2, 10_000),
-    'A partition is rewritten when it has at least this many small files.',
+    'A partition keeps fewer small files than this: when it has this many, its smallest files are merged (and each next one no bigger than those merged so far; shared/pipeline/compaction-policy.ts).',
   ),
   snapshotRetentionMs: setting(
     'STREAMJOIN_SNAPSHOT_RETENTION',

@@ -6,10 +6,11 @@
 import { brotliDecompressSync, gunzipSync, zstdDecompressSync } from 'node:zlib';
 import {
   type AsyncBuffer,
+  type ColumnData,
   type Compressors,
   type FileMetaData,
   parquetMetadataAsync,
-  parquetReadObjects,
+  parquetRead,
 } from 'hyparquet';
 import { StreamjoinError } from '../errors.ts';
 import type { ObjectStore } from '../storage/port.ts';
@@ -187,43 +188,129 @@ export async function* readDataFileRecords(
   schema: Schema,
   options: ReadFileOptions = {},
 ): AsyncGenerator<{ readonly pos: number; readonly row: Readonly<Record<string, unknown>> }> {
-  const file = asyncBuffer(store, uri, byteLength);
-  const footer = await parquetMetadataAsync(file);
-  const metadata = options.raw === true ? withRawDecimals(footer) : footer;
-  const byId = topLevelColumnsById(metadata);
-  const columns = schema.fields.map((f) => ({ name: f.name, parquet: byId.get(f.id) }));
-  const wanted = columns.flatMap((c) => (c.parquet === undefined ? [] : [c.parquet]));
   const deleted = options.deletedPositions;
-  let start = 0;
-  for (const rg of metadata.row_groups) {
-    const end = start + Number(rg.num_rows);
-    const rows =
-      wanted.length === 0
-        ? Array.from({ length: end - start }, () => ({}) as Record<string, unknown>)
-        : await parquetReadObjects({
-            file,
-            metadata,
-            columns: wanted,
-            rowStart: start,
-            rowEnd: end,
-            compressors: COMPRESSORS,
-            ...(options.raw === true
-              ? { parsers: RAW_PARSERS, utf8: false }
-              : { parsers: { timestampFromMicroseconds: (micros: bigint) => micros } }),
-          });
-    for (let i = 0; i < rows.length; i++) {
-      const pos = start + i;
+  const raw = options.raw === true;
+  const names = schema.fields.map((f) => f.name);
+  for await (const batch of readDataFileBatches(store, uri, byteLength, schema, options)) {
+    const { columns } = batch;
+    for (let i = 0; i < batch.length; i++) {
+      const pos = batch.start + i;
       if (deleted?.has(pos)) continue;
-      const r = rows[i]!;
       const out: Record<string, unknown> = {};
-      for (const c of columns) {
-        const v = c.parquet === undefined ? null : r[c.parquet];
-        out[c.name] = options.raw === true ? (v === undefined ? null : v) : toRowValue(v);
+      for (let c = 0; c < names.length; c++) {
+        const col = columns[c];
+        const v = col === undefined ? null : col[i];
+        out[names[c]!] = raw ? (v === undefined ? null : v) : toRowValue(v);
       }
       yield { pos, row: out };
     }
-    start = end;
   }
+}
+
+/** Consecutive rows of a data file, column by column: what compaction streams (no row objects). */
+export interface RowBatch {
+  /** Position in the file of the batch's first row. */
+  readonly start: number;
+  readonly length: number;
+  /** One array per field of the schema, in its order, `length` values each (hyparquet's decoded values:
+   *  null or undefined for a null); undefined when the file has no column with that field id (another
+   *  engine added it later): null in every row. */
+  readonly columns: readonly (ArrayLike<unknown> | undefined)[];
+}
+
+/** Rows per batch at most (a larger row group is read in slices). Our writer's row groups are 50,000 rows. */
+export const DEFAULT_BATCH_ROWS = 65_536;
+
+/**
+ * A data file as consecutive batches of rows, one row group at a time (row groups over `maxBatchRows`
+ * rows in slices of it), columns matched to the schema by field id: memory holds one batch, whatever the
+ * size of the file. Deletes are not applied here (see readDataFileRecords' deletedPositions).
+ */
+export async function* readDataFileBatches(
+  store: ObjectStore,
+  uri: string,
+  byteLength: number,
+  schema: Schema,
+  options: ReadFileOptions & { readonly maxBatchRows?: number } = {},
+): AsyncGenerator<RowBatch> {
+  const file = asyncBuffer(store, uri, byteLength);
+  const footer = await parquetMetadataAsync(file);
+  const raw = options.raw === true;
+  const metadata = raw ? withRawDecimals(footer) : footer;
+  const byId = topLevelColumnsById(metadata);
+  const parquetNames = schema.fields.map((f) => byId.get(f.id));
+  const wanted = [...new Set(parquetNames.filter((n): n is string => n !== undefined))];
+  const maxRows = options.maxBatchRows ?? DEFAULT_BATCH_ROWS;
+  let groupStart = 0;
+  for (const rg of metadata.row_groups) {
+    const groupRows = Number(rg.num_rows);
+    for (let s = 0; s < groupRows; s += maxRows) {
+      const start = groupStart + s;
+      const end = groupStart + Math.min(groupRows, s + maxRows);
+      const read =
+        wanted.length === 0
+          ? new Map<string, ArrayLike<unknown>>()
+          : await readColumnRange(file, metadata, wanted, start, end, raw);
+      yield {
+        start,
+        length: end - start,
+        columns: parquetNames.map((n) => (n === undefined ? undefined : read.get(n))),
+      };
+    }
+    groupStart += groupRows;
+  }
+}
+
+/** Rows [start, end) of the named top-level columns, each as one array of end - start values. */
+async function readColumnRange(
+  file: AsyncBuffer,
+  metadata: FileMetaData,
+  columns: readonly string[],
+  start: number,
+  end: number,
+  raw: boolean,
+): Promise<Map<string, ArrayLike<unknown>>> {
+  const chunks = new Map<string, ColumnData[]>(columns.map((c) => [c, []]));
+  await parquetRead({
+    file,
+    metadata,
+    columns: [...columns],
+    rowStart: start,
+    rowEnd: end,
+    compressors: COMPRESSORS,
+    ...(raw
+      ? { parsers: RAW_PARSERS, utf8: false }
+      : { parsers: { timestampFromMicroseconds: (micros: bigint) => micros } }),
+    onChunk: (chunk) => chunks.get(chunk.columnName)?.push(chunk),
+  });
+  const out = new Map<string, ArrayLike<unknown>>();
+  const n = end - start;
+  for (const [name, list] of chunks) {
+    // Chunks are pages or runs of pages; they may begin before `start` or run past `end`.
+    list.sort((a, b) => a.rowStart - b.rowStart);
+    const only = list.length === 1 ? list[0]! : undefined;
+    if (only !== undefined && only.rowStart === start && only.rowEnd === end) {
+      out.set(name, only.columnData as ArrayLike<unknown>);
+      continue;
+    }
+    const values = new Array<unknown>(n).fill(null);
+    let filled = 0;
+    for (const c of list) {
+      const from = Math.max(start, c.rowStart);
+      const to = Math.min(end, c.rowEnd);
+      const data = c.columnData as ArrayLike<unknown>;
+      for (let r = from; r < to; r++) values[r - start] = data[r - c.rowStart];
+      filled += Math.max(0, to - from);
+    }
+    if (filled !== n) {
+      throw new StreamjoinError(
+        'invalid-input',
+        `expected ${n} values of column ${name} for rows [${start}, ${end}), but the file's pages held ${filled}`,
+      );
+    }
+    out.set(name, values);
+  }
+  return out;
 }
 
 export interface ReadRowsOptions {

@@ -67,6 +67,9 @@ export interface PartitionTuple {
 /** How rows map to the table's partition spec: every row of one file must have the same tuple. */
 export interface FilePartition {
   readonly specId?: number;
+  /** Every row is known to be in this partition (rows read from files of one partition, e.g. by
+   *  compaction): no per-row check, so columnar adds need no row objects. */
+  readonly fixed?: PartitionTuple;
   of(row: WriteRow): PartitionTuple;
   /** The message for a row of another partition than the file's. */
   mismatch(row: WriteRow, got: PartitionTuple, want: PartitionTuple): string;
@@ -186,6 +189,10 @@ export class DataFileEncoder {
   private readonly encoders: ColumnEncoder[];
   /** Per leaf: the index of its top-level column in `columns` (nested leaves read that column too). */
   private readonly keys: (string | undefined)[];
+  /** Per leaf: the index of its top-level column in `schema.columns`, or -1 for a nested leaf (null). */
+  private readonly leafTop: number[];
+  /** Row offset inside a columnar add, for messages. */
+  private cursor = 0;
   private readonly fields: NestedField[];
   private readonly codec: number;
   private readonly createdBy: string;
@@ -211,13 +218,17 @@ export class DataFileEncoder {
       tableName: this.schema.tableName,
       pageBytes: checkIntOption('pageBytes', options.pageBytes ?? DEFAULTS.pageBytes, 1024, 256 << 20),
       compress: pageCompressor(codec, options.level ?? options.zstdLevel),
-      rowNumber: () => this.rows,
+      rowNumber: () => this.rows + this.cursor,
     };
     this.codec = CODEC[codec];
     this.fields = this.schema.columns.map((c) => c.field);
     const { leaves } = fileSchemaOf(this.fields);
     this.encoders = leaves.map((leaf) => createColumnEncoder(leaf, settings));
     this.keys = leaves.map((leaf) => (leaf.nested ? undefined : this.schema.columns[leaf.top]!.key));
+    this.leafTop = leaves.map((leaf) =>
+      leaf.nested || this.schema.columns[leaf.top]!.key === undefined ? -1 : leaf.top,
+    );
+    if (this.schema.partition?.fixed !== undefined) this.partition = this.schema.partition.fixed;
     const day = options.partitionDay;
     if (day !== undefined) {
       checkIntOption('partitionDay', day, -1e8, 1e8);
@@ -264,30 +275,96 @@ export class DataFileEncoder {
         encoders[c]!.append(key === undefined ? null : row[key]);
       }
       // After the values: a bad value is reported as such, not as a partition problem.
-      const p = this.schema.partition;
-      if (p !== undefined) {
-        const got = p.of(row);
-        if (this.partition === undefined) this.partition = got;
-        else if (got.key !== this.partition.key) {
-          throw new StreamjoinError(
-            'invalid-input',
-            `${this.schema.tableName} table, row ${this.rows}: ${p.mismatch(row, got, this.partition)}`,
-            {
-              context: {
-                table: this.schema.tableName,
-                partition: got.key,
-                filePartition: this.partition.key,
-              },
-            },
-          );
-        }
-      }
+      if (this.schema.partition?.fixed === undefined) this.checkPartition(row);
       this.rows++;
       if (++this.groupRows >= this.rowGroupRows) return this.flushRowGroup();
       return undefined;
     } catch (err) {
       this.state = 'failed';
       throw err;
+    }
+  }
+
+  /**
+   * Columnar add: rows [from, to) of `columns` (one array per column of the file schema, in its order;
+   * undefined, or a column without a key: null in every row), stopping early when a row group completes.
+   * Returns the index of the first row not added and the bytes of the row group it completed, if any.
+   * Memory: no row objects; the values go straight into the column encoders.
+   */
+  addColumns(
+    columns: readonly (ArrayLike<unknown> | undefined)[],
+    from: number,
+    to: number,
+  ): { next: number; rowGroup?: Buffer } {
+    if (this.state !== 'open')
+      throw new StreamjoinError('internal', `addColumns() needs start() first (state ${this.state})`);
+    if (columns.length !== this.schema.columns.length) {
+      this.state = 'failed';
+      throw new StreamjoinError(
+        'internal',
+        `${this.schema.tableName} table: expected ${this.schema.columns.length} columns in a batch, but got ${columns.length}`,
+      );
+    }
+    const n = Math.min(to - from, this.rowGroupRows - this.groupRows);
+    if (n <= 0) return { next: from };
+    try {
+      const { encoders, leafTop } = this;
+      for (let c = 0; c < encoders.length; c++) {
+        const top = leafTop[c]!;
+        const col = top < 0 ? undefined : columns[top];
+        const enc = encoders[c]!;
+        if (col === undefined) {
+          for (let i = 0; i < n; i++) {
+            this.cursor = i;
+            enc.append(null);
+          }
+        } else {
+          for (let i = 0; i < n; i++) {
+            this.cursor = i;
+            const v = col[from + i];
+            enc.append(v === undefined ? null : (v as WriteRow[string]));
+          }
+        }
+      }
+      const p = this.schema.partition;
+      if (p !== undefined && p.fixed === undefined) {
+        for (let i = 0; i < n; i++) {
+          this.cursor = i;
+          const row: Record<string, unknown> = {};
+          this.schema.columns.forEach((c, k) => {
+            if (c.key !== undefined) row[c.key] = columns[k]?.[from + i] ?? null;
+          });
+          this.checkPartition(row);
+        }
+      }
+      this.cursor = 0;
+      this.rows += n;
+      this.groupRows += n;
+      const rowGroup = this.groupRows >= this.rowGroupRows ? this.flushRowGroup() : undefined;
+      return { next: from + n, ...(rowGroup === undefined ? {} : { rowGroup }) };
+    } catch (err) {
+      this.state = 'failed';
+      throw err;
+    }
+  }
+
+  private checkPartition(row: WriteRow): void {
+    const p = this.schema.partition;
+    if (p === undefined) return;
+    const got = p.of(row);
+    if (this.partition === undefined) this.partition = got;
+    else if (got.key !== this.partition.key) {
+      throw new StreamjoinError(
+        'invalid-input',
+        `${this.schema.tableName} table, row ${this.rows + this.cursor}: ${p.mismatch(row, got, this.partition)}`,
+        {
+          context: {
+            table: this.schema.tableName,
+            partition: got.key,
+            filePartition: this.partition.key,
+          },
+        },
+      );
     }
   }
 
@@ -525,4 +602,81 @@ export async function storeDataFile(
     );
   }
   return { uri, ...stats };
+}
+
+/** Consecutive rows, column by column, in the order of a FileSchema's columns (see addColumns). */
+export interface ColumnBatch {
+  readonly length: number;
+  readonly columns: readonly (ArrayLike<unknown> | undefined)[];
+}
+
+/**
+ * Streams column batches into data files of about `targetFileSize` bytes each, in order: a file is
+ * closed after the row group that takes it to the target, and the next file goes on with the following
+ * rows. Each file is written create-only at `nextUri()` (called once per file, before its first byte).
+ * Resolves with the files' statistics; memory holds one batch and one row group, whatever the total.
+ * On an error the files already written stay: the caller knows their URIs (it named them) and removes
+ * them. An input without rows writes no file.
+ */
+export async function storeRollingDataFiles(
+  store: Pick<ObjectStore, 'writeStream'>,
+  nextUri: () => string,
+  batches: AsyncIterable<ColumnBatch>,
+  schema: FileSchema,
+  options: DataFileOptions & { readonly targetFileSize: number },
+): Promise<Array<DataFileStats & { readonly rowGroupCount: number }>> {
+  checkIntOption('targetFileSize', options.targetFileSize, 1, Number.MAX_SAFE_INTEGER);
+  const it = batches[Symbol.asyncIterator]();
+  let batch: ColumnBatch | undefined;
+  let pos = 0;
+  let ended = false;
+  /** The current batch with rows left, pulling the next one as needed; undefined at the end. */
+  const current = async (): Promise<ColumnBatch | undefined> => {
+    while (!ended && (batch === undefined || pos >= batch.length)) {
+      const r = await it.next();
+      if (r.done === true) {
+        ended = true;
+        batch = undefined;
+      } else {
+        batch = r.value;
+        pos = 0;
+      }
+    }
+    return batch;
+  };
+  const out: Array<DataFileStats & { readonly rowGroupCount: number }> = [];
+  try {
+    while ((await current()) !== undefined) {
+      const uri = nextUri();
+      const encoder = new DataFileEncoder(schema, options);
+      async function* bytes(): AsyncGenerator<Uint8Array, void, undefined> {
+        yield encoder.start();
+        for (let b = await current(); b !== undefined; b = await current()) {
+          const { next, rowGroup } = encoder.addColumns(b.columns, pos, b.length);
+          pos = next;
+          if (rowGroup !== undefined) {
+            yield rowGroup;
+            if (encoder.bytesWritten >= options.targetFileSize) break;
+          }
+        }
+        yield encoder.finish();
+      }
+      const info = await store.writeStream(uri, bytes(), {
+        contentType: PARQUET_CONTENT_TYPE,
+        ifAbsent: true,
+      });
+      const stats = encoder.result();
+      if (info.size !== stats.fileSizeInBytes) {
+        throw new StreamjoinError(
+          'state-unknown',
+          `${uri}: expected ${stats.fileSizeInBytes} bytes in the stored data file, but the store reports ${info.size}`,
+          { context: { uri } },
+        );
+      }
+      out.push({ uri, ...stats });
+    }
+  } finally {
+    if (!ended) await it.return?.();
+  }
+  return out;
 }

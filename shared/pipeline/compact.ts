@@ -32,6 +32,7 @@ import {
 import type { FilePartition, FileSchema, PartitionTuple } from '../parquet/data-file-writer.ts';
 import { joinUri } from '../storage/port.ts';
 import type { DataFileStats, TableKind } from '../tables.ts';
+import { type CompactionPolicy, planPartitionRewrite } from './compaction-policy.ts';
 import { deserializeStats, type SerializedStats } from './flush.ts';
 import { openTable, storeDataFileWriter, type TickDeps, tableUris } from './tick.ts';
 
@@ -243,14 +244,13 @@ export function rewriteCandidates(
   return live.data.filter((d) => d.specId === md.defaultSpecId && !index.hasDeletes(d)).map((d) => d.entry);
 }
 
-/** Groups of small files (per partition) to rewrite into files of about the target size. Pure. */
-export function planRewrite(
-  files: readonly ResolvedEntry[],
-  options: { targetFileSize: number; minFilesToCompact: number },
-): ResolvedEntry[][] {
-  const small = files.filter((f) => f.dataFile.fileSizeInBytes < options.targetFileSize * 0.75);
+/**
+ * Groups of files to rewrite, at most one per partition (see compaction-policy.ts: the smallest files of
+ * a partition that holds minFilesToCompact small files or more, merged by size ratio). Pure.
+ */
+export function planRewrite(files: readonly ResolvedEntry[], policy: CompactionPolicy): ResolvedEntry[][] {
   const byPartition = new Map<string, ResolvedEntry[]>();
-  for (const f of small) {
+  for (const f of files) {
     const key = partitionKey(f.dataFile.partition);
     const list = byPartition.get(key);
     if (list === undefined) byPartition.set(key, [f]);
@@ -258,23 +258,13 @@ export function planRewrite(
   }
   const groups: ResolvedEntry[][] = [];
   for (const list of byPartition.values()) {
-    if (list.length < options.minFilesToCompact) continue;
-    list.sort((a, b) => (a.dataFile.filePath < b.dataFile.filePath ? -1 : 1));
-    let cur: ResolvedEntry[] = [];
-    let size = 0;
-    for (const f of list) {
-      if (cur.length > 0 && size + f.dataFile.fileSizeInBytes > options.targetFileSize) {
-        groups.push(cur);
-        cur = [];
-        size = 0;
-      }
-      cur.push(f);
-      size += f.dataFile.fileSizeInBytes;
-    }
-    if (cur.length > 0) groups.push(cur);
+    const picked = planPartitionRewrite(
+      list.map((f) => ({ size: f.dataFile.fileSizeInBytes, name: f.dataFile.filePath })),
+      policy,
+    );
+    if (picked.length > 1) groups.push(picked.map((i) => list[i]!));
   }
-  // A group of one file gains nothing.
-  return groups.filter((g) => g.length > 1);
+  return groups;
 }
 
 /** A nested value met while compacting: the group is not rewritten. */

@@ -1,0 +1,228 @@
+// The compaction policy as a pure function of file sizes: which files of a partition are merged, and
+// what that costs over a simulated day of appends (write amplification, files left).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  type CompactionPolicy,
+  planPartitionRewrite,
+  resolvePolicy,
+} from '../../../shared/pipeline/compaction-policy.ts';
+
+const MiB = 2 ** 20;
+const files = (...sizes: number[]) =>
+  sizes.map((size, i) => ({ size, name: `f${String(i).padStart(3, '0')}` }));
+const T = 128 * MiB;
+const base: CompactionPolicy = { targetFileSize: T, minFilesToCompact: 4 };
+
+describe('planPartitionRewrite: which files of a partition are merged', () => {
+  const cases: { name: string; sizes: number[]; policy?: Partial<CompactionPolicy>; expected: number[] }[] = [
+    { name: 'no files', sizes: [], expected: [] },
+    {
+      name: 'fewer small files than minFilesToCompact: nothing',
+      sizes: [1, 2, 3].map((x) => x * MiB),
+      expected: [],
+    },
+    {
+      name: 'as many small files as minFilesToCompact: the two smallest, then each next one no bigger than what is merged',
+      sizes: [3, 1, 2, 40].map((x) => x * MiB),
+      // 1 + 2 = 3 ≥ 3 → taken; 6 < 40 → stop
+      expected: [1, 2, 0],
+    },
+    {
+      name: 'a growing file is not rewritten for one tiny file: the tiny ones wait and merge together',
+      sizes: [60, 1, 1, 1].map((x) => x * MiB),
+      expected: [1, 2, 3],
+    },
+    {
+      name: 'equal sizes all merge (tier full)',
+      sizes: [5, 5, 5, 5].map((x) => x * MiB),
+      expected: [0, 1, 2, 3],
+    },
+    {
+      name: 'files near the target are done: never taken, and not counted as small',
+      sizes: [100, 120, 200, 1, 1].map((x) => x * MiB),
+      expected: [],
+    },
+    {
+      name: 'exactly minFileRatio × target is done',
+      sizes: [96, 1, 1, 1].map((x) => x * MiB),
+      policy: { minFilesToCompact: 3 },
+      expected: [1, 2, 3],
+    },
+    {
+      name: 'just below minFileRatio × target is small, and taken when the ratio allows',
+      sizes: [95.9, 40, 30, 30].map((x) => x * MiB),
+      // 30 + 30 = 60; 40 ≤ 60 → 100; 95.9 ≤ 100 but 195.9 > maxGroupBytes (256)? no: 195.9 ≤ 256 → taken
+      expected: [2, 3, 1, 0],
+    },
+    {
+      name: 'many small files: enough are taken to get back to minFilesToCompact - 1',
+      sizes: [9, 8, 7, 6, 5, 4, 3, 2, 1].map((x) => x * MiB),
+      // need = 9 - 3 + 1 = 7 → 1..7 (28 MiB); 8 ≤ 28 → 36; 9 ≤ 36 → 45
+      expected: [8, 7, 6, 5, 4, 3, 2, 1, 0],
+    },
+    {
+      name: 'sizeRatio 0: no extension beyond what the count needs',
+      sizes: [9, 8, 7, 6, 5, 4, 3, 2, 1].map((x) => x * MiB),
+      policy: { sizeRatio: 0 },
+      expected: [8, 7, 6, 5, 4, 3, 2],
+    },
+    {
+      name: 'maxGroupBytes bounds a run: the rest waits',
+      sizes: [50, 50, 50, 50, 50].map((x) => x * MiB),
+      policy: { maxGroupBytes: 120 * MiB },
+      expected: [0, 1],
+    },
+    {
+      name: 'the two smallest are always taken, even beyond maxGroupBytes',
+      sizes: [70, 80, 90, 95].map((x) => x * MiB),
+      policy: { maxGroupBytes: 100 * MiB },
+      expected: [0, 1],
+    },
+    {
+      name: 'maxGroupFiles bounds the number of inputs',
+      sizes: Array.from({ length: 20 }, () => 1024),
+      policy: { maxGroupFiles: 5 },
+      expected: [0, 1, 2, 3, 4],
+    },
+    {
+      name: 'equal sizes: ties broken by name (deterministic)',
+      sizes: [7, 7, 7, 7, 50].map((x) => x * MiB),
+      policy: { minFilesToCompact: 5, sizeRatio: 0 },
+      expected: [0, 1],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      assert.deepEqual(planPartitionRewrite(files(...c.sizes), { ...base, ...c.policy }), c.expected);
+    });
+  }
+});
+
+describe('resolvePolicy: bad settings are refused with what was expected', () => {
+  const cases: { name: string; policy: CompactionPolicy; message: RegExp }[] = [
+    {
+      name: 'target 0',
+      policy: { targetFileSize: 0, minFilesToCompact: 4 },
+      message: /targetFileSize must be a positive integer, but was: 0/,
+    },
+    {
+      name: 'minFilesToCompact 1',
+      policy: { targetFileSize: T, minFilesToCompact: 1 },
+      message: /minFilesToCompact must be an integer ≥ 2, but was: 1/,
+    },
+    {
+      name: 'minFileRatio 1.5',
+      policy: { ...base, minFileRatio: 1.5 },
+      message: /minFileRatio must be in \(0, 1\], but was: 1.5/,
+    },
+    {
+      name: 'negative sizeRatio',
+      policy: { ...base, sizeRatio: -1 },
+      message: /sizeRatio must be a finite number ≥ 0, but was: -1/,
+    },
+    {
+      name: 'maxGroupFiles 1',
+      policy: { ...base, maxGroupFiles: 1 },
+      message: /maxGroupFiles must be an integer ≥ 2, but was: 1/,
+    },
+  ];
+  for (const c of cases) it(c.name, () => assert.throws(() => resolvePolicy(c.policy), c.message));
+});
+
+/** Sizes only: appends `day` (each append a list of file sizes) to one partition, compacting after each
+ *  with the policy; output files roll at the target size. */
+export function simulateDay(appends: readonly (readonly number[])[], policy: CompactionPolicy) {
+  let live: { size: number; name: string }[] = [];
+  let n = 0;
+  let appended = 0;
+  let rewritten = 0;
+  let maxSmall = 0;
+  let merges = 0;
+  let largestInputRewrites = 0;
+  const p = resolvePolicy(policy);
+  for (const a of appends) {
+    for (const size of a) live.push({ size, name: `a${n++}` });
+    appended += a.reduce((x, y) => x + y, 0);
+    const pick = planPartitionRewrite(live, policy);
+    if (pick.length > 0) {
+      merges++;
+      const taken = new Set(pick);
+      const bytes = pick.reduce((s, i) => s + live[i]!.size, 0);
+      const largest = Math.max(...live.map((f) => f.size));
+      if (pick.some((i) => live[i]!.size === largest)) largestInputRewrites++;
+      rewritten += bytes;
+      live = live.filter((_, i) => !taken.has(i));
+      let rest = bytes;
+      while (rest >= p.targetFileSize) {
+        live.push({ size: p.targetFileSize, name: `c${n++}` });
+        rest -= p.targetFileSize;
+      }
+      if (rest > 0) live.push({ size: rest, name: `c${n++}` });
+    }
+    const small = live.filter((f) => f.size < p.targetFileSize * p.minFileRatio).length;
+    maxSmall = Math.max(maxSmall, small);
+  }
+  return {
+    writeAmplification: rewritten / appended,
+    files: live.length,
+    appended,
+    maxSmall,
+    merges,
+    largestInputRewrites,
+  };
+}
+
+/** A deterministic day of `count` appends of about `bytes` each (± `jitter`), as a list of file sizes. */
+function day(count: number, bytes: number, jitter: number, filesPerAppend = 1): number[][] {
+  let seed = 7;
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648;
+  };
+  return Array.from({ length: count }, () => {
+    const b = Math.round(bytes * (1 + jitter * (2 * rnd() - 1)));
+    return Array.from({ length: filesPerAppend }, () => Math.max(1, Math.round(b / filesPerAppend)));
+  });
+}
+
+describe('a simulated day: 288 appends (5-minute commits) into one day partition, compaction after each', () => {
+  const policy: CompactionPolicy = { targetFileSize: T, minFilesToCompact: 9 };
+  const cases: { name: string; appends: number[][]; maxWa: number }[] = [
+    {
+      name: 'equal micro-batches of 300 KiB (the day far below the target)',
+      appends: day(288, 300 * 1024, 0),
+      maxWa: 3,
+    },
+    { name: 'micro-batches of 300 KiB ± 20 %', appends: day(288, 300 * 1024, 0.2), maxWa: 3 },
+    {
+      name: 'micro-batches of 3 MiB ± 20 % (the day about 7 targets)',
+      appends: day(288, 3 * MiB, 0.2),
+      maxWa: 3,
+    },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: write amplification ≤ ${c.maxWa}, at most 8 small files after every compaction, files at the end ≤ 1 + size/target + 8`, () => {
+      const r = simulateDay(c.appends, policy);
+      assert.ok(r.writeAmplification <= c.maxWa, `write amplification ${r.writeAmplification.toFixed(2)}`);
+      assert.ok(r.maxSmall <= 8, `max small files ${r.maxSmall}`);
+      assert.ok(
+        r.files <= 1 + r.appended / T + 8,
+        `files ${r.files} for ${(r.appended / MiB).toFixed(0)} MiB`,
+      );
+      // The growing file is not rewritten after every append (the old bin-pack rule did, 280 times a day).
+      assert.ok(r.largestInputRewrites < 40, `largest file rewritten ${r.largestInputRewrites} times`);
+    });
+  }
+
+  it('the old rule (every small file of the partition once 8 wait) rewrites far more: the comparison the policy exists for', () => {
+    // Bin-pack alone, as a policy: sizeRatio unbounded with minFilesToCompact 8 takes every small file.
+    const r = simulateDay(day(288, 300 * 1024, 0), {
+      targetFileSize: T,
+      minFilesToCompact: 8,
+      sizeRatio: Number.MAX_VALUE,
+      maxGroupBytes: Number.MAX_VALUE,
+    });
+    assert.ok(r.writeAmplification > 10, `bin-pack write amplification ${r.writeAmplification.toFixed(1)}`);
+  });
+});
