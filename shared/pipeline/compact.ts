@@ -17,7 +17,7 @@ import {
   rewriteFiles,
   type Table,
 } from '../iceberg/index.ts';
-import { type LiveFiles, listLiveFiles, readDataFileRows } from '../iceberg/reader.ts';
+import { type LiveFiles, listLiveFiles, readDataFileBatches } from '../iceberg/reader.ts';
 import { currentSchema } from '../iceberg/snapshot-producer.ts';
 import { DeleteIndex } from '../iceberg/spec/deletes.ts';
 import { partitionKey } from '../iceberg/spec/manifests.ts';
@@ -29,12 +29,17 @@ import {
   type WriterSettings,
   writerSettingsOf,
 } from '../iceberg/write-layout.ts';
-import type { FilePartition, FileSchema, PartitionTuple } from '../parquet/data-file-writer.ts';
+import {
+  type FilePartition,
+  type FileSchema,
+  type PartitionTuple,
+  storeRollingDataFiles,
+} from '../parquet/data-file-writer.ts';
 import { joinUri } from '../storage/port.ts';
 import type { DataFileStats, TableKind } from '../tables.ts';
-import { type CompactionPolicy, planPartitionRewrite } from './compaction-policy.ts';
+import { type CompactionPolicy, maintenanceSettingsOf, planPartitionRewrite } from './compaction-policy.ts';
 import { deserializeStats, type SerializedStats } from './flush.ts';
-import { openTable, storeDataFileWriter, type TickDeps, tableUris } from './tick.ts';
+import { openTable, type TickDeps, tableUris } from './tick.ts';
 
 /** Compact needs what the tick needs: Firestore (batches), the object store and the configuration;
  *  tests may tune the Iceberg commit retries (attempts, backoff). */
@@ -186,14 +191,13 @@ async function compactTable(
     rewrittenFiles = rw.removed;
     rewrittenInto = rw.added;
     rewritesUnknown = rw.unknown;
-    // 3. Expire old snapshots and the files only they referenced.
-    // The table's history.expire.* properties win over the pipeline's settings (Java's defaults).
-    const props = table.metadata.properties;
+    // 3. Expire old snapshots and the files only they referenced, as the table's history.expire.*
+    // properties say (the settings where it has none).
+    const settings = maintenanceSettingsOf(table.metadata.properties, deps.config);
     const ex = await expireSnapshots(table, {
       ...deps.commitOptions,
-      olderThanMs:
-        now - (intProperty(props, TABLE_PROPERTIES.maxSnapshotAgeMs) ?? deps.config.snapshotRetentionMs),
-      retainLast: intProperty(props, TABLE_PROPERTIES.minSnapshotsToKeep) ?? deps.config.minSnapshotsToKeep,
+      olderThanMs: now - settings.maxSnapshotAgeMs,
+      retainLast: settings.minSnapshotsToKeep,
       logger: deps.log,
     });
     table = ex.table;
@@ -314,7 +318,7 @@ function fixedPartition(
     key: partitionKey(partition),
     values: partition as PartitionTuple['values'],
   };
-  return { specId: md.defaultSpecId, of: () => tuple, mismatch: () => 'unreachable' };
+  return { specId: md.defaultSpecId, fixed: tuple, of: () => tuple, mismatch: () => 'unreachable' };
 }
 
 async function rewriteSmallFiles(
@@ -325,12 +329,12 @@ async function rewriteSmallFiles(
   const live = await listLiveFiles(table);
   const targets = await positionDeleteTargets(deps.store, live.deletes);
   // The table's write.target-file-size-bytes wins over the pipeline's setting (another engine may set it).
-  const targetFileSize =
-    intProperty(table.metadata.properties, TABLE_PROPERTIES.targetFileSize) ?? deps.config.targetFileSize;
-  const groups = planRewrite(rewriteCandidates(table.metadata, live, targets), {
-    targetFileSize,
-    minFilesToCompact: deps.config.minFilesToCompact,
-  });
+  const settings = maintenanceSettingsOf(table.metadata.properties, deps.config);
+  if (settings.ignored.length > 0) {
+    deps.log.warn({ table: kind, ignored: settings.ignored }, 'table properties ignored by maintenance');
+  }
+  const { policy } = settings;
+  const groups = planRewrite(rewriteCandidates(table.metadata, live, targets), policy);
   let removed = 0;
   let added = 0;
   let unknown = 0;
@@ -343,41 +347,51 @@ async function rewriteSmallFiles(
     return { table, removed, added, unknown };
   }
   const { schema, fileSchema, writer } = layout;
-  const write = storeDataFileWriter(deps.store, deps.config);
+  const nested = schema.fields.flatMap((f, i) => (typeof f.type === 'string' ? [] : [i]));
   for (const group of groups) {
     const first = group[0]!.dataFile.filePath;
     const dir = first.slice(0, first.lastIndexOf('/'));
-    const uri = joinUri(dir, `compacted-${randomUUID()}.parquet`);
-    const partition = group[0]!.dataFile.partition;
-    // Every value as it was (raw: decimals, bytes, dates unconverted), in the table's current schema.
-    async function* rows() {
+    const outputs: string[] = [];
+    const nextUri = () => {
+      const uri = joinUri(dir, `compacted-${randomUUID()}.parquet`);
+      outputs.push(uri);
+      return uri;
+    };
+    // Streamed: one row group of one input at a time goes into the current output, which is closed at
+    // the target size (the next one goes on), so memory does not grow with the files. Every value as it
+    // was (raw: decimals, bytes, dates unconverted), in the table's current schema, matched by field id.
+    async function* batches() {
       for (const f of group) {
-        for await (const row of readDataFileRows(
+        for await (const b of readDataFileBatches(
           deps.store,
           f.dataFile.filePath,
           f.dataFile.fileSizeInBytes,
           schema,
-          {
-            raw: true,
-          },
+          { raw: true },
         )) {
-          for (const c of layout!.nested) {
-            if (row[c] !== null && row[c] !== undefined) throw new NestedValues(f.dataFile.filePath, c);
+          for (const c of nested) {
+            const col = b.columns[c];
+            if (col === undefined) continue;
+            for (let i = 0; i < b.length; i++) {
+              if (col[i] !== null && col[i] !== undefined)
+                throw new NestedValues(f.dataFile.filePath, schema.fields[c]!.name);
+            }
           }
-          yield row;
+          yield b;
         }
       }
     }
-    let stats: DataFileStats;
+    let stats: DataFileStats[];
     try {
-      stats = await write(
-        uri,
-        { ...fileSchema, partition: fixedPartition(table.metadata, partition) },
-        rows(),
-        undefined,
-        writer,
+      stats = await storeRollingDataFiles(
+        deps.store,
+        nextUri,
+        batches(),
+        { ...fileSchema, partition: fixedPartition(table.metadata, group[0]!.dataFile.partition) },
+        { ...writer, rowGroupRows: deps.config.rowGroupRows, targetFileSize: policy.targetFileSize },
       );
     } catch (err) {
+      await deleteQuietly(deps, outputs);
       if (!(err instanceof NestedValues)) throw err;
       // Another engine's struct/list/map values: this writer stores only nulls there, so the group is
       // left as it is rather than rewritten without them.
@@ -385,48 +399,58 @@ async function rewriteSmallFiles(
         { table: kind, file: err.file, column: err.column },
         'compaction skipped a group: nested values',
       );
-      await deps.store.delete(uri).catch(() => {});
       continue;
     }
     faultPoint('compact.rewrite-after-write');
     try {
       const r = await rewriteFiles(
         table,
-        { remove: group.map((g) => g.dataFile), add: [stats] },
+        { remove: group.map((g) => g.dataFile), add: stats },
         { ...deps.commitOptions, logger: deps.log },
       );
       table = r.table;
       removed += group.length;
-      added++;
+      added += stats.length;
     } catch (err) {
       const outcome = err instanceof StreamjoinError ? err.kind : undefined;
       // Guard compact.keep-file-on-unknown-outcome: only a commit that provably did not land ('conflict')
-      // frees its file; after 'state-unknown' the commit may have landed (or may still land) and would
-      // reference it. Orphan cleanup removes it after the safety window if nothing ever does.
+      // frees its files; after 'state-unknown' the commit may have landed (or may still land) and would
+      // reference them. Orphan cleanup removes them after the safety window if nothing ever does.
       if (outcome === 'state-unknown' && guardOn('compact.keep-file-on-unknown-outcome')) {
         deps.log.warn(
-          { table: kind, uri, err: describeError(err) },
-          'rewrite commit outcome unknown; keeping the compacted file (re-planned next run)',
+          { table: kind, files: outputs, err: describeError(err) },
+          'rewrite commit outcome unknown; keeping the compacted files (re-planned next run)',
         );
         unknown++;
         continue;
       }
       if (outcome === 'conflict' || outcome === 'state-unknown') {
-        // Another compaction rewrote these files first, or another engine deleted rows in them: ours is
-        // an orphan, removed after the safety window; the next run plans again from the new state.
+        // Another compaction rewrote these files first, or another engine deleted rows in them: ours are
+        // orphans; the next run plans again from the new state.
         deps.log.info(
-          { table: kind, uri, reason: describeError(err) },
+          { table: kind, files: outputs, reason: describeError(err) },
           'rewrite lost to a concurrent change; re-planned next run',
         );
-        await deps.store.delete(uri);
+        for (const uri of outputs) await deps.store.delete(uri);
         continue;
       }
       throw err;
     }
     deps.log.info(
-      { table: kind, files: group.length, into: uri, rows: stats.recordCount },
+      {
+        table: kind,
+        files: group.length,
+        bytes: group.reduce((n, g) => n + g.dataFile.fileSizeInBytes, 0),
+        into: stats.map((s) => s.uri),
+        rows: stats.reduce((n, s) => n + s.recordCount, 0),
+      },
       'rewrote small files',
     );
   }
   return { table, removed, added, unknown };
+}
+
+/** Removes files a failed rewrite wrote (best effort: orphan cleanup gets any it misses). */
+async function deleteQuietly(deps: CompactDeps, uris: readonly string[]): Promise<void> {
+  for (const uri of uris) await deps.store.delete(uri).catch(() => {});
 }

@@ -122,3 +122,60 @@ export function planPartitionRewrite(files: readonly SizedFile[], policy: Compac
   }
   return out;
 }
+
+/** What table maintenance follows for one table: its Iceberg properties where set, else the pipeline's. */
+export interface MaintenanceSettings {
+  readonly policy: CompactionPolicy;
+  /** Snapshots older than this may expire (history.expire.max-snapshot-age-ms). */
+  readonly maxSnapshotAgeMs: number;
+  /** Expiry keeps at least this many of main's snapshots (history.expire.min-snapshots-to-keep). */
+  readonly minSnapshotsToKeep: number;
+  /** Properties set on the table that could not be used (not a positive integer): the setting applies. */
+  readonly ignored: readonly string[];
+}
+
+/** The table properties maintenance honours (Java TableProperties names). */
+export const MAINTENANCE_PROPERTIES = {
+  targetFileSize: 'write.target-file-size-bytes',
+  maxSnapshotAgeMs: 'history.expire.max-snapshot-age-ms',
+  minSnapshotsToKeep: 'history.expire.min-snapshots-to-keep',
+} as const;
+
+/**
+ * The maintenance settings of a table: `write.target-file-size-bytes`, `history.expire.max-snapshot-age-ms`
+ * and `history.expire.min-snapshots-to-keep` when the table sets them (another engine, or an operator with
+ * `ALTER TABLE ... SET TBLPROPERTIES`), else the environment settings (STREAMJOIN_TARGET_FILE_SIZE,
+ * STREAMJOIN_SNAPSHOT_RETENTION, STREAMJOIN_MIN_SNAPSHOTS_TO_KEEP). A property that is not a positive
+ * integer is ignored (and reported), as a bad value must not stop maintenance. The one place compaction
+ * and expiry read these properties. Pure.
+ */
+export function maintenanceSettingsOf(
+  properties: Readonly<Record<string, string>>,
+  config: {
+    readonly targetFileSize: number;
+    readonly minFilesToCompact: number;
+    readonly snapshotRetentionMs: number;
+    readonly minSnapshotsToKeep: number;
+  },
+): MaintenanceSettings {
+  const ignored: string[] = [];
+  const read = (key: string, fallback: number): number => {
+    const raw = properties[key];
+    if (raw === undefined) return fallback;
+    const n = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n <= 0) {
+      ignored.push(`${key}=${JSON.stringify(raw)} (expected a positive integer; using ${fallback})`);
+      return fallback;
+    }
+    return n;
+  };
+  return {
+    policy: {
+      targetFileSize: read(MAINTENANCE_PROPERTIES.targetFileSize, config.targetFileSize),
+      minFilesToCompact: config.minFilesToCompact,
+    },
+    maxSnapshotAgeMs: read(MAINTENANCE_PROPERTIES.maxSnapshotAgeMs, config.snapshotRetentionMs),
+    minSnapshotsToKeep: read(MAINTENANCE_PROPERTIES.minSnapshotsToKeep, config.minSnapshotsToKeep),
+    ignored,
+  };
+}
