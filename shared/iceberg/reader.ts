@@ -105,8 +105,35 @@ function asyncBuffer(store: ObjectStore, uri: string, byteLength: number): Async
   return {
     byteLength,
     async slice(start: number, end?: number): Promise<ArrayBuffer> {
-      const buf = await store.readRange(uri, start, end ?? byteLength);
-      return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+      return ownArrayBuffer(await store.readRange(uri, start, end ?? byteLength));
+    },
+  };
+}
+
+/** The bytes as an ArrayBuffer of their own (no copy when the Buffer already is one). */
+function ownArrayBuffer(buf: Uint8Array): ArrayBuffer {
+  if (buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength && buf.buffer instanceof ArrayBuffer)
+    return buf.buffer;
+  return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+}
+
+/**
+ * An AsyncBuffer that serves reads inside [start, end) from one prefetched range (a row group's column
+ * chunks: one request instead of one per column) and anything else from the store.
+ */
+function prefetchedBuffer(file: AsyncBuffer, range: Uint8Array, rangeStart: number): AsyncBuffer {
+  const rangeEnd = rangeStart + range.byteLength;
+  return {
+    byteLength: file.byteLength,
+    slice(start: number, end?: number) {
+      const e = end ?? file.byteLength;
+      if (start >= rangeStart && e <= rangeEnd) {
+        return range.buffer.slice(
+          range.byteOffset + start - rangeStart,
+          range.byteOffset + e - rangeStart,
+        ) as ArrayBuffer;
+      }
+      return file.slice(start, e);
     },
   };
 }
@@ -192,7 +219,8 @@ export async function* readDataFileRecords(
   const raw = options.raw === true;
   const names = schema.fields.map((f) => f.name);
   for await (const batch of readDataFileBatches(store, uri, byteLength, schema, options)) {
-    const { columns } = batch;
+    const columns: (ArrayLike<unknown> | undefined)[] = [];
+    for (let c = 0; c < names.length; c++) columns.push(await batch.column(c));
     for (let i = 0; i < batch.length; i++) {
       const pos = batch.start + i;
       if (deleted?.has(pos)) continue;
@@ -207,24 +235,33 @@ export async function* readDataFileRecords(
   }
 }
 
-/** Consecutive rows of a data file, column by column: what compaction streams (no row objects). */
+/**
+ * Consecutive rows of a data file, column by column and decoded only when asked for: what compaction
+ * streams (no row objects, and one decoded column at a time).
+ */
 export interface RowBatch {
   /** Position in the file of the batch's first row. */
   readonly start: number;
   readonly length: number;
-  /** One array per field of the schema, in its order, `length` values each (hyparquet's decoded values:
-   *  null or undefined for a null); undefined when the file has no column with that field id (another
-   *  engine added it later): null in every row. */
-  readonly columns: readonly (ArrayLike<unknown> | undefined)[];
+  /**
+   * The values of the schema's field `index` for these rows (hyparquet's decoded values: null or
+   * undefined for a null), decoded on each call; undefined when the file has no column with that
+   * field id (another engine added it later): null in every row. Valid until the next batch is taken.
+   */
+  column(index: number): Promise<ArrayLike<unknown> | undefined>;
 }
 
 /** Rows per batch at most (a larger row group is read in slices). Our writer's row groups are 50,000 rows. */
 export const DEFAULT_BATCH_ROWS = 65_536;
 
+/** Row groups whose column chunks take at most this many bytes are fetched in one request. */
+const PREFETCH_MAX_BYTES = 32 * 1024 * 1024;
+
 /**
  * A data file as consecutive batches of rows, one row group at a time (row groups over `maxBatchRows`
- * rows in slices of it), columns matched to the schema by field id: memory holds one batch, whatever the
- * size of the file. Deletes are not applied here (see readDataFileRecords' deletedPositions).
+ * rows in slices of it), columns matched to the schema by field id: memory holds the row group's
+ * compressed column chunks and the column being decoded, whatever the size of the file. Deletes are not
+ * applied here (see readDataFileRecords' deletedPositions).
  */
 export async function* readDataFileBatches(
   store: ObjectStore,
@@ -239,78 +276,88 @@ export async function* readDataFileBatches(
   const metadata = raw ? withRawDecimals(footer) : footer;
   const byId = topLevelColumnsById(metadata);
   const parquetNames = schema.fields.map((f) => byId.get(f.id));
-  const wanted = [...new Set(parquetNames.filter((n): n is string => n !== undefined))];
+  const wanted = new Set(parquetNames.filter((n): n is string => n !== undefined));
   const maxRows = options.maxBatchRows ?? DEFAULT_BATCH_ROWS;
   let groupStart = 0;
   for (const rg of metadata.row_groups) {
     const groupRows = Number(rg.num_rows);
+    // The wanted column chunks of this row group, fetched in one request when they are not too large.
+    let lo = Infinity;
+    let hi = 0;
+    for (const chunk of rg.columns) {
+      const meta = chunk.meta_data;
+      if (meta === undefined || !wanted.has(meta.path_in_schema[0]!)) continue;
+      const from = Number(meta.dictionary_page_offset ?? meta.data_page_offset);
+      lo = Math.min(lo, from);
+      hi = Math.max(hi, from + Number(meta.total_compressed_size));
+    }
+    const source =
+      hi > lo && hi - lo <= PREFETCH_MAX_BYTES
+        ? prefetchedBuffer(file, await store.readRange(uri, lo, hi), lo)
+        : file;
     for (let s = 0; s < groupRows; s += maxRows) {
       const start = groupStart + s;
       const end = groupStart + Math.min(groupRows, s + maxRows);
-      const read =
-        wanted.length === 0
-          ? new Map<string, ArrayLike<unknown>>()
-          : await readColumnRange(file, metadata, wanted, start, end, raw);
       yield {
         start,
         length: end - start,
-        columns: parquetNames.map((n) => (n === undefined ? undefined : read.get(n))),
+        column: async (index) => {
+          const name = parquetNames[index];
+          return name === undefined ? undefined : readColumnRange(source, metadata, name, start, end, raw);
+        },
       };
     }
     groupStart += groupRows;
   }
 }
 
-/** Rows [start, end) of the named top-level columns, each as one array of end - start values. */
+/** Rows [start, end) of one top-level column, as one array of end - start values. */
 async function readColumnRange(
   file: AsyncBuffer,
   metadata: FileMetaData,
-  columns: readonly string[],
+  column: string,
   start: number,
   end: number,
   raw: boolean,
-): Promise<Map<string, ArrayLike<unknown>>> {
-  const chunks = new Map<string, ColumnData[]>(columns.map((c) => [c, []]));
+): Promise<ArrayLike<unknown>> {
+  const list: ColumnData[] = [];
   await parquetRead({
     file,
     metadata,
-    columns: [...columns],
+    columns: [column],
     rowStart: start,
     rowEnd: end,
     compressors: COMPRESSORS,
     ...(raw
       ? { parsers: RAW_PARSERS, utf8: false }
       : { parsers: { timestampFromMicroseconds: (micros: bigint) => micros } }),
-    onChunk: (chunk) => chunks.get(chunk.columnName)?.push(chunk),
+    onChunk: (chunk) => {
+      if (chunk.columnName === column) list.push(chunk);
+    },
   });
-  const out = new Map<string, ArrayLike<unknown>>();
-  const n = end - start;
-  for (const [name, list] of chunks) {
-    // Chunks are pages or runs of pages; they may begin before `start` or run past `end`.
-    list.sort((a, b) => a.rowStart - b.rowStart);
-    const only = list.length === 1 ? list[0]! : undefined;
-    if (only !== undefined && only.rowStart === start && only.rowEnd === end) {
-      out.set(name, only.columnData as ArrayLike<unknown>);
-      continue;
-    }
-    const values = new Array<unknown>(n).fill(null);
-    let filled = 0;
-    for (const c of list) {
-      const from = Math.max(start, c.rowStart);
-      const to = Math.min(end, c.rowEnd);
-      const data = c.columnData as ArrayLike<unknown>;
-      for (let r = from; r < to; r++) values[r - start] = data[r - c.rowStart];
-      filled += Math.max(0, to - from);
-    }
-    if (filled !== n) {
-      throw new StreamjoinError(
-        'invalid-input',
-        `expected ${n} values of column ${name} for rows [${start}, ${end}), but the file's pages held ${filled}`,
-      );
-    }
-    out.set(name, values);
+  // Chunks are pages or runs of pages; they may begin before `start` or run past `end`.
+  list.sort((a, b) => a.rowStart - b.rowStart);
+  const only = list.length === 1 ? list[0]! : undefined;
+  if (only !== undefined && only.rowStart === start && only.rowEnd === end) {
+    return only.columnData as ArrayLike<unknown>;
   }
-  return out;
+  const n = end - start;
+  const values = new Array<unknown>(n).fill(null);
+  let filled = 0;
+  for (const c of list) {
+    const from = Math.max(start, c.rowStart);
+    const to = Math.min(end, c.rowEnd);
+    const data = c.columnData as ArrayLike<unknown>;
+    for (let r = from; r < to; r++) values[r - start] = data[r - c.rowStart];
+    filled += Math.max(0, to - from);
+  }
+  if (filled !== n) {
+    throw new StreamjoinError(
+      'invalid-input',
+      `expected ${n} values of column ${column} for rows [${start}, ${end}), but the file's pages held ${filled}`,
+    );
+  }
+  return values;
 }
 
 export interface ReadRowsOptions {

@@ -286,65 +286,72 @@ export class DataFileEncoder {
   }
 
   /**
-   * Columnar add: rows [from, to) of `columns` (one array per column of the file schema, in its order;
-   * undefined, or a column without a key: null in every row), stopping early when a row group completes.
-   * Returns the index of the first row not added and the bytes of the row group it completed, if any.
-   * Memory: no row objects; the values go straight into the column encoders.
+   * Columnar add of a batch of rows, one column at a time (each decoded only while it is appended):
+   * the rows go into the current row group, which is closed first if the batch would take it past
+   * `rowGroupRows` (so input row groups are not split), and after if the batch fills it. Returns the
+   * bytes of the row groups it closed (none, one or two). Needs a fixed partition or none: rows read
+   * from files of one partition (compaction). Memory: no row objects, one decoded column.
    */
-  addColumns(
-    columns: readonly (ArrayLike<unknown> | undefined)[],
-    from: number,
-    to: number,
-  ): { next: number; rowGroup?: Buffer } {
+  async addBatch(batch: ColumnBatch): Promise<Buffer[]> {
     if (this.state !== 'open')
-      throw new StreamjoinError('internal', `addColumns() needs start() first (state ${this.state})`);
-    if (columns.length !== this.schema.columns.length) {
+      throw new StreamjoinError('internal', `addBatch() needs start() first (state ${this.state})`);
+    const p = this.schema.partition;
+    if (p !== undefined && p.fixed === undefined) {
       this.state = 'failed';
       throw new StreamjoinError(
         'internal',
-        `${this.schema.tableName} table: expected ${this.schema.columns.length} columns in a batch, but got ${columns.length}`,
+        `${this.schema.tableName} table: a columnar add needs a fixed partition (rows of one partition), but the file schema computes it per row`,
       );
     }
-    const n = Math.min(to - from, this.rowGroupRows - this.groupRows);
-    if (n <= 0) return { next: from };
+    const n = batch.length;
+    const out: Buffer[] = [];
+    if (n <= 0) return out;
     try {
+      if (this.groupRows > 0 && this.groupRows + n > this.rowGroupRows) out.push(this.flushRowGroup());
       const { encoders, leafTop } = this;
-      for (let c = 0; c < encoders.length; c++) {
+      const byTop = new Map<number, ColumnEncoder[]>();
+      const nulls: ColumnEncoder[] = [];
+      encoders.forEach((enc, c) => {
         const top = leafTop[c]!;
-        const col = top < 0 ? undefined : columns[top];
-        const enc = encoders[c]!;
-        if (col === undefined) {
-          for (let i = 0; i < n; i++) {
-            this.cursor = i;
-            enc.append(null);
+        if (top < 0) nulls.push(enc);
+        else byTop.set(top, [...(byTop.get(top) ?? []), enc]);
+      });
+      for (const enc of nulls) this.appendNulls(enc, n);
+      for (const [top, encs] of byTop) {
+        const col = await batch.column(top);
+        for (const enc of encs) {
+          if (col === undefined) {
+            this.appendNulls(enc, n);
+            continue;
           }
-        } else {
+          if (col.length < n) {
+            throw new StreamjoinError(
+              'invalid-input',
+              `${this.schema.tableName} table: expected ${n} values of column ${top} in a batch, but got ${col.length}`,
+            );
+          }
           for (let i = 0; i < n; i++) {
             this.cursor = i;
-            const v = col[from + i];
+            const v = col[i];
             enc.append(v === undefined ? null : (v as WriteRow[string]));
           }
-        }
-      }
-      const p = this.schema.partition;
-      if (p !== undefined && p.fixed === undefined) {
-        for (let i = 0; i < n; i++) {
-          this.cursor = i;
-          const row: Record<string, unknown> = {};
-          this.schema.columns.forEach((c, k) => {
-            if (c.key !== undefined) row[c.key] = columns[k]?.[from + i] ?? null;
-          });
-          this.checkPartition(row);
         }
       }
       this.cursor = 0;
       this.rows += n;
       this.groupRows += n;
-      const rowGroup = this.groupRows >= this.rowGroupRows ? this.flushRowGroup() : undefined;
-      return { next: from + n, ...(rowGroup === undefined ? {} : { rowGroup }) };
+      if (this.groupRows >= this.rowGroupRows) out.push(this.flushRowGroup());
+      return out;
     } catch (err) {
       this.state = 'failed';
       throw err;
+    }
+  }
+
+  private appendNulls(enc: ColumnEncoder, n: number): void {
+    for (let i = 0; i < n; i++) {
+      this.cursor = i;
+      enc.append(null);
     }
   }
 
@@ -604,16 +611,18 @@ export async function storeDataFile(
   return { uri, ...stats };
 }
 
-/** Consecutive rows, column by column, in the order of a FileSchema's columns (see addColumns). */
+/** Consecutive rows, column by column, in the order of a FileSchema's columns (see addBatch). */
 export interface ColumnBatch {
   readonly length: number;
-  readonly columns: readonly (ArrayLike<unknown> | undefined)[];
+  /** The values of column `index` (undefined: null in every row); asked for once per column, in turn. */
+  column(index: number): Promise<ArrayLike<unknown> | undefined> | ArrayLike<unknown> | undefined;
 }
 
 /**
  * Streams column batches into data files of about `targetFileSize` bytes each, in order: a file is
  * closed after the row group that takes it to the target, and the next file goes on with the following
- * rows. Each file is written create-only at `nextUri()` (called once per file, before its first byte).
+ * rows. A batch is never split (keep batches at most `rowGroupRows` long: see readDataFileBatches'
+ * maxBatchRows). Each file is written create-only at `nextUri()` (called once per file, before its first byte).
  * Resolves with the files' statistics; memory holds one batch and one row group, whatever the total.
  * On an error the files already written stay: the caller knows their URIs (it named them) and removes
  * them. An input without rows writes no file.
@@ -652,12 +661,12 @@ export async function storeRollingDataFiles(
       async function* bytes(): AsyncGenerator<Uint8Array, void, undefined> {
         yield encoder.start();
         for (let b = await current(); b !== undefined; b = await current()) {
-          const { next, rowGroup } = encoder.addColumns(b.columns, pos, b.length);
-          pos = next;
-          if (rowGroup !== undefined) {
-            yield rowGroup;
-            if (encoder.bytesWritten >= options.targetFileSize) break;
-          }
+          // A batch goes whole into this file (it is at most a row group); the file closes once a row
+          // group took it to the target.
+          const groups = await encoder.addBatch(b);
+          pos = b.length;
+          yield* groups;
+          if (groups.length > 0 && encoder.bytesWritten >= options.targetFileSize) break;
         }
         yield encoder.finish();
       }

@@ -1,6 +1,7 @@
 // Parquet data files for the Iceberg tables: the public surface of shared/parquet.
 export {
   type ByteSink,
+  type ColumnBatch,
   DataFileEncoder,
   type DataFileOptions,
   type DataFileResult,
@@ -8,6 +9,7 @@ export {
   encodeDataFile,
   PARQUET_CONTENT_TYPE,
   storeDataFile,
+  storeRollingDataFiles,
   writeDataFile,
 } from './data-file-writer.ts';
 export {

@@ -367,10 +367,11 @@ async function rewriteSmallFiles(
           f.dataFile.filePath,
           f.dataFile.fileSizeInBytes,
           schema,
-          { raw: true },
+          // Batches of at most a row group: an input row group is never split across output ones.
+          { raw: true, maxBatchRows: deps.config.rowGroupRows },
         )) {
           for (const c of nested) {
-            const col = b.columns[c];
+            const col = await b.column(c);
             if (col === undefined) continue;
             for (let i = 0; i < b.length; i++) {
               if (col[i] !== null && col[i] !== undefined)
