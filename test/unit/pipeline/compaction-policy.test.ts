@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   type CompactionPolicy,
+  maintenanceSettingsOf,
   planPartitionRewrite,
   resolvePolicy,
 } from '../../../shared/pipeline/compaction-policy.ts';
@@ -225,4 +226,77 @@ describe('a simulated day: 288 appends (5-minute commits) into one day partition
     });
     assert.ok(r.writeAmplification > 10, `bin-pack write amplification ${r.writeAmplification.toFixed(1)}`);
   });
+});
+
+describe('maintenanceSettingsOf: the table`s properties where set, else the environment settings', () => {
+  const env = {
+    targetFileSize: T,
+    minFilesToCompact: 9,
+    snapshotRetentionMs: 7 * 86_400_000,
+    minSnapshotsToKeep: 5,
+  };
+  const cases: {
+    name: string;
+    properties: Record<string, string>;
+    expected: { target: number; age: number; keep: number; ignored: RegExp[] };
+  }[] = [
+    {
+      name: 'no properties: the settings',
+      properties: {},
+      expected: { target: T, age: 7 * 86_400_000, keep: 5, ignored: [] },
+    },
+    {
+      name: 'every property set: the properties',
+      properties: {
+        'write.target-file-size-bytes': '536870912',
+        'history.expire.max-snapshot-age-ms': '3600000',
+        'history.expire.min-snapshots-to-keep': '2',
+      },
+      expected: { target: 512 * MiB, age: 3_600_000, keep: 2, ignored: [] },
+    },
+    {
+      name: 'one property set: it alone wins',
+      properties: { 'history.expire.min-snapshots-to-keep': '40', owner: 'other-engine' },
+      expected: { target: T, age: 7 * 86_400_000, keep: 40, ignored: [] },
+    },
+    {
+      name: 'surrounding whitespace is tolerated',
+      properties: { 'write.target-file-size-bytes': ' 1048576 ' },
+      expected: { target: MiB, age: 7 * 86_400_000, keep: 5, ignored: [] },
+    },
+    {
+      name: 'values that are not positive integers are ignored and reported; the setting applies',
+      properties: {
+        'write.target-file-size-bytes': '128MB',
+        'history.expire.max-snapshot-age-ms': '0',
+        'history.expire.min-snapshots-to-keep': '-3',
+      },
+      expected: {
+        target: T,
+        age: 7 * 86_400_000,
+        keep: 5,
+        ignored: [
+          /write\.target-file-size-bytes="128MB" \(expected a positive integer; using 134217728\)/,
+          /history\.expire\.max-snapshot-age-ms="0"/,
+          /history\.expire\.min-snapshots-to-keep="-3"/,
+        ],
+      },
+    },
+    {
+      name: 'a number past 2^53 is refused rather than rounded',
+      properties: { 'write.target-file-size-bytes': '99999999999999999999' },
+      expected: { target: T, age: 7 * 86_400_000, keep: 5, ignored: [/99999999999999999999/] },
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const s = maintenanceSettingsOf(c.properties, env);
+      assert.equal(s.policy.targetFileSize, c.expected.target);
+      assert.equal(s.policy.minFilesToCompact, 9);
+      assert.equal(s.maxSnapshotAgeMs, c.expected.age);
+      assert.equal(s.minSnapshotsToKeep, c.expected.keep);
+      assert.equal(s.ignored.length, c.expected.ignored.length, s.ignored.join('; '));
+      for (const [i, re] of c.expected.ignored.entries()) assert.match(s.ignored[i]!, re);
+    });
+  }
 });
