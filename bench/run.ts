@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--only ingest,evict,parquet,iceberg,e2e,memory,ingest-memory,flush] [--memory-full] [--out FILE]`:
+// `npm run bench [-- --quick] [--only ingest,evict,parquet,iceberg,e2e,memory,ingest-memory,flush,compaction,compaction-10m] [--memory-full] [--out FILE]`:
 // every benchmark of issue 8 in one run on this machine — ingest throughput vs the emulator's raw
 // throughput, Firestore operations and cost per joined pair, Parquet vs pyarrow, Iceberg commit latency
 // with history, end-to-end latency and the highest sustained rate on the local stack, peak RSS of ingest
@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { startFirestoreEmulator } from '../infra/local/firestore-emulator.ts';
 import { freePort } from '../infra/local/processes.ts';
 import { stackDown } from '../infra/local/stack.ts';
+import { runCompactionBench } from './compaction.ts';
 import { runE2eBench } from './e2e.ts';
 import { runEvictBench } from './evict.ts';
 import { runFlushBacklogBench } from './flush-backlog.ts';
@@ -29,8 +30,12 @@ const SECTIONS = [
   'memory',
   'ingest-memory',
   'flush',
+  'compaction',
+  'compaction-10m',
 ] as const;
 type Section = (typeof SECTIONS)[number];
+/** Sections run on request only (--only): minutes of work for one figure. */
+const ON_REQUEST: readonly Section[] = ['compaction-10m'];
 
 const { values } = parseArgs({
   options: {
@@ -42,7 +47,8 @@ const { values } = parseArgs({
   strict: true,
 });
 const quick = values.quick;
-const only = (values.only?.split(',').map((s) => s.trim()) ?? [...SECTIONS]) as Section[];
+const only = (values.only?.split(',').map((s) => s.trim()) ??
+  SECTIONS.filter((s) => !ON_REQUEST.includes(s))) as Section[];
 for (const s of only) {
   if (!(SECTIONS as readonly string[]).includes(s)) {
     console.error(
@@ -101,7 +107,9 @@ try {
     only.includes('ingest') ||
     only.includes('evict') ||
     only.includes('memory') ||
-    only.includes('ingest-memory')
+    only.includes('ingest-memory') ||
+    only.includes('compaction') ||
+    only.includes('compaction-10m')
   ) {
     emulator = await startFirestoreEmulator({
       port: await freePort(),
@@ -164,6 +172,23 @@ try {
   await section('flush', async () => {
     // An outbox backlog flushed by repeated ticks (its own emulator with a larger heap).
     const { figures: f } = await runFlushBacklogBench({ rows: quick ? 20_000 : 100_000 });
+    return f;
+  });
+  await section('compaction', async () => {
+    // Table maintenance (issue 15): a simulated day of appends with compaction after each, the reader
+    // after it, and compaction's peak RSS for 1,000,000 rows.
+    const { figures: f } = await runCompactionBench({ emulatorHost: emulator!.host, quick, log });
+    return f;
+  });
+  await section('compaction-10m', async () => {
+    // Peak RSS for 10,000,000 rows too (on request: --only compaction-10m).
+    const { figures: f } = await runCompactionBench({
+      emulatorHost: emulator!.host,
+      quick,
+      day: false,
+      rssRows: [10_000_000],
+      log,
+    });
     return f;
   });
 } finally {
