@@ -1,12 +1,13 @@
 // Benchmark of table maintenance (issue 15), against the Firestore emulator and a file:// warehouse:
 //  - a simulated day at production cadence: 288 appends (one per 5-minute compact run) of a micro-batch
-//    of 5 files (one per 1-minute tick) into one day partition, runCompact after each append: bytes
-//    rewritten ÷ bytes appended, files in the partition at the end, total compaction seconds;
+//    of 30,000 joined rows into one day partition, runCompact after each append: bytes rewritten ÷ bytes
+//    appended, files in the partition at the end, total compaction seconds (--files-per-append N splits
+//    each append into N files, as ticks × shards do between two compact runs);
 //  - reader cost after that day: a full scan of the partition (seconds, data files opened);
 //  - compaction peak RSS (getrusage maxrss of a child process doing only runCompact) for 1,000,000 and
 //    10,000,000 rows in files of 50,000 rows: flat with size when the rewrite streams.
 //
-//   npx node bench/compaction.ts [--quick] [--no-day] [--rss-10m]       (or npm run bench -- --only compaction)
+//   npx node bench/compaction.ts [--quick] [--no-day] [--files-per-append N] [--rss-10m]       (or npm run bench -- --only compaction)
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -53,6 +54,8 @@ export interface CompactionBenchOptions {
   readonly quick?: boolean;
   /** The simulated day and the reader after it (default true). */
   readonly day?: boolean;
+  /** Files per append in the simulated day (default 1: one micro-batch file per compact run). */
+  readonly filesPerAppend?: number;
   /** Peak RSS cases, in rows (multiples of 50,000). Default [1,000,000]; 10,000,000 takes minutes. */
   readonly rssRows?: readonly number[];
   readonly log?: (line: string) => void;
@@ -233,7 +236,9 @@ export async function runCompactionBench(
     }
     const figures: BenchFigure[] = [];
 
-    if (options.day !== false) figures.push(...(await dayFigures(dir, host, quick, log)));
+    if (options.day !== false) {
+      figures.push(...(await dayFigures(dir, host, quick, options.filesPerAppend ?? 1, log)));
+    }
     for (const rows of options.rssRows ?? [1_000_000])
       figures.push(...(await rssFigures(dir, host, rows, log)));
     return { figures };
@@ -247,17 +252,23 @@ async function dayFigures(
   dir: string,
   host: string,
   quick: boolean,
+  filesPerAppend: number,
   log: (line: string) => void,
 ): Promise<BenchFigure[]> {
   const figures: BenchFigure[] = [];
-  // 1. The day. A micro-batch: 5 tick files of 6,000 joined rows (100 joined rows/s; --quick: 1,000).
-  const shape = { appends: 288, filesPerAppend: 5, rowsPerFile: quick ? 1000 : 6000 };
+  // 1. The day. Each append one micro-batch file of 30,000 joined rows (100 joined rows/s over 5 minutes;
+  // --quick: 5,000), or `filesPerAppend` files sharing those rows (one per tick and shard).
+  const shape = {
+    appends: 288,
+    filesPerAppend,
+    rowsPerFile: Math.round((quick ? 5000 : 30_000) / filesPerAppend),
+  };
   const t0 = performance.now();
   const day = await simulateDay(`file://${dir}/day/`, host, shape, log);
   const daySeconds = (performance.now() - t0) / 1000;
   const wa = day.rewrittenBytes / day.appendedBytes;
   const filesGoal = Math.floor(1 + day.partitionBytes / day.targetFileSize + 8);
-  const cond = `${shape.appends} appends (one per 5-minute compact run) of ${shape.filesPerAppend} files × ${shape.rowsPerFile.toLocaleString('en')} joined rows (one per 1-minute tick) into one day partition, runCompact after each (default settings: target ${round(day.targetFileSize / MiB, 0)} MiB, STREAMJOIN_MIN_FILES_TO_COMPACT 9), file:// warehouse, Firestore emulator: ${day.rows.toLocaleString('en')} rows, ${round(day.appendedBytes / MiB, 1)} MiB appended, ${day.rewrites} rewrites, at most ${day.maxSmallFiles} small files after any run; the day took ${round(daySeconds, 0)} s in all (bench/compaction.ts)`;
+  const cond = `${shape.appends} appends (one per 5-minute compact run) of ${shape.filesPerAppend} files × ${shape.rowsPerFile.toLocaleString('en')} joined rows into one day partition, runCompact after each (default settings: target ${round(day.targetFileSize / MiB, 0)} MiB, STREAMJOIN_MIN_FILES_TO_COMPACT 9), file:// warehouse, Firestore emulator: ${day.rows.toLocaleString('en')} rows, ${round(day.appendedBytes / MiB, 1)} MiB appended, ${day.rewrites} rewrites, at most ${day.maxSmallFiles} small files after any run; the day took ${round(daySeconds, 0)} s in all (bench/compaction.ts)`;
   log(
     `  day: rewritten ÷ appended ${round(wa, 2)}; ${day.files} files (${round(day.partitionBytes / MiB, 1)} MiB) at the end; compaction ${round(day.compactSeconds, 1)} s in all (slowest run ${round(day.slowestCompactSeconds, 2)} s); full scan ${round(day.scanSeconds, 2)} s over ${day.scanFiles} files`,
   );
@@ -348,6 +359,9 @@ if (process.argv[1] === HERE) {
     const { figures } = await runCompactionBench({
       quick: args.includes('--quick'),
       day: !args.includes('--no-day'),
+      filesPerAppend: args.includes('--files-per-append')
+        ? Number(args[args.indexOf('--files-per-append') + 1])
+        : 1,
       rssRows: args.includes('--rss-10m') ? [1_000_000, 10_000_000] : [1_000_000],
     });
     for (const f of figures)
