@@ -8,6 +8,7 @@ import { exitWithFailure, Interrupted } from './errors.ts';
 import { act, interruptible, registerOpsCommands, reportInterrupted } from './ops-commands.ts';
 import { examples } from './options.ts';
 import { table } from './output.ts';
+import { registerStatusCommand } from './status.ts';
 import { dataDirFlag, noteDataDirGiven, requireGcloudAccount } from './target.ts';
 
 // Anything that escapes a command (a library's stray rejection) is still one message, trace on --debug.
@@ -170,6 +171,7 @@ localStatus.action(
 );
 
 registerOpsCommands(program);
+registerStatusCommand(program);
 
 const deploy = program
   .command('deploy')

@@ -303,7 +303,12 @@ function spawnFunction(
 export async function restartFunction(
   dataDir: string,
   name: string,
-  options: { signal?: NodeJS.Signals; timeoutMs?: number } = {},
+  options: {
+    signal?: NodeJS.Signals;
+    timeoutMs?: number;
+    /** This process's own environment from now on (replaces the recorded one; e.g. a fault point). */
+    env?: Record<string, string>;
+  } = {},
 ): Promise<ServiceRecord> {
   const dir = path.resolve(dataDir);
   const rec = readStack(dir);
@@ -331,8 +336,10 @@ export async function restartFunction(
       timeoutMs: 10_000,
     },
   );
-  const p = spawnFunction(target, url.hostname, port, { ...rec.env, ...svc.env }, svc.logFile);
-  const next: ServiceRecord = { ...svc, pid: p.pid };
+  const own = options.env ?? svc.env;
+  const p = spawnFunction(target, url.hostname, port, { ...rec.env, ...own }, svc.logFile);
+  const { env: _recorded, ...rest } = svc;
+  const next: ServiceRecord = { ...rest, pid: p.pid, ...(own === undefined ? {} : { env: own }) };
   const latest = readStack(dir) ?? rec;
   writeFileSync(
     stackFile(dir),

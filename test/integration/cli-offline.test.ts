@@ -146,6 +146,13 @@ const CASES: Record<string, Case[]> = {
       fix: /gcloud auth application-default login/,
     },
   ],
+  status: [
+    { args: [], code: 1, message: NO_STACK, fix: /streamjoin local up/ },
+    { args: ['--watch', '--json'], code: 1, message: NO_STACK },
+    { args: [...project], code: 1, message: NO_CREDENTIALS, fix: /gcloud auth application-default login/ },
+    { args: ['--interval', 'often'], code: 1, message: BAD_FLAG('--interval', 'often') },
+    { args: ['--window', '-1h'], code: 1, message: BAD_FLAG('--window', '-1h') },
+  ],
   'table show': [
     { args: [], code: 1, message: NO_STACK },
     { args: [...project, '--json'], code: 1, message: NO_CREDENTIALS },

@@ -7,7 +7,7 @@ import { ROOT } from './sample.ts';
 
 // That these are exactly the indexes the code's queries need is checked from the code itself:
 // indexes-queries.test.ts.
-test("the repository's firestore.indexes.json parses into the two composite indexes", () => {
+test("the repository's firestore.indexes.json parses into the four composite indexes", () => {
   const parsed = parseFirestoreIndexes(readFileSync(`${ROOT}firestore.indexes.json`, 'utf8'));
   const shape = parsed.indexes.map(
     (ix) => `${ix.collectionGroup}(${ix.fields.map((f) => `${f.fieldPath} ${f.order}`).join(', ')})`,
@@ -18,6 +18,10 @@ test("the repository's firestore.indexes.json parses into the two composite inde
     // flush.ts: table == t, shard == s, createdAt <= cutoff, orderBy createdAt, rowId
     'streamjoin_outbox(table ASCENDING, shard ASCENDING, createdAt ASCENDING, rowId ASCENDING)',
     // compact.ts (table == t, status == staged) needs none: equality filters merge single-field indexes.
+    // cli/status-collect.ts: status == s, orderBy createdAt, limit 1 (the oldest claimed/staged batch)
+    'streamjoin_batches(status ASCENDING, createdAt ASCENDING)',
+    // cli/status-collect.ts: outcome in [ingested, quarantined], landedAt >= window start, count()
+    'streamjoin_files(outcome ASCENDING, landedAt ASCENDING)',
   ]);
   assert.deepEqual(parsed.fieldOverrides, [
     { collectionGroup: 'streamjoin_states', fieldPath: 'expireAt', ttl: true, exemptFromIndexing: true },

@@ -350,6 +350,8 @@ test('the deploy plan: indexes, TTL and rules follow the collection prefix', asy
     'firestore:delete-protection',
     'firestore:index:acme_states:deadlineShard,deadline',
     'firestore:index:acme_outbox:table,shard,createdAt,rowId',
+    'firestore:index:acme_batches:status,createdAt',
+    'firestore:index:acme_files:outcome,landedAt',
     'firestore:exempt:acme_states.expireAt',
     'firestore:ttl:acme_states.expireAt',
     'firestore:exempt:acme_states.s',
