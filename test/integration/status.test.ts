@@ -8,7 +8,7 @@
 // Then tick is restarted without the fault and the verdict returns to healthy. Each verdict is read
 // in-process while waiting for it, then once through the CLI (its exit code and first line).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -183,5 +183,44 @@ describe('streamjoin status on the local stack', () => {
     });
     const { snap } = await waitForVerdict('healthy', 30_000);
     assert.equal(snap.tables.find((t) => t.kind === 'joined')!.records, 7);
+  });
+
+  it('--watch --json prints one verdict per interval and stops cleanly on Ctrl-C', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(REPO_ROOT, 'cli/main.ts'),
+        'status',
+        '--data-dir',
+        dataDir,
+        '--watch',
+        '--json',
+        '--interval',
+        '1s',
+      ],
+      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 90_000;
+    while (out.split('\n').filter(Boolean).length < 2 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    child.kill('SIGINT');
+    assert.equal(await exited, 0, err);
+    const refreshes = out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { verdict: string; takenAtMs: number });
+    assert.ok(refreshes.length >= 2, out);
+    assert.ok(refreshes.every((r) => r.verdict === 'healthy'));
+    assert.ok(refreshes[1]!.takenAtMs - refreshes[0]!.takenAtMs >= 1000);
   });
 });
