@@ -9,6 +9,7 @@ import type { Config } from '../shared/config.ts';
 import type { Collections } from '../shared/firestore/client.ts';
 import { isFinished, ledgerRef, type ObjectId } from '../shared/firestore/ledger.ts';
 import { loadTable } from '../shared/iceberg/index.ts';
+import type { LogLevel } from '../shared/log.ts';
 import { tableLocationOf } from '../shared/pipeline/compact.ts';
 import type { ObjectStore } from '../shared/storage/port.ts';
 import { TABLE_KINDS } from '../shared/tables.ts';
@@ -263,6 +264,8 @@ export type LogSource =
   | {
       readonly kind: 'local';
       readonly services: readonly { name: string; target?: string; logFile: string }[];
+      /** The stack's LOG_LEVEL: rows are counted from info lines, errors from error lines. */
+      readonly logLevel: LogLevel;
     }
   | { readonly kind: 'cloud'; readonly storage: Storage; readonly project: string };
 
@@ -274,6 +277,16 @@ export async function collectActivity(
   const rejects = await countRejects(c, sinceMs);
   try {
     if (source.kind === 'local') {
+      if (source.logLevel === 'silent' || source.logLevel === 'error' || source.logLevel === 'warn') {
+        const errorsLogged = source.logLevel !== 'silent';
+        const entries = errorsLogged ? await localLogEntries(source.services) : [];
+        return {
+          rejects,
+          rowsByReason: null,
+          errors: errorsLogged ? summarizeLogs(entries, sinceMs, STATUS_FUNCTIONS).errors : null,
+          logsNote: `the local stack logs at LOG_LEVEL=${source.logLevel}: ${errorsLogged ? 'rows unavailable (info lines are not written); errors from the local function logs' : 'rows and errors unavailable'}`,
+        };
+      }
       const entries = await localLogEntries(source.services);
       return {
         rejects,

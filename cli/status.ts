@@ -65,7 +65,7 @@ export async function collectStatus(
     collectTables(store, config, since),
     collectActivity(
       t.kind === 'local'
-        ? { kind: 'local', services: t.record.services }
+        ? { kind: 'local', services: t.record.services, logLevel: config.logLevel }
         : { kind: 'cloud', storage, project: t.project },
       c,
       since,

@@ -35,7 +35,15 @@ before(async () => {
     dataDir,
     ports: await freeLocalPorts(),
     // Orders wait 15 min (the default): no state times out during the test; only the outbox ages.
-    env: { STREAMJOIN_TICK_INTERVAL: '1s', STREAMJOIN_COMPACT_INTERVAL: '2s' },
+    // Status counts rows and errors from the function logs: info lines are needed (npm test runs with
+    // LOG_LEVEL=silent, which the stack would otherwise adopt).
+    // A short flush lease: the batch a killed tick held is taken over soon after the fault is gone.
+    env: {
+      STREAMJOIN_TICK_INTERVAL: '1s',
+      STREAMJOIN_COMPACT_INTERVAL: '2s',
+      STREAMJOIN_FLUSH_LEASE: '10s',
+      LOG_LEVEL: 'info',
+    },
   });
   config = loadConfig(rec.env);
   db = createFirestore(config);
@@ -120,7 +128,7 @@ describe('streamjoin status on the local stack', () => {
       .file('notes/readme.txt')
       .save('not an event', { resumable: false });
     await drain(collections(db, config.collectionPrefix), {
-      timeoutMs: 120_000,
+      timeoutMs: 180_000,
       gcsAdminUrl: rec.urls.storage,
     });
     const { snap, verdict } = await waitForVerdict('healthy', 30_000);
@@ -178,7 +186,7 @@ describe('streamjoin status on the local stack', () => {
   it('recovers: tick restarted without the fault, the backlog drains and the verdict is healthy again', async () => {
     await restartFunction(dataDir, 'tick', { env: {} });
     await drain(collections(db, config.collectionPrefix), {
-      timeoutMs: 120_000,
+      timeoutMs: 180_000,
       gcsAdminUrl: rec.urls.storage,
     });
     const { snap } = await waitForVerdict('healthy', 30_000);
