@@ -51,10 +51,24 @@ describe('planPartitionRewrite: which files of a partition are merged', () => {
       expected: [1, 2, 3],
     },
     {
-      name: 'just below minFileRatio × target is small, and taken when the ratio allows',
+      name: 'just below minFileRatio × target is small, and taken when both ratios allow',
       sizes: [95.9, 40, 30, 30].map((x) => x * MiB),
-      // 30 + 30 = 60; 40 ≤ 60 → 100; 95.9 ≤ 100 but 195.9 > maxGroupBytes (256)? no: 195.9 ≤ 256 → taken
+      policy: { tierRatio: 3 },
+      // 30 + 30 = 60; 40 ≤ 60 and ≤ 3 × 30 → 100; 95.9 ≤ 100 and ≤ 3 × 40, 195.9 ≤ maxGroupBytes (256)
       expected: [2, 3, 1, 0],
+    },
+    {
+      name: 'a file of the next size tier waits for its peers (tierRatio 2)',
+      sizes: [95.9, 40, 30, 30].map((x) => x * MiB),
+      // 30 + 30 = 60; 40 ≤ 60 and ≤ 2 × 30 → 100; 95.9 ≤ 100 but > 2 × 40: stop
+      expected: [2, 3, 1],
+    },
+    {
+      name: 'a micro-batch of equal tick files merges together, the medium file of earlier merges stays',
+      sizes: [1, 1, 1, 1, 1, 5, 5, 25].map((x) => x * MiB),
+      policy: { minFilesToCompact: 8 },
+      // need = 8 - 7 + 1 = 2; the other 1s extend (same tier); 5 > 2 × 1: waits
+      expected: [0, 1, 2, 3, 4],
     },
     {
       name: 'many small files: enough are taken to get back to minFilesToCompact - 1',
@@ -121,6 +135,11 @@ describe('resolvePolicy: bad settings are refused with what was expected', () =>
       name: 'negative sizeRatio',
       policy: { ...base, sizeRatio: -1 },
       message: /sizeRatio must be a finite number ≥ 0, but was: -1/,
+    },
+    {
+      name: 'tierRatio 0.5',
+      policy: { ...base, tierRatio: 0.5 },
+      message: /tierRatio must be a number ≥ 1, but was: 0.5/,
     },
     {
       name: 'maxGroupFiles 1',
@@ -201,6 +220,13 @@ describe('a simulated day: 288 appends (5-minute commits) into one day partition
       appends: day(288, 3 * MiB, 0.2),
       maxWa: 3,
     },
+    {
+      // Ticks every minute and compaction every 5: 5 files per append. With at most 8 small files
+      // after every run, about 3.4 is what this shape costs (1 for merging each append's own files).
+      name: '5 tick files of 60 KiB ± 20 % per append',
+      appends: day(288, 300 * 1024, 0.2, 5),
+      maxWa: 3.5,
+    },
   ];
   for (const c of cases) {
     it(`${c.name}: write amplification ≤ ${c.maxWa}, at most 8 small files after every compaction, files at the end ≤ 1 + size/target + 8`, () => {
@@ -222,6 +248,7 @@ describe('a simulated day: 288 appends (5-minute commits) into one day partition
       targetFileSize: T,
       minFilesToCompact: 8,
       sizeRatio: Number.MAX_VALUE,
+      tierRatio: Number.MAX_VALUE,
       maxGroupBytes: Number.MAX_VALUE,
     });
     assert.ok(r.writeAmplification > 10, `bin-pack write amplification ${r.writeAmplification.toFixed(1)}`);
