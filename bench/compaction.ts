@@ -259,7 +259,7 @@ async function dayFigures(
   // 1. The day. Each append one micro-batch file of 30,000 joined rows (100 joined rows/s over 5 minutes;
   // --quick: 5,000), or `filesPerAppend` files sharing those rows (one per tick and shard).
   const shape = {
-    appends: 288,
+    appends: quick ? 96 : 288, // --quick: the first 8 hours
     filesPerAppend,
     rowsPerFile: Math.round((quick ? 5000 : 30_000) / filesPerAppend),
   };

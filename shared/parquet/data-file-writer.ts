@@ -389,8 +389,10 @@ export class DataFileEncoder {
         totalUncompressedSize: chunk.uncompressedSize,
         totalCompressedSize: chunk.compressedSize,
         nullCount: chunk.nullCount,
-        ...(chunk.min === undefined ? {} : { min: chunk.min }),
-        ...(chunk.max === undefined ? {} : { max: chunk.max }),
+        // Copies of their own: a small Buffer is a view of an 8 KiB pool slab, and the footer keeps these
+        // until the file ends (a long rewrite pinned slabs row group after row group).
+        ...(chunk.min === undefined ? {} : { min: new Uint8Array(chunk.min) }),
+        ...(chunk.max === undefined ? {} : { max: new Uint8Array(chunk.max) }),
       });
       for (const page of chunk.pages) parts.push(page);
       offset += chunk.compressedSize;
