@@ -8,6 +8,7 @@ import { exitWithFailure, Interrupted } from './errors.ts';
 import { act, interruptible, registerOpsCommands, reportInterrupted } from './ops-commands.ts';
 import { examples } from './options.ts';
 import { table } from './output.ts';
+import { addSpecFlag, specEnv } from './spec-flag.ts';
 import { registerStatusCommand } from './status.ts';
 import { dataDirFlag, noteDataDirGiven, requireGcloudAccount } from './target.ts';
 
@@ -57,7 +58,7 @@ export function addSettingFlags(cmd: Command): Command {
       }),
     );
   }
-  return cmd.option('--data-dir <dir>', 'where local data and logs live', '.streamjoin');
+  return addSpecFlag(cmd).option('--data-dir <dir>', 'where local data and logs live', '.streamjoin');
 }
 
 /** Flag values → environment overrides, validated by loadConfig later. */
@@ -71,7 +72,7 @@ export function settingEnv(opts: Record<string, unknown>): Record<string, string
     const v = opts[name];
     if (typeof v === 'string') env[SETTINGS[key].env] = v;
   }
-  return env;
+  return { ...env, ...specEnv(opts) };
 }
 
 const local = program.command('local').description('the local stack: emulators, functions, scheduler');
@@ -183,17 +184,27 @@ const deploy = program
   .option(
     '--dry-run',
     'print every gcloud command and Scheduler request body, and run the read-only pre-flight checks; change nothing',
+  )
+  .option(
+    '--spec <file>',
+    `the join spec the functions run with, a file under specs/ (${SETTINGS.spec.env}; default: specs/orders-payments.json)`,
   );
 examples(
   deploy,
   'streamjoin deploy --project my-project --region europe-west1 --dry-run',
   'streamjoin deploy --project my-project --region europe-west1',
+  'streamjoin deploy --project my-project --region europe-west1 --dry-run --spec specs/orders-payments.json',
 );
 deploy.action(
-  act(async (o: { project: string; region: string; dryRun?: boolean }) => {
+  act(async (o: { project: string; region: string; dryRun?: boolean; spec?: string }) => {
     if (o.dryRun !== true) await requireGcloudAccount(`deploy to project ${o.project}`);
     const { runDeploy } = await import('../infra/gcp/deploy.ts');
-    const r = await runDeploy({ project: o.project, region: o.region, dryRun: o.dryRun === true });
+    const r = await runDeploy({
+      project: o.project,
+      region: o.region,
+      dryRun: o.dryRun === true,
+      ...(o.spec === undefined ? {} : { env: { ...process.env, [SETTINGS.spec.env]: o.spec } }),
+    });
     // A dry run whose pre-flight found a problem (a taken bucket name) fails, as the deploy would.
     if (r.preflight.some((f) => f.level === 'error')) process.exitCode = 1;
   }),

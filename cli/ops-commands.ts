@@ -40,6 +40,7 @@ import {
   snapshotId,
 } from './options.ts';
 import { formatDuration, table } from './output.ts';
+import { addSpecFlag, specEnv } from './spec-flag.ts';
 import { describeTable, formatTableSummary } from './table-summary.ts';
 import { dataDirFlag, projectOption, resolveTarget, type Target } from './target.ts';
 
@@ -579,6 +580,7 @@ function registerDemo(program: Command): void {
     .option('--events-per-file <n>', 'events per file (array and jsonl formats)', positiveInt, 1)
     .option('--gzip', 'gzip the files')
     .option('--free-ports', "use free loopback ports instead of firebase.json's (beside another stack)");
+  addSpecFlag(demo);
   examples(
     demo,
     'npm start',
@@ -607,6 +609,7 @@ function registerDemo(program: Command): void {
               format: o['format'] as (typeof FILE_FORMATS)[number],
               eventsPerFile: o['eventsPerFile'] as number,
               gzip: o['gzip'] === true,
+              env: specEnv(o),
               ...(ports === undefined ? {} : { ports }),
               signal,
               onPhase: (p) => {

@@ -16,10 +16,17 @@ export interface Runtime {
 }
 
 let runtime: Runtime | undefined;
+let config: Config | undefined;
+
+/** The configuration, with the join spec (read once per instance; throws on a bad setting or spec). */
+export function getConfig(): Config {
+  config ??= loadConfig();
+  return config;
+}
 
 export function getRuntime(): Runtime {
   if (runtime !== undefined) return runtime;
-  const config = loadConfig();
+  const config = getConfig();
   const db = createFirestore(config);
   runtime = {
     config,

@@ -1,8 +1,13 @@
 // The one place that reads configuration. Each setting is declared once — its environment variable,
 // default, validator and description — and the README's settings table, the local stack's flags and
 // the deploy script's --set-env-vars all come from this table.
-import { StreamjoinError } from './errors.ts';
+
+import { BadValue, parseDuration } from './duration.ts';
+import { describeError, StreamjoinError } from './errors.ts';
 import { LOG_LEVELS, type LogLevel } from './log.ts';
+import { loadJoinSpec } from './spec/load.ts';
+import type { JoinSpec } from './spec/model.ts';
+import { pipelineSupportProblem } from './spec/support.ts';
 
 type Parser<T> = (raw: string) => T;
 
@@ -16,24 +21,7 @@ export interface Setting<T> {
   readonly deploy: boolean;
 }
 
-class BadValue extends Error {}
-
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** "15m", "10s", "1500ms", "7d", "1h30m" or a bare number of milliseconds → milliseconds. */
-export function parseDuration(raw: string): number {
-  const s = raw.trim();
-  if (/^\d+$/.test(s)) return Number(s);
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
-  let total = 0;
-  let matched = 0;
-  for (let m = re.exec(s); m !== null; m = re.exec(s)) {
-    total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
-    matched = re.lastIndex;
-  }
-  if (matched === 0 || matched !== s.length) throw new BadValue();
-  return Math.round(total);
-}
+export { parseDuration };
 
 const SIZE_UNITS: Record<string, number> = {
   '': 1,
@@ -392,11 +380,69 @@ export const SETTINGS = {
     false,
   ),
   logLevel: setting('LOG_LEVEL', 'info', LOG_LEVELS.join(' | '), oneOf(LOG_LEVELS), 'Log level.'),
+  spec: setting(
+    'STREAMJOIN_SPEC',
+    undefined,
+    'a join spec file (JSON, or YAML named .yaml/.yml)',
+    str(),
+    'What is joined: the two streams, their key and fields, and the output tables (specs/README.md). Unset: the shipped specs/orders-payments.json. Its prefixes, timeouts, lateness, namespace and table names stand where the variables above are not set. Deploy hands it to the functions when set (a file under specs/, uploaded with them).',
+    false,
+  ),
 } as const;
+
+/**
+ * Settings that say the same as a value of the join spec: the spec's value stands unless the variable
+ * is set (the shipped default spec has the settings' defaults, test/unit/spec/default-spec.test.ts).
+ */
+export const SPEC_SETTINGS = {
+  ordersPrefix: link<string>(
+    (s) => s.left.prefix,
+    (s, v) => ({ ...s, left: { ...s.left, prefix: v } }),
+  ),
+  paymentsPrefix: link<string>(
+    (s) => s.right.prefix,
+    (s, v) => ({ ...s, right: { ...s.right, prefix: v } }),
+  ),
+  orderTimeoutMs: link<number>(
+    (s) => s.left.timeoutMs,
+    (s, v) => ({ ...s, left: { ...s.left, timeoutMs: v } }),
+  ),
+  paymentTimeoutMs: link<number>(
+    (s) => s.right.timeoutMs,
+    (s, v) => ({ ...s, right: { ...s.right, timeoutMs: v } }),
+  ),
+  allowedLatenessMs: link<number>(
+    (s) => s.allowedLatenessMs,
+    (s, v) => ({ ...s, allowedLatenessMs: v }),
+  ),
+  namespace: link<string>(
+    (s) => s.namespace,
+    (s, v) => ({ ...s, namespace: v }),
+  ),
+  joinedTable: link<string>(
+    (s) => s.joined.name,
+    (s, v) => ({ ...s, joined: { ...s.joined, name: v } }),
+  ),
+  unmatchedTable: link<string>(
+    (s) => s.unmatched.name,
+    (s, v) => ({ ...s, unmatched: { ...s.unmatched, name: v } }),
+  ),
+} as const satisfies Partial<Record<keyof typeof SETTINGS, unknown>>;
+
+function link<T>(get: (spec: JoinSpec) => T, set: (spec: JoinSpec, value: T) => JoinSpec): SpecSetting<T> {
+  return { get, set };
+}
+
+interface SpecSetting<T> {
+  readonly get: (spec: JoinSpec) => T;
+  readonly set: (spec: JoinSpec, value: T) => JoinSpec;
+}
 
 type Settings = typeof SETTINGS;
 export type Config = { readonly [K in keyof Settings]: Settings[K] extends Setting<infer T> ? T : never } & {
   readonly logLevel: LogLevel;
+  /** The join spec (STREAMJOIN_SPEC or the shipped default), with the settings above that override it. */
+  readonly joinSpec: JoinSpec;
 };
 
 /** Reads, validates and freezes the configuration. Every bad value is reported, not just the first. */
@@ -415,6 +461,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     } catch {
       problems.push(`${s.env} must be ${s.expected}, but was: ${JSON.stringify(value)}`);
     }
+  }
+  // The join spec is read and validated with the rest: a bad one stops start-up with every problem.
+  try {
+    let spec = loadJoinSpec(out['spec'] as string | undefined);
+    for (const [key, link] of Object.entries(SPEC_SETTINGS) as unknown as [string, SpecSetting<unknown>][]) {
+      const raw = env[SETTINGS[key as keyof Settings].env];
+      if (raw === undefined || raw === '') out[key] = link.get(spec);
+      else if (out[key] !== undefined) spec = link.set(spec, out[key]);
+    }
+    const unsupported = pipelineSupportProblem(spec);
+    if (unsupported !== undefined) problems.push(unsupported);
+    out['joinSpec'] = spec;
+  } catch (err) {
+    problems.push(describeError(err).replaceAll('\n', '\n  '));
   }
   if (problems.length === 0) problems.push(...pairProblems(out as Config));
   if (problems.length > 0) {

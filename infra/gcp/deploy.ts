@@ -1,8 +1,9 @@
 // `streamjoin deploy` and `streamjoin destroy`: read the configuration and the Firestore sources, plan,
 // then print the plan (--dry-run) or carry it out with gcloud and the Scheduler and Rules APIs.
 import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Config, loadConfig } from '../../shared/config.ts';
+import { type Config, loadConfig, SETTINGS } from '../../shared/config.ts';
 import { StreamjoinError } from '../../shared/errors.ts';
 import { cachedToken, createTokenAuth } from './auth.ts';
 import {
@@ -23,7 +24,7 @@ import { createRulesApi } from './rules.ts';
 import { createProcessRunner } from './runner.ts';
 import { createSchedulerApi, createSchedulerClient } from './scheduler.ts';
 import { loadDeploySettings } from './settings.ts';
-import { hashSource } from './source.ts';
+import { hashSource, SOURCE_PATHS } from './source.ts';
 
 export interface RunOptions {
   readonly project: string;
@@ -70,7 +71,42 @@ function validateTarget(project: string, region: string): void {
 
 function resolveConfig(o: RunOptions): Config {
   validateTarget(o.project, o.region);
-  return loadConfig({ ...(o.env ?? process.env), GOOGLE_CLOUD_PROJECT: o.project });
+  return resolveDeployConfig(
+    { ...(o.env ?? process.env), GOOGLE_CLOUD_PROJECT: o.project },
+    o.root ?? DEFAULT_ROOT,
+  );
+}
+
+/**
+ * The configuration a deploy hands to the functions. A join spec (STREAMJOIN_SPEC) is checked for what
+ * it says first, then for being in the upload: the functions get its path in the repository.
+ */
+export function resolveDeployConfig(env: Readonly<Record<string, string | undefined>>, root: string): Config {
+  const spec = env[SETTINGS.spec.env];
+  if (spec === undefined || spec === '') return loadConfig(env);
+  const config = loadConfig({ ...env, [SETTINGS.spec.env]: path.resolve(spec) });
+  return Object.freeze({ ...config, spec: deployedSpecPath(spec, root) });
+}
+
+/**
+ * The repository-relative path a join spec has in the function upload (what the deployed functions get
+ * as STREAMJOIN_SPEC), or a config error when the upload would not hold it (infra/gcp/source.ts).
+ */
+export function deployedSpecPath(spec: string, root: string): string {
+  const abs = path.resolve(spec);
+  const rel = path.relative(root, abs).split(path.sep).join('/');
+  const uploaded =
+    !rel.startsWith('../') &&
+    !path.isAbsolute(rel) &&
+    !rel.split('/').some((part) => part === 'node_modules' || part === 'dist') &&
+    SOURCE_PATHS.some((p) => (p.endsWith('/') ? rel.startsWith(p) : rel === p));
+  if (!uploaded) {
+    throw new StreamjoinError(
+      'config',
+      `${SETTINGS.spec.env} (--spec) must name a file the deploy uploads, under ${SOURCE_PATHS.filter((p) => p.endsWith('/')).join(', ')} of ${root.replace(/\/$/, '')}, so the functions can read it; but ${JSON.stringify(spec)} is ${rel.startsWith('../') || path.isAbsolute(rel) ? 'outside the repository' : `not uploaded (${rel})`}: copy it into specs/`,
+    );
+  }
+  return rel;
 }
 
 function defaultApis(o: RunOptions, runner: CommandRunner): { scheduler: SchedulerApi; rules: RulesApi } {

@@ -309,7 +309,8 @@ export function settingText(setting: Setting<unknown>, value: unknown): string {
 /**
  * The variables the deployed functions get: every setting marked `deploy`, from the resolved config,
  * and the ingest function's timeout (a deploy setting), so start-up checks the ingest time budget
- * against the timeout the platform really applies (shared/config.ts SETTING_PAIRS).
+ * against the timeout the platform really applies (shared/config.ts SETTING_PAIRS), and the join spec
+ * when one was named.
  */
 export function functionEnvironment(
   config: Config,
@@ -326,6 +327,8 @@ export function functionEnvironment(
   if (settings !== undefined) {
     env[SETTINGS.ingestFunctionTimeoutMs.env] = `${settings.functions.ingest.timeoutSeconds}s`;
   }
+  // A join spec named at deploy: its path in the upload (infra/gcp/deploy.ts resolveDeployConfig).
+  if (config.spec !== undefined) env[SETTINGS.spec.env] = config.spec;
   return env;
 }
 

@@ -14,6 +14,7 @@ export const SOURCE_PATHS = [
   'shared/',
   'infra/',
   'cli/',
+  'specs/',
 ] as const;
 const SKIPPED_DIRS = new Set(['node_modules', 'dist']);
 

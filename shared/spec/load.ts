@@ -11,8 +11,11 @@ import { formatSpecIssue, validateJoinSpec } from './validate.ts';
 
 export const DEFAULT_SPEC_NAME = 'specs/orders-payments.json';
 
-/** The shipped default spec (today's pipeline). */
+let shippedDefault: JoinSpec | undefined;
+
+/** The shipped default spec (today's pipeline), validated once. */
 export function defaultJoinSpec(): JoinSpec {
+  if (shippedDefault !== undefined) return shippedDefault;
   const r = validateJoinSpec(defaultSpecJson);
   if (!r.ok) {
     throw new StreamjoinError(
@@ -20,6 +23,7 @@ export function defaultJoinSpec(): JoinSpec {
       `the shipped default spec ${DEFAULT_SPEC_NAME} is invalid:\n${r.issues.map(formatSpecIssue).join('\n')}`,
     );
   }
+  shippedDefault = r.spec;
   return r.spec;
 }
 
@@ -48,5 +52,7 @@ export function loadJoinSpec(file: string | undefined): JoinSpec {
       { cause: err },
     );
   }
-  return joinSpecFromText(text, path.relative(process.cwd(), file) || file);
+  // Named as the user would find it: relative to here when under here, else in full.
+  const rel = path.relative(process.cwd(), file);
+  return joinSpecFromText(text, rel === '' || rel.startsWith('..') ? path.resolve(file) : rel);
 }

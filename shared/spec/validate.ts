@@ -2,7 +2,7 @@
 // naming the field by its JSON path in the file, what was expected and what came. First the file's shape
 // (wire.ts, zod's safeParse), then the rules between values. Pure and total: never throws.
 import type { z } from 'zod';
-import { parseDuration } from '../config.ts';
+import { parseDuration } from '../duration.ts';
 import { parseTransform, transformResultType } from '../iceberg/spec/type-info.ts';
 import { describeValue } from '../ingest/issues.ts';
 import {

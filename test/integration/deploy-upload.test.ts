@@ -13,11 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { FUNCTION_NAMES, type FunctionName } from '../../functions/names.ts';
+import { resolveDeployConfig } from '../../infra/gcp/deploy.ts';
 import { substitute } from '../../infra/gcp/execute.ts';
 import { type GcloudStep, planDeploy } from '../../infra/gcp/plan.ts';
 import { listSourceFiles } from '../../infra/gcp/source.ts';
 import { freePort, portInUse } from '../../infra/local/processes.ts';
-import { loadConfig } from '../../shared/config.ts';
 import {
   type GoogleApis,
   runCommand,
@@ -27,6 +27,7 @@ import {
 import { ROOT, SAMPLE_ENV, sampleDeployOptions } from '../unit/deploy/sample.ts';
 
 const NAMES = Object.values(FUNCTION_NAMES) as FunctionName[];
+const SPEC = 'specs/orders-payments.json';
 const VARIABLES = {
   INPUT_BUCKET_LOCATION: 'eu',
   PROJECT_NUMBER: STANDIN_PROJECT_NUMBER,
@@ -54,7 +55,9 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'streamjoin-upload-'));
   apis = await startGoogleApis();
   const env = apis.gcloudEnv(join(dir, 'gcloud-home'));
-  const plan = planDeploy(loadConfig(SAMPLE_ENV), await sampleDeployOptions());
+  // Deployed with a join spec named explicitly: the functions read it from their upload.
+  const config = resolveDeployConfig({ ...SAMPLE_ENV, STREAMJOIN_SPEC: join(ROOT, SPEC) }, ROOT);
+  const plan = planDeploy(config, await sampleDeployOptions());
   for (const name of NAMES) {
     const step = plan.steps.find((s): s is GcloudStep => s.id === `function:${name}`);
     assert.ok(step, `the plan deploys ${name}`);
@@ -90,6 +93,8 @@ test('the upload gcloud builds holds package.json, the lock file, both tsconfigs
       'tsconfig.build.json',
       'functions/index.ts',
       'functions/names.ts',
+      SPEC,
+      'specs/shipments-deliveries.yaml',
       ...NAMES.map((n) => `functions/${n}.ts`),
     ]) {
       assert.ok(files.includes(f), `${name}'s upload lacks ${f} (it holds ${files.length} files)`);
@@ -141,6 +146,7 @@ test('the create requests gcloud sent: trigger where the bucket is, internal ing
     const env = r.serviceConfig['environmentVariables'] as Record<string, string>;
     assert.equal(env['STREAMJOIN_INGEST_FUNCTION_TIMEOUT'], '540s');
     assert.equal(env['STREAMJOIN_WAREHOUSE'], 'gs://sample-project-warehouse/');
+    assert.equal(env['STREAMJOIN_SPEC'], SPEC, 'the spec by its path in the upload');
   }
 });
 
