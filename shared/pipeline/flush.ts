@@ -81,6 +81,8 @@ export interface FlushDeps {
    * what the pipeline writes. Absent: the pipeline's own table definition (day partitions).
    */
   readonly layoutOf?: (table: TableKind) => Promise<TableLayout>;
+  /** The tables as the join spec defines them (shared/spec/tables.ts tableDefsOf). Absent: TABLES. */
+  readonly tables?: Readonly<Record<TableKind, TableDef>>;
 }
 
 /** A table whose rows were not flushed: another engine changed it beyond what the pipeline writes. */
@@ -579,7 +581,7 @@ export class Flusher {
     // Document ids only (not snapshots or references): a 200,000-row batch keeps ~15 MB here.
     const ids: string[] = [];
     const all = new RowIdDigest();
-    const def = TABLES[b.table];
+    const def = (this.d.tables ?? TABLES)[b.table];
     const layout = await this.layoutFor(b.table);
     const writers = new Map<
       string,

@@ -17,8 +17,9 @@ import {
 } from '../iceberg/write-layout.ts';
 import type { Logger } from '../log.ts';
 import { encodeDataFile } from '../parquet/data-file-writer.ts';
+import { tableDefsOf } from '../spec/tables.ts';
 import type { ObjectStore } from '../storage/port.ts';
-import { TABLES, type TableKind } from '../tables.ts';
+import type { TableKind } from '../tables.ts';
 import { type EvictResult, evictExpired } from './evict.ts';
 import { type DataFileWriter, type FlushDeps, Flusher, type FlushResult, ROW_IDS_KEY } from './flush.ts';
 
@@ -130,7 +131,7 @@ export const TABLE_CREATE_PROPERTIES: Readonly<Record<string, string>> = {
 /** Loads (or creates) a pipeline table. */
 export function openTable(deps: Pick<TickDeps, 'store' | 'config' | 'now'>, kind: TableKind): Promise<Table> {
   const location = tableUris(deps.config)[kind].replace(/\/+$/, '');
-  return loadOrCreateTable(deps.store, location, TABLES[kind], {
+  return loadOrCreateTable(deps.store, location, tableDefsOf(deps.config.joinSpec)[kind], {
     properties: TABLE_CREATE_PROPERTIES,
     nowMs: (deps.now ?? Date.now)(),
   });
@@ -144,7 +145,7 @@ export function openTable(deps: Pick<TickDeps, 'store' | 'config' | 'now'>, kind
 export function tableLayoutProvider(deps: TickDeps): (kind: TableKind) => Promise<TableLayout> {
   return async (kind) => {
     const table = await openTable(deps, kind);
-    const plan = planTableWrite(TABLES[kind], table.metadata, kind);
+    const plan = planTableWrite(tableDefsOf(deps.config.joinSpec)[kind], table.metadata, kind);
     if (!plan.ok) throw blockedTableError(table.location, plan.problems);
     for (const warning of plan.layout.warnings) deps.log.warn({ table: kind }, warning);
     return plan.layout;
@@ -155,6 +156,7 @@ export function createFlusher(deps: TickDeps, extra: Pick<FlushDeps, 'pause'> = 
   return new Flusher({
     ...extra,
     layoutOf: tableLayoutProvider(deps),
+    tables: tableDefsOf(deps.config.joinSpec),
     db: deps.db,
     collections: deps.collections,
     counter: deps.counter,

@@ -11,7 +11,7 @@ import { validateOrder, validatePayment } from '../../../shared/ingest/validate.
 import { joinSpecJsonSchema } from '../../../shared/spec/json-schema.ts';
 import { defaultJoinSpec, loadJoinSpec } from '../../../shared/spec/load.ts';
 import { reasonList } from '../../../shared/spec/model.ts';
-import { newPartitionSpec, newTableDef, newTableSchema } from '../../../shared/spec/tables.ts';
+import { newPartitionSpec, newTableDef, newTableSchema, tableDefsOf } from '../../../shared/spec/tables.ts';
 import { validateJoinSpec } from '../../../shared/spec/validate.ts';
 import { TABLE_KINDS, TABLES, UNMATCHED_REASONS } from '../../../shared/tables.ts';
 
@@ -50,6 +50,19 @@ describe('default spec: the tables of shared/tables.ts', () => {
       assert.deepEqual(newPartitionSpec(spec, kind), partitionSpecFromTableDef(TABLES[kind], today));
     });
   }
+
+  it('the table definitions the pipeline writes with (tableDefsOf) are TABLES, exactly', () => {
+    assert.deepEqual(tableDefsOf(spec), TABLES);
+    assert.deepEqual(tableDefsOf(loadConfig({}).joinSpec), TABLES);
+  });
+
+  it('tableDefsOf refuses what the writers cannot take yet, naming it', () => {
+    const other = loadJoinSpec('specs/shipments-deliveries.yaml');
+    assert.throws(
+      () => tableDefsOf(other),
+      /expected the joined table's columns to be of type string, int, timestamptz .*, but \w+ is (double|timestamp)/,
+    );
+  });
 
   it('the table names and namespace are the configured defaults', () => {
     const c = loadConfig({});
