@@ -4,11 +4,13 @@
 import { randomUUID } from 'node:crypto';
 import type { TableDef } from '../../tables.ts';
 import { partitionSpecFromTableDef, schemaFromTableDef, UNSORTED_ORDER } from './schema.ts';
+import { walkFields } from './type-info.ts';
 import {
   FORMAT_VERSION,
   MAIN_BRANCH,
   type MetadataLogEntry,
   type RefType,
+  type Schema,
   type Snapshot,
   type SnapshotId,
   type SnapshotLogEntry,
@@ -25,7 +27,10 @@ export type TableUpdate =
       readonly type: RefType;
     }
   | { readonly action: 'remove-snapshots'; readonly snapshotIds: readonly SnapshotId[] }
-  | { readonly action: 'set-properties'; readonly updates: Readonly<Record<string, string>> };
+  | { readonly action: 'set-properties'; readonly updates: Readonly<Record<string, string>> }
+  /** A new schema (REST `add-schema`); `lastColumnId` is the highest field id assigned with it. */
+  | { readonly action: 'add-schema'; readonly schema: Schema; readonly lastColumnId: number }
+  | { readonly action: 'set-current-schema'; readonly schemaId: number };
 
 export type TableRequirement =
   | { readonly type: 'assert-table-uuid'; readonly uuid: string }
@@ -34,7 +39,11 @@ export type TableRequirement =
       readonly type: 'assert-ref-snapshot-id';
       readonly ref: string;
       readonly snapshotId: SnapshotId | undefined;
-    };
+    }
+  /** The table's current schema must still be this one (a schema change planned on it). */
+  | { readonly type: 'assert-current-schema-id'; readonly currentSchemaId: number }
+  /** No field id above this was assigned since (REST `assert-last-assigned-field-id`). */
+  | { readonly type: 'assert-last-assigned-field-id'; readonly lastAssignedFieldId: number };
 
 /** Why the requirements do not hold on `md`, or undefined when they all do. */
 export function checkRequirements(
@@ -44,6 +53,12 @@ export function checkRequirements(
   for (const r of requirements) {
     if (r.type === 'assert-table-uuid' && md.tableUuid !== r.uuid) {
       return `expected table uuid ${r.uuid}, but the table's is ${md.tableUuid}`;
+    }
+    if (r.type === 'assert-current-schema-id' && md.currentSchemaId !== r.currentSchemaId) {
+      return `expected current schema ${r.currentSchemaId}, but the table's is ${md.currentSchemaId}`;
+    }
+    if (r.type === 'assert-last-assigned-field-id' && md.lastColumnId !== r.lastAssignedFieldId) {
+      return `expected last assigned field id ${r.lastAssignedFieldId}, but the table's is ${md.lastColumnId}`;
     }
     if (r.type === 'assert-ref-snapshot-id') {
       const actual = md.refs[r.ref]?.snapshotId;
@@ -83,6 +98,9 @@ export function applyUpdates(
   let currentSnapshotId = base.currentSnapshotId;
   let lastSequenceNumber = base.lastSequenceNumber;
   let properties = { ...base.properties };
+  let schemas = base.schemas;
+  let currentSchemaId = base.currentSchemaId;
+  let lastColumnId = base.lastColumnId;
   let statistics = base.statistics;
   let partitionStatistics = base.partitionStatistics;
   const added = new Map<SnapshotId, Snapshot>();
@@ -149,6 +167,26 @@ export function applyUpdates(
       case 'set-properties':
         properties = { ...properties, ...u.updates };
         break;
+      case 'add-schema': {
+        if (schemas.some((x) => x.schemaId === u.schema.schemaId)) {
+          throw new Error(`expected a new schema id, but ${u.schema.schemaId} is already in the table`);
+        }
+        const highest = Math.max(0, ...[...walkFields(u.schema.fields)].map((f) => f.id));
+        if (highest > u.lastColumnId) {
+          throw new Error(
+            `expected the schema's field ids to be at most its last column id ${u.lastColumnId}, but it has ${highest}`,
+          );
+        }
+        schemas = [...schemas, u.schema];
+        lastColumnId = Math.max(lastColumnId, u.lastColumnId);
+        break;
+      }
+      case 'set-current-schema':
+        if (!schemas.some((x) => x.schemaId === u.schemaId)) {
+          throw new Error(`expected schema ${u.schemaId} to be in the table, but it is not`);
+        }
+        currentSchemaId = u.schemaId;
+        break;
     }
   }
   const maxLog = ctx.maxMetadataLog ?? 100;
@@ -160,6 +198,9 @@ export function applyUpdates(
     ...base,
     lastSequenceNumber,
     lastUpdatedMs,
+    lastColumnId,
+    schemas,
+    currentSchemaId,
     properties,
     ...(currentSnapshotId === undefined ? {} : { currentSnapshotId }),
     snapshots,
