@@ -159,6 +159,10 @@ const ENV: Record<string, string> = {
   LOG_LEVEL: 'silent',
   // gcloud, should a dry run get as far as its pre-flight: no account, no prompts
   CLOUDSDK_CORE_DISABLE_PROMPTS: '1',
+  // the demo looks for the readers kit first: where the caller has it
+  ...(process.env['STREAMJOIN_READERS_KIT'] === undefined
+    ? {}
+    : { STREAMJOIN_READERS_KIT: process.env['STREAMJOIN_READERS_KIT'] }),
 };
 
 /** The spec problems in an answer: lines that name a spec file position (`file:line:col: …`). */
