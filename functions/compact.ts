@@ -9,10 +9,11 @@ export async function compactHandler(req: Request, res: Response): Promise<void>
   const rt = getRuntime();
   const counter = new OpCounter();
   const log = rt.log.child({ fn: 'compact', scheduleTime: req.get('x-cloudscheduler-scheduletime') });
+  const started = Date.now();
   try {
     const tables = await runCompact({ ...rt, counter, log });
     const body = { tables, firestore: counter.snapshot() };
-    log.info(body, 'compact done');
+    log.info({ ...body, ms: Date.now() - started }, 'compact done');
     res.status(200).json(body);
   } catch (err) {
     log.error({ err }, 'compact failed');

@@ -9,6 +9,7 @@ export async function tickHandler(req: Request, res: Response): Promise<void> {
   const rt = getRuntime();
   const counter = new OpCounter();
   const log = rt.log.child({ fn: 'tick', scheduleTime: req.get('x-cloudscheduler-scheduletime') });
+  const started = Date.now();
   try {
     const r = await runTick({ ...rt, counter, log });
     const body = {
@@ -27,7 +28,7 @@ export async function tickHandler(req: Request, res: Response): Promise<void> {
       more: r.evict.more,
       firestore: counter.snapshot(),
     };
-    log.info(body, 'tick done');
+    log.info({ ...body, ms: Date.now() - started }, 'tick done');
     res.status(200).json(body);
   } catch (err) {
     log.error({ err }, 'tick failed');

@@ -2,11 +2,12 @@
 // project to the planned state. Commands go through an injected runner (tests fake it); Cloud Scheduler
 // and Firebase Rules calls go through small ports (scheduler.ts, rules.ts).
 import { StreamjoinError } from '../../shared/errors.ts';
-import { describeExpectation, includes, type Json, unmetExpectations } from './expect.ts';
+import { describeExpectation, includes, type Json, unmetExpectations, valueAt } from './expect.ts';
 import { formatCommand } from './format.ts';
 import type {
   Argv,
   BucketPreflight,
+  Check,
   GcloudStep,
   Plan,
   RetryPolicy,
@@ -142,6 +143,23 @@ function commandFailed(step: Step, argv: Argv, r: CommandResult): StreamjoinErro
 
 type CheckResult = { found: false } | { found: true; doc: unknown };
 
+/**
+ * The step's resource in a check's answer: the answer itself, or with `select` the list elements whose
+ * value at the path is the value (the first is the resource; a removal takes them all).
+ */
+export function selectResources(check: Check, result: CheckResult): unknown[] {
+  if (!result.found) return [];
+  if (check.select === undefined) return [result.doc];
+  const { path, value } = check.select;
+  if (!Array.isArray(result.doc)) {
+    throw new StreamjoinError(
+      'internal',
+      `expected a JSON list from ${formatCommand(check.argv)} (to find the element with ${path} = ${JSON.stringify(value)}), but got: ${JSON.stringify(result.doc)?.slice(0, 200)}`,
+    );
+  }
+  return result.doc.filter((e) => valueAt(e, path) === value);
+}
+
 export async function executePlan(
   plan: Plan,
   run: CommandRunner,
@@ -197,26 +215,63 @@ export async function executePlan(
     if (step.check !== undefined) checks.delete(JSON.stringify(substitute(step.check.argv, vars)));
   };
 
+  /** Binds the step's variable from a resource; a resource without the value is a bug in the plan. */
+  const bindFrom = (step: GcloudStep, resource: unknown): void => {
+    if (step.bind === undefined) return;
+    const v = valueAt(resource, step.bind.path);
+    if (typeof v !== 'string' || v === '') {
+      throw new StreamjoinError(
+        'internal',
+        `step "${step.title}": expected a string at ${step.bind.path} of the resource (for \${${step.bind.variable}}), but got: ${JSON.stringify(v)}`,
+      );
+    }
+    vars[step.bind.variable] = v;
+  };
+
   const gcloudStep = async (step: GcloudStep): Promise<StepReport> => {
-    const argv = substitute(step.argv, vars);
     if (step.check === undefined) {
-      await apply(step, argv);
+      await apply(step, substitute(step.argv, vars));
       return { id: step.id, title: step.title, outcome: 'ran' };
     }
-    const check = await runCheck(step, substitute(step.check.argv, vars));
-    const unmet = check.found ? unmetExpectations(check.doc, substitute(step.check.expect, vars)) : [];
+    const checkArgv = substitute(step.check.argv, vars);
+    const resources = selectResources(step.check, await runCheck(step, checkArgv));
+    const found = resources.length > 0;
+    const expect = substitute(step.check.expect, vars);
+    const unmet = found ? unmetExpectations(resources[0], expect) : [];
     if (step.action === 'remove') {
-      if (check.found && unmet.length > 0 && step.keepUnless !== undefined)
+      if (found && unmet.length > 0 && step.keepUnless !== undefined)
         return { id: step.id, title: step.title, outcome: 'kept', detail: step.keepUnless };
-      if (!check.found || unmet.length > 0) return { id: step.id, title: step.title, outcome: 'absent' };
-      await apply(step, argv);
-      return { id: step.id, title: step.title, outcome: 'deleted' };
+      if (!found || unmet.length > 0) return { id: step.id, title: step.title, outcome: 'absent' };
+      // A listed resource found by its label may be there more than once (a deploy interrupted
+      // between a create and its check): every one goes.
+      const each = step.check.select === undefined ? resources.slice(0, 1) : resources;
+      for (const r of each) {
+        bindFrom(step, r);
+        await apply(step, substitute(step.argv, vars));
+      }
+      return {
+        id: step.id,
+        title: step.title,
+        outcome: 'deleted',
+        ...(each.length > 1 ? { detail: `${each.length} of them` } : {}),
+      };
     }
-    if (!check.found) {
-      await apply(step, argv);
+    if (!found) {
+      await apply(step, substitute(step.argv, vars));
       for (const after of step.afterCreate ?? []) await apply(step, substitute(after, vars));
+      if (step.bind !== undefined) {
+        const fresh = selectResources(step.check, await runCheck(step, checkArgv));
+        if (fresh.length === 0) {
+          throw new StreamjoinError(
+            'unavailable',
+            `step "${step.title}": created, but ${formatCommand(checkArgv)} does not show it yet; run the deploy again`,
+          );
+        }
+        bindFrom(step, fresh[0]);
+      }
       return { id: step.id, title: step.title, outcome: 'created' };
     }
+    bindFrom(step, resources[0]);
     if (unmet.length === 0) return { id: step.id, title: step.title, outcome: 'unchanged' };
     const detail = `differs: ${unmet.map(describeExpectation).join('; ')}`;
     if (step.update !== undefined && 'manual' in step.update) {

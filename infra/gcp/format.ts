@@ -25,7 +25,18 @@ const RETRY_WORDS: Record<RetryPolicy, string> = {
 /** One argument as a POSIX shell word. `${VAR}` stays expandable (double quotes). */
 export function shellQuote(arg: string): string {
   if (arg !== '' && SAFE.test(arg)) return arg;
-  if (/\$\{[A-Z_][A-Z0-9_]*\}/.test(arg)) return `"${arg.replace(/(["\\`])/g, '\\$1')}"`;
+  if (/\$\{[A-Z_][A-Z0-9_]*\}/.test(arg)) {
+    // A multi-line value (a JSON body): single-quoted text with each variable in double quotes, so it
+    // reads as written and still expands.
+    if (arg.includes('\n')) {
+      return arg
+        .split(/(\$\{[A-Z_][A-Z0-9_]*\})/)
+        .filter((part) => part !== '')
+        .map((part) => (part.startsWith('${') ? `"${part}"` : `'${part.replace(/'/g, `'\\''`)}'`))
+        .join('');
+    }
+    return `"${arg.replace(/(["\\`])/g, '\\$1')}"`;
+  }
   return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
@@ -65,6 +76,14 @@ function formatStep(step: Step, n: number, total: number): string {
     case 'gcloud': {
       if (step.check !== undefined) {
         lines.push(`${I}check:`, formatCommand(step.check.argv, `${I}  `));
+        if (step.check.select !== undefined) {
+          lines.push(
+            `${I}the resource: the listed element whose ${step.check.select.path} = ${JSON.stringify(step.check.select.value)}${step.action === 'remove' ? ' (each one)' : ''}`,
+          );
+        }
+        if (step.bind !== undefined) {
+          lines.push(`${I}sets ${ref(step.bind.variable)} = its ${step.bind.path}`);
+        }
         if (step.action === 'ensure') {
           for (const e of step.check.expect) lines.push(`${I}done when: ${describeExpectation(e)}`);
         } else {

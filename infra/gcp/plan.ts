@@ -16,6 +16,8 @@ import {
   type RoleContext,
 } from './functions-plan.ts';
 import { type FirestoreIndexes, withCollectionPrefix } from './indexes.ts';
+import { alertSettings, DASHBOARD_NAME, METRICS } from './monitoring.ts';
+import { monitoringDeploySteps, monitoringDestroySteps } from './monitoring-plan.ts';
 import { type DeploySettings, settingPairProblems } from './settings.ts';
 
 export type Argv = readonly string[];
@@ -24,6 +26,12 @@ export type Argv = readonly string[];
 export interface Check {
   readonly argv: Argv;
   readonly expect: readonly Expectation[];
+  /**
+   * The command lists resources (a JSON array); the step's resource is the element whose value at
+   * `path` is `value` (a label the deploy set: the resource's id is the server's). No such element:
+   * missing. The expectations apply to that element.
+   */
+  readonly select?: { readonly path: string; readonly value: string };
 }
 
 /**
@@ -55,6 +63,12 @@ export interface GcloudStep {
   /** `remove` only: the resource is kept, for this reason, when it is there but fails the check. */
   readonly keepUnless?: string;
   readonly retry?: RetryPolicy;
+  /**
+   * Sets `${variable}` to the value at `path` of the checked resource (after creating it, from a
+   * fresh check), for the update command, the removal and later steps. A `remove` step with a
+   * `select` check runs its command once per matching element.
+   */
+  readonly bind?: { readonly variable: string; readonly path: string };
 }
 
 /** Runs a read-only command and binds its trimmed output to `${variable}` for later steps. */
@@ -170,6 +184,8 @@ export interface PlanDeployOptions {
   readonly settings: DeploySettings;
   /** The ignore file that limits the upload, relative to the repository root. */
   readonly ignoreFile?: string;
+  /** `--alert-email`: the alert policies notify this address (an e-mail notification channel). */
+  readonly alertEmail?: string | undefined;
 }
 
 export interface PlanDestroyOptions {
@@ -214,6 +230,7 @@ export const REQUIRED_APIS = [
   'iam.googleapis.com',
   'cloudresourcemanager.googleapis.com',
   'firebaserules.googleapis.com',
+  'monitoring.googleapis.com',
 ] as const;
 
 /** Collections the pipeline writes (shared/firestore/client.ts), removed by `destroy --delete-data`. */
@@ -1210,6 +1227,8 @@ export function planDeploy(config: Config, o: PlanDeployOptions): Plan {
     });
   }
 
+  steps.push(...monitoringDeploySteps({ project, alerts: alertSettings(config), alertEmail: o.alertEmail }));
+
   const joined = tablePath(config, config.joinedTable);
   const unmatched = tablePath(config, config.unmatchedTable);
   return {
@@ -1248,6 +1267,10 @@ export function planDeploy(config: Config, o: PlanDeployOptions): Plan {
         `projects/${project}/locations/${region}/repositories/${REPOSITORY} (cleanup policy: 5 newest per function)`,
       ],
       ['logs', `gcloud functions logs read --region=${region} ${p} --limit=50`],
+      [
+        'monitoring',
+        `dashboard "${DASHBOARD_NAME}" (https://console.cloud.google.com/monitoring/dashboards?project=${project}), ${METRICS.length} log-based metrics streamjoin_*, alert policies "streamjoin: …" ${o.alertEmail === undefined ? '(no notification channel: incidents show in the console; deploy with --alert-email to be e-mailed)' : `e-mailed to ${o.alertEmail}`}`,
+      ],
     ],
   };
 }
@@ -1367,6 +1390,7 @@ export function planDestroy(config: Config, o: PlanDestroyOptions): Plan {
       }),
     );
   }
+  steps.push(...monitoringDestroySteps(project, alertSettings(config)));
   if (o.deleteData) {
     steps.push(
       gcloud({

@@ -133,11 +133,15 @@ async function compactTable(
   let skippedBatches = 0;
   let addedFiles = 0;
   let snapshotId: string | undefined;
+  // For the commit's log line (metrics): rows committed and the age of the oldest batch committed.
+  let committedRows = 0;
+  let oldestClaimMs: number | undefined;
   if (!staged.empty) {
     const batches = staged.docs
       .map((d) => ({
         batchId: d.get('batchId') as string,
         files: ((d.get('files') as SerializedStats[]) ?? []).map(deserializeStats),
+        claimedAtMs: (d.get('createdAt') as Timestamp | undefined)?.toMillis(),
       }))
       .sort((a, b) => (a.batchId < b.batchId ? -1 : 1));
     const withFiles = batches.filter((b) => b.files.length > 0);
@@ -157,6 +161,13 @@ async function compactTable(
       addedFiles = r.addedFiles;
       snapshotId = r.snapshotId?.toString();
       done = [...done, ...r.committedBatchIds, ...r.skippedBatchIds];
+      const committed = new Set(r.committedBatchIds);
+      for (const b of withFiles) {
+        if (!committed.has(b.batchId)) continue;
+        committedRows += b.files.reduce((n, f) => n + f.recordCount, 0);
+        if (b.claimedAtMs !== undefined)
+          oldestClaimMs = Math.min(oldestClaimMs ?? b.claimedAtMs, b.claimedAtMs);
+      }
     }
     faultPoint('compact.after-commit');
     for (let i = 0; i < done.length; i += 400) {
@@ -173,8 +184,19 @@ async function compactTable(
       await wb.commit();
       deps.counter.writes += Math.min(400, done.length - i);
     }
+    const at = (deps.now ?? Date.now)();
     deps.log.info(
-      { table: kind, committedBatches, skippedBatches, addedFiles, snapshotId },
+      {
+        table: kind,
+        committedBatches,
+        skippedBatches,
+        addedFiles,
+        snapshotId,
+        rows: committedRows,
+        // The commit's own duration, and how long its oldest batch waited since its claim.
+        ms: at - now,
+        ...(oldestClaimMs === undefined ? {} : { lagMs: Math.max(0, at - oldestClaimMs) }),
+      },
       'committed staged batches',
     );
   }

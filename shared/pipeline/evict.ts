@@ -27,6 +27,11 @@ export interface EvictResult {
   /** True when the last round hit its limit (the budget ran out with a backlog left): call again. */
   readonly more: boolean;
   readonly rounds: number;
+  /**
+   * How far past its window (deadline + allowed lateness) the oldest due state was when this call
+   * found it, in ms (0 when none was due): the eviction lag.
+   */
+  readonly lagMs: number;
 }
 
 export type EvictDeps = Pick<IngestDeps, 'db' | 'collections' | 'counter' | 'log' | 'now'> & {
@@ -53,16 +58,18 @@ export async function evictExpired(deps: EvictDeps): Promise<EvictResult> {
   const counters = zeroCounters();
   let expired = 0;
   let rounds = 0;
+  let lagMs = 0;
   let more: boolean;
   do {
     const r = await evictRound(deps);
     rounds++;
     expired += r.expired;
+    lagMs = Math.max(lagMs, r.lagMs);
     addCounters(counters, r.counters);
     more = r.more;
   } while (more && elapsed() - started < deps.config.evictTimeBudgetMs);
-  if (expired > 0) deps.log.info({ expired, counters, more, rounds }, 'evicted expired states');
-  return { expired, counters, more, rounds };
+  if (expired > 0) deps.log.info({ expired, counters, more, rounds, lagMs }, 'evicted expired states');
+  return { expired, counters, more, rounds, lagMs };
 }
 
 /** One bounded round: up to evictBatchSize states, spread over the deadline shards. */
@@ -76,6 +83,7 @@ export async function evictRound(deps: EvictDeps): Promise<Omit<EvictResult, 'ro
   const counters = zeroCounters();
   let expired = 0;
   let more = false;
+  let lagMs = 0;
   await settleAll(
     Array.from({ length: shards }, async (_, shard) => {
       const snap = await deps.collections.states
@@ -88,6 +96,9 @@ export async function evictRound(deps: EvictDeps): Promise<Omit<EvictResult, 'ro
       deps.counter.reads += Math.max(1, snap.size);
       if (snap.size === perShard) more = true;
       if (snap.empty) return;
+      // Ordered by deadline: the shard's first state is its oldest due one.
+      const oldest = (snap.docs[0]!.get('deadline') as Timestamp).toMillis();
+      lagMs = Math.max(lagMs, watermark - oldest);
       if (deps.pause !== undefined) await deps.pause('evict.after-query', shard);
       const shardCounters = new Map<string, JoinCounters>();
       const items = new Map<string, TransitionFn<JoinState>>();
@@ -112,5 +123,5 @@ export async function evictRound(deps: EvictDeps): Promise<Omit<EvictResult, 'ro
       for (const c of shardCounters.values()) addCounters(counters, c);
     }),
   );
-  return { expired, counters, more };
+  return { expired, counters, more, lagMs };
 }

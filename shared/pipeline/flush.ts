@@ -452,6 +452,7 @@ export class Flusher {
   }
 
   private async finish(held: Held): Promise<StagedBatch | 'lost'> {
+    const started = this.now();
     const b = held.batch;
     let files: DataFileStats[];
     let rowCount: number;
@@ -497,7 +498,7 @@ export class Flusher {
       return 'lost';
     }
     this.d.log.info(
-      { batchId: b.batchId, table: b.table, rows: rowCount, files: files.length },
+      { batchId: b.batchId, table: b.table, rows: rowCount, files: files.length, ms: this.now() - started },
       'batch staged',
     );
     return { batchId: b.batchId, table: b.table, files, rowCount };

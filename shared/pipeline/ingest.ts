@@ -526,6 +526,8 @@ export async function ingestObject(
         via,
         outcome,
         landedAt: new Date(obj.landedAtMs).toISOString(),
+        // From landing to now: the ingest lag (log-based metric streamjoin_ingest_lag).
+        lagMs: Math.max(0, now() - obj.landedAtMs),
         records,
         rejected,
         emitted,

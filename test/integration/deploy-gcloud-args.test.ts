@@ -11,6 +11,8 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { substitute } from '../../infra/gcp/execute.ts';
 import { formatCommand } from '../../infra/gcp/format.ts';
+import { alertSpecs, DEFAULT_REJECTS_PER_HOUR } from '../../infra/gcp/monitoring.ts';
+import { policyVariable } from '../../infra/gcp/monitoring-plan.ts';
 import { type Argv, type Plan, planDeploy, planDestroy } from '../../infra/gcp/plan.ts';
 import { loadDeploySettings } from '../../infra/gcp/settings.ts';
 import { loadConfig } from '../../shared/config.ts';
@@ -23,6 +25,15 @@ const FAKE_VARIABLES = {
   GCS_SERVICE_AGENT: 'service-123456789012@gs-project-accounts.iam.gserviceaccount.com',
   TICK_URL: 'https://tick-123456789012.europe-west1.run.app',
   COMPACT_URL: 'https://compact-123456789012.europe-west1.run.app',
+  ALERT_CHANNEL: 'projects/sample-project/notificationChannels/1234567890',
+  DASHBOARD: 'projects/123456789012/dashboards/0b5d8a3c-1f2e-4c6d-9a7b-123456789abc',
+  ...Object.fromEntries(
+    alertSpecs({
+      tickIntervalMs: 60_000,
+      compactIntervalMs: 300_000,
+      rejectsPerHour: DEFAULT_REJECTS_PER_HOUR,
+    }).map((a) => [policyVariable(a.id), 'projects/sample-project/alertPolicies/9876543210']),
+  ),
 };
 /** gcloud's answer once parsing succeeded and it needs an account: `ERROR: (gcloud.group.command) You do not ...`. */
 const AUTH_FAILURE = /ERROR: \(([\w.-]+)\) You do not currently have an active account selected/;
@@ -52,7 +63,11 @@ function shape(argv: Argv): string {
       .replace(/^(ingest|tick|compact|streamjoin-functions)$/, 'FUNCTION')
       .replace(/^--condition=(?!None$).*/, '--condition=CONDITION')
       .replace(/^--collection-group=.*/, '--collection-group=GROUP')
-      .replace(/^--field-config=.*/, '--field-config=FIELD'),
+      .replace(/^--field-config=.*/, '--field-config=FIELD')
+      // Log-based metrics: one name and one config file of each kind; alert policies: one JSON body.
+      .replace(/^streamjoin_[a-z0-9_]+$/, 'METRIC')
+      .replace(/^--config-from-file=infra\/gcp\/monitoring\/metrics\/.*/, '--config-from-file=METRIC_FILE')
+      .replace(/^--policy=[\s\S]*/, '--policy=POLICY'),
   );
   // `firestore indexes fields describe|update NAME`: the field name is a plain word.
   const i = words.findIndex((w, k) => w === 'fields' && words[k - 1] === 'indexes');
@@ -137,7 +152,8 @@ test('every gcloud command line of the plans passes the installed gcloud parser 
         STREAMJOIN_FIRESTORE_DATABASE: 'streamjoin-db',
         STREAMJOIN_ORDERS_PREFIX: 'in,orders/',
       }),
-      await sampleDeployOptions(),
+      // … and the alerts' e-mail channel.
+      { ...(await sampleDeployOptions()), alertEmail: 'ops@example.com' },
     ),
     planDestroy(config, { project: 'sample-project', region: 'europe-west1', deleteData: true, settings }),
   ];

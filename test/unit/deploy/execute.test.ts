@@ -276,7 +276,7 @@ test('drift is repaired with the step update command, and only the drifted steps
   assert.equal(cloud.mutations.length, 3);
 });
 
-test('a changed setting redeploys the functions and updates the scheduler job, nothing else', async () => {
+test('a changed setting redeploys the functions and updates the scheduler job and the alert on its interval, nothing else', async () => {
   const cloud = new FakeCloud();
   await deploy(cloud);
   cloud.mutations = [];
@@ -288,8 +288,19 @@ test('a changed setting redeploys the functions and updates the scheduler job, n
       'gcloud functions deploy tick',
       'gcloud functions deploy compact',
       'scheduler update projects/sample-project/locations/europe-west1/jobs/streamjoin-compact',
+      // "no commit for 3 compact intervals": its window follows the interval, updated in place.
+      'gcloud alpha monitoring policies',
     ],
   );
+  assert.match(
+    cloud.mutations.at(-1)!,
+    /^gcloud alpha monitoring policies update projects\/sample-project\/alertPolicies\/\d+ /,
+  );
+  const noCommit = [...cloud.alertPolicies.values()].find(
+    (p) => (p['userLabels'] as Record<string, string>)['streamjoin-alert'] === 'no-commit',
+  )!;
+  assert.match(JSON.stringify(noCommit), /\[1800s\]/);
+  assert.equal(cloud.alertPolicies.size, 7, 'updated in place, not created again');
   assert.equal(cloud.functions.get('ingest')!.env['STREAMJOIN_ORDER_TIMEOUT'], '30m');
 });
 

@@ -3,6 +3,7 @@
 // on stderr for a missing resource, a 403 for a bucket another project owns. Lets a test run a deploy
 // twice and count what changed. What the real gcloud sends and answers is proven separately against
 // a loopback stand-in of the APIs (test/integration/deploy-gcloud-*.test.ts).
+import { readFileSync } from 'node:fs';
 import type { CommandResult, RulesApi, SchedulerApi } from '../../../infra/gcp/execute.ts';
 import type { Argv, SchedulerJob } from '../../../infra/gcp/plan.ts';
 
@@ -57,6 +58,15 @@ export class FakeCloud {
     }
   >();
   jobs = new Map<string, Record<string, unknown>>();
+  /** Log-based metrics by name (the LogMetric as the API returns it). */
+  logMetrics = new Map<string, Record<string, unknown>>();
+  /** Monitoring resources by their server-assigned name. */
+  alertPolicies = new Map<string, Record<string, unknown>>();
+  channels = new Map<string, Record<string, unknown>>();
+  dashboards = new Map<string, Record<string, unknown>>();
+  private nextId = 1000;
+  /** Where `--config-from-file` paths are read from (the deploy runs at the repository root). */
+  root = new URL('../../../', import.meta.url).pathname;
   rulesets = new Map<string, { name: string; content: string }[]>();
   releases = new Map<string, string>();
   /** Every command that was not a read. */
@@ -354,6 +364,95 @@ export class FakeCloud {
         triggerRegion: this.flag(argv, 'trigger-location'),
         policy: old?.policy ?? { bindings: [] },
       });
+      return this.ok();
+    }
+    if (cmd.startsWith('logging metrics')) {
+      const name = at(4);
+      const m = this.logMetrics.get(name);
+      if (cmd.startsWith('logging metrics describe'))
+        return m === undefined ? this.notFound('metric') : this.ok(m);
+      if (cmd.startsWith('logging metrics delete')) {
+        if (m === undefined) return this.notFound('metric');
+        this.logMetrics.delete(name);
+        return this.ok();
+      }
+      const config = JSON.parse(readFileSync(`${this.root}${this.flag(argv, 'config-from-file')}`, 'utf8'));
+      if (cmd.startsWith('logging metrics create')) {
+        if (m !== undefined) return { exitCode: 1, stdout: '', stderr: 'ERROR: ALREADY_EXISTS: metric' };
+        this.logMetrics.set(name, { name, ...config, version: 'V2' });
+        return this.ok();
+      }
+      if (m === undefined) return this.notFound('metric');
+      this.logMetrics.set(name, { ...m, ...config });
+      return this.ok();
+    }
+    if (cmd.startsWith('alpha monitoring policies')) {
+      const verb = at(4);
+      if (verb === 'list') return this.ok([...this.alertPolicies.values()]);
+      if (verb === 'create') {
+        const name = `projects/sample-project/alertPolicies/${this.nextId++}`;
+        this.alertPolicies.set(name, { ...JSON.parse(this.flag(argv, 'policy')!), name });
+        return this.ok();
+      }
+      if (!this.alertPolicies.has(at(5))) return this.notFound('alert policy');
+      if (verb === 'update')
+        this.alertPolicies.set(at(5), { ...JSON.parse(this.flag(argv, 'policy')!), name: at(5) });
+      if (verb === 'delete') this.alertPolicies.delete(at(5));
+      return this.ok();
+    }
+    if (cmd.startsWith('beta monitoring channels')) {
+      const verb = at(4);
+      if (verb === 'list') return this.ok([...this.channels.values()]);
+      const kv = (flag: string) =>
+        Object.fromEntries(
+          (this.flag(argv, flag) ?? '')
+            .split(',')
+            .filter((x) => x !== '')
+            .map((x) => x.split('=')),
+        );
+      if (verb === 'create') {
+        const name = `projects/sample-project/notificationChannels/${this.nextId++}`;
+        this.channels.set(name, {
+          name,
+          type: this.flag(argv, 'type'),
+          displayName: this.flag(argv, 'display-name'),
+          labels: kv('channel-labels'),
+          userLabels: kv('user-labels'),
+          enabled: true,
+        });
+        return this.ok();
+      }
+      const c = this.channels.get(at(5));
+      if (c === undefined) return this.notFound('channel');
+      if (verb === 'update') {
+        c['labels'] = { ...(c['labels'] as object), ...kv('update-channel-labels') };
+        c['displayName'] = this.flag(argv, 'display-name') ?? c['displayName'];
+      }
+      if (verb === 'delete') {
+        const used = [...this.alertPolicies.values()].some((p) =>
+          ((p['notificationChannels'] as string[] | undefined) ?? []).includes(at(5)),
+        );
+        if (used) return { exitCode: 1, stdout: '', stderr: 'ERROR: FAILED_PRECONDITION: channel in use' };
+        this.channels.delete(at(5));
+      }
+      return this.ok();
+    }
+    if (cmd.startsWith('monitoring dashboards')) {
+      const verb = at(3);
+      if (verb === 'list') return this.ok([...this.dashboards.values()]);
+      const config = () =>
+        JSON.parse(readFileSync(`${this.root}${this.flag(argv, 'config-from-file')}`, 'utf8')) as Record<
+          string,
+          unknown
+        >;
+      if (verb === 'create') {
+        const name = `projects/${FAKE_PROJECT_NUMBER}/dashboards/${this.nextId++}`;
+        this.dashboards.set(name, { ...config(), name, etag: 'e1' });
+        return this.ok();
+      }
+      if (!this.dashboards.has(at(4))) return this.notFound('dashboard');
+      if (verb === 'update') this.dashboards.set(at(4), { ...config(), name: at(4), etag: 'e2' });
+      if (verb === 'delete') this.dashboards.delete(at(4));
       return this.ok();
     }
     if (cmd.startsWith('functions delete')) {
