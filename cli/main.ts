@@ -182,6 +182,10 @@ const deploy = program
   .requiredOption('--project <id>', 'Google Cloud project id')
   .requiredOption('--region <region>', 'region of the functions and buckets, e.g. europe-west1')
   .option(
+    '--alert-email <address>',
+    'e-mail the alerts (no commit, ingest failing, flush failing, eviction lag, rejects, reconciliation) to this address',
+  )
+  .option(
     '--dry-run',
     'print every gcloud command and Scheduler request body, and run the read-only pre-flight checks; change nothing',
   )
@@ -194,20 +198,24 @@ examples(
   'streamjoin deploy --project my-project --region europe-west1 --dry-run',
   'streamjoin deploy --project my-project --region europe-west1',
   'streamjoin deploy --project my-project --region europe-west1 --dry-run --spec specs/orders-payments.json',
+  'streamjoin deploy --project my-project --region europe-west1 --alert-email oncall@example.com',
 );
 deploy.action(
-  act(async (o: { project: string; region: string; dryRun?: boolean; spec?: string }) => {
-    if (o.dryRun !== true) await requireGcloudAccount(`deploy to project ${o.project}`);
-    const { runDeploy } = await import('../infra/gcp/deploy.ts');
-    const r = await runDeploy({
-      project: o.project,
-      region: o.region,
-      dryRun: o.dryRun === true,
-      ...(o.spec === undefined ? {} : { env: { ...process.env, [SETTINGS.spec.env]: o.spec } }),
-    });
-    // A dry run whose pre-flight found a problem (a taken bucket name) fails, as the deploy would.
-    if (r.preflight.some((f) => f.level === 'error')) process.exitCode = 1;
-  }),
+  act(
+    async (o: { project: string; region: string; dryRun?: boolean; spec?: string; alertEmail?: string }) => {
+      if (o.dryRun !== true) await requireGcloudAccount(`deploy to project ${o.project}`);
+      const { runDeploy } = await import('../infra/gcp/deploy.ts');
+      const r = await runDeploy({
+        project: o.project,
+        region: o.region,
+        dryRun: o.dryRun === true,
+        ...(o.spec === undefined ? {} : { env: { ...process.env, [SETTINGS.spec.env]: o.spec } }),
+        alertEmail: o.alertEmail,
+      });
+      // A dry run whose pre-flight found a problem (a taken bucket name) fails, as the deploy would.
+      if (r.preflight.some((f) => f.level === 'error')) process.exitCode = 1;
+    },
+  ),
 );
 
 const destroy = program

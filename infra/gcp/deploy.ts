@@ -39,6 +39,8 @@ export interface RunOptions {
   readonly runner?: CommandRunner;
   readonly scheduler?: SchedulerApi;
   readonly rules?: RulesApi;
+  /** `deploy --alert-email`: the alert policies notify this address. */
+  readonly alertEmail?: string | undefined;
   /** Stand-in endpoints (tests). */
   readonly schedulerEndpoint?: string;
   readonly rulesEndpoint?: string;
@@ -207,6 +209,7 @@ export async function prepareDeploy(o: RunOptions): Promise<Plan> {
     rules: { name: 'firestore.rules', content: rulesText },
     sourceHash,
     settings,
+    alertEmail: o.alertEmail,
   });
 }
 

@@ -329,7 +329,7 @@ export function alertSpecs(s: AlertSettings): AlertSpec[] {
       severity: 'CRITICAL',
       query: `(${sum(`increase(${promSeries('streamjoin_rows_flushed', 'count')}[${range(commitWindow)}])`)} > 0) unless (${sum(`increase(${promSeries('streamjoin_commits', 'count')}[${range(commitWindow)}])`)} > 0)`,
       forMs: 0,
-      doc: `Batches were staged in the last ${minutes(commitWindow)} (3 × STREAMJOIN_COMPACT_INTERVAL) but no commit reached a table: the rows wait in staged batches. Look at the compact function's logs (\`gcloud functions logs read compact\`), its scheduler job (\`gcloud scheduler jobs describe streamjoin-compact\`), and for ALERT lines (a table another engine changed). \`streamjoin status --project P\` shows the staged batches and the last commit per table.`,
+      doc: `Batches were staged in the last ${minutes(commitWindow)} (3 × STREAMJOIN_COMPACT_INTERVAL) but no commit reached a table: the rows wait in staged batches. Look at the compact function's logs (\`gcloud functions logs read compact --region=REGION\`), its scheduler job (\`gcloud scheduler jobs describe streamjoin-compact --location=REGION\`), and for ALERT lines (a table another engine changed). \`streamjoin status --project P\` shows the staged batches and the last commit per table.`,
     },
     {
       id: 'ingest-failures',
@@ -337,7 +337,7 @@ export function alertSpecs(s: AlertSettings): AlertSpec[] {
       severity: 'ERROR',
       query: `${sum(`increase(${promSeries('streamjoin_ingest_failures')}[5m])`)} > 0`,
       forMs: 15 * 60_000,
-      doc: 'Ingest attempts have failed in every 5 min for 15 min; Eventarc keeps redelivering the events (for up to 24 h), so nothing is lost yet. `retryable=false` failures need an operator (permissions, a bug): read `gcloud functions logs read ingest --min-log-level=error`.',
+      doc: 'Ingest attempts have failed in every 5 min for 15 min; Eventarc keeps redelivering the events (for up to 24 h), so nothing is lost yet. `retryable=false` failures need an operator (permissions, a bug): read `gcloud functions logs read ingest --region=REGION --min-log-level=error`.',
     },
     {
       id: 'flush-failures',
