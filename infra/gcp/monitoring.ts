@@ -225,6 +225,53 @@ export function logFilter(s: LogSelector): string {
   return parts.join(' AND ');
 }
 
+const SEVERITIES = [
+  'DEFAULT',
+  'DEBUG',
+  'INFO',
+  'NOTICE',
+  'WARNING',
+  'ERROR',
+  'CRITICAL',
+  'ALERT',
+  'EMERGENCY',
+];
+
+function fieldAt(doc: unknown, path: string): unknown {
+  let cur = doc;
+  for (const key of path.split('.')) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
+}
+
+/**
+ * Whether a line as the functions print it (pino JSON: `severity` beside the payload, which Cloud
+ * Logging lifts into the entry) is one `logFilter(s)` selects: the same conditions, for tests that
+ * read the lines of a real run.
+ */
+export function selectorMatches(s: LogSelector, line: Readonly<Record<string, unknown>>): boolean {
+  if (line['component'] !== 'streamjoin') return false;
+  if (s.messages !== undefined && s.messages.length > 0 && !s.messages.includes(line['message'] as string))
+    return false;
+  const severity = SEVERITIES.indexOf(String(line['severity'] ?? 'DEFAULT'));
+  if (s.minSeverity !== undefined && severity < SEVERITIES.indexOf(s.minSeverity)) return false;
+  if (s.severity !== undefined && line['severity'] !== s.severity) return false;
+  for (const [field, value] of Object.entries(s.equals ?? {}))
+    if (fieldAt(line, field) !== value) return false;
+  if (s.positive !== undefined) {
+    const v = fieldAt(line, s.positive);
+    if (typeof v !== 'number' || !(v > 0)) return false;
+  }
+  return true;
+}
+
+/** The value a distribution metric extracts from a line (undefined for a counter or a missing field). */
+export function extractedValue(m: MetricSpec, line: Readonly<Record<string, unknown>>): unknown {
+  return m.value === undefined ? undefined : fieldAt(line, m.value.field);
+}
+
 /** The LogMetric resource (Cloud Logging API v2) of a metric, without its name (gcloud gives it). */
 export function logMetricConfig(m: MetricSpec): Record<string, unknown> {
   const labels = (m.labels ?? []).map((l) => ({

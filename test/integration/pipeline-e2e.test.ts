@@ -3,10 +3,11 @@
 // duplicate event delivery; and the plumbing on its own: a handler failure (500) is retried by the
 // GCS server until it succeeds.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { extractedValue, METRICS, selectorMatches } from '../../infra/gcp/monitoring.ts';
 import { freeLocalPorts } from '../../infra/local/ports.ts';
 import { readStack, stackDown, stackUp } from '../../infra/local/stack.ts';
 import { formatIcebergCheck } from '../../infra/ops/check-iceberg.ts';
@@ -41,6 +42,8 @@ describe('the whole pipeline on the local stack', () => {
       eventsPerFile: 7,
       gzip: true,
       drainTimeoutMs: 120_000,
+      // The functions' info lines are what the log-based metrics read (npm test silences logs).
+      env: { LOG_LEVEL: 'info' },
       log: () => {},
     });
     assert.equal(
@@ -59,6 +62,60 @@ describe('the whole pipeline on the local stack', () => {
     assert.ok(r.rejects > 0, 'malformed records were quarantined');
     assert.ok(r.duplicatesSent > 0, 'events were delivered twice');
     assert.equal(readStack(dataDir), undefined, 'the stack was stopped');
+
+    // The log-based metrics the deploy creates (infra/gcp/monitoring.ts) read the lines this run's
+    // functions printed: each selects lines, and a distribution finds its value as a number.
+    const lines: Record<string, unknown>[] = [];
+    for (const f of await readdir(path.join(dataDir, 'logs'))) {
+      for (const l of (await readFile(path.join(dataDir, 'logs', f), 'utf8')).split('\n')) {
+        if (!l.startsWith('{')) continue;
+        try {
+          lines.push(JSON.parse(l) as Record<string, unknown>);
+        } catch {
+          // not a log line
+        }
+      }
+    }
+    const expected = [
+      'streamjoin_records_ingested',
+      'streamjoin_records_rejected',
+      'streamjoin_ingest_lag',
+      'streamjoin_ingest_duration',
+      'streamjoin_rows_joined',
+      'streamjoin_rows_order_timeout',
+      'streamjoin_rows_payment_orphan',
+      'streamjoin_rows_flushed',
+      'streamjoin_flush_duration',
+      'streamjoin_commits',
+      'streamjoin_commit_duration',
+      'streamjoin_commit_lag',
+      'streamjoin_eviction_lag',
+      'streamjoin_tick_duration',
+      'streamjoin_compact_duration',
+    ];
+    for (const m of METRICS) {
+      const hits = lines.filter((l) => selectorMatches(m.select, l));
+      if (expected.includes(m.name)) assert.ok(hits.length > 0, `${m.name}: no line of the run matches it`);
+      for (const l of hits) {
+        if (m.value !== undefined) {
+          const v = extractedValue(m, l);
+          assert.ok(
+            typeof v === 'number' && v >= 0,
+            `${m.name}: ${m.value.field} of ${JSON.stringify(l).slice(0, 300)}`,
+          );
+        }
+        for (const label of m.labels ?? []) {
+          if (!label.from.startsWith('jsonPayload.')) continue;
+          assert.notEqual(l[label.from.slice(12)], undefined, `${m.name}: label ${label.key} missing`);
+        }
+      }
+    }
+    const ingested = lines
+      .filter((l) =>
+        selectorMatches(METRICS.find((m) => m.name === 'streamjoin_records_ingested')!.select, l),
+      )
+      .reduce((n, l) => n + (l['records'] as number), 0);
+    assert.ok(ingested >= r.truth.rows.length, `events ingested per the metric: ${ingested}`);
   });
 
   it('a failing handler (500) is retried by the GCS server until the event is ingested', async () => {

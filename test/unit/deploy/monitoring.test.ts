@@ -20,6 +20,7 @@ import {
   metricConfigFile,
   promSeries,
   ROW_REASONS,
+  selectorMatches,
 } from '../../../infra/gcp/monitoring.ts';
 import { ROOT } from './sample.ts';
 
@@ -410,4 +411,25 @@ test('promSeries refuses a counter read as a distribution and the reverse', () =
     promSeries('streamjoin_commits', 'count'),
     'logging_googleapis_com:user_streamjoin_commits_count{monitored_resource="cloud_run_revision"}',
   );
+});
+
+test('selectorMatches reads a printed line as the filter reads the entry', () => {
+  const line = (extra: Record<string, unknown>) => ({ component: 'streamjoin', severity: 'INFO', ...extra });
+  const cases: [Parameters<typeof selectorMatches>[0], Record<string, unknown>, boolean][] = [
+    [{ messages: ['ingested'] }, line({ message: 'ingested' }), true],
+    [{ messages: ['ingested'] }, line({ message: 'ingested late' }), false],
+    [{ messages: ['ingested'] }, { message: 'ingested', severity: 'INFO' }, false], // not ours
+    [{ messages: ['a', 'b'] }, line({ message: 'b' }), true],
+    [{ minSeverity: 'ERROR' }, line({ severity: 'ERROR' }), true],
+    [{ minSeverity: 'ERROR' }, line({ severity: 'ALERT' }), true],
+    [{ minSeverity: 'ERROR' }, line({ severity: 'WARNING' }), false],
+    [{ severity: 'WARNING' }, line({ severity: 'ERROR' }), false],
+    [{ equals: { via: 'reconcile' } }, line({ via: 'reconcile' }), true],
+    [{ equals: { via: 'reconcile' } }, line({ via: 'replay' }), false],
+    [{ positive: 'counters.joined' }, line({ counters: { joined: 2 } }), true],
+    [{ positive: 'counters.joined' }, line({ counters: { joined: 0 } }), false],
+    [{ positive: 'counters.joined' }, line({}), false],
+  ];
+  for (const [s, l, want] of cases)
+    assert.equal(selectorMatches(s, l), want, `${JSON.stringify(s)} on ${JSON.stringify(l)}`);
 });
