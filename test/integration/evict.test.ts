@@ -65,6 +65,21 @@ describe('evict: rounds within the time budget', () => {
     assert.equal(r.expired, 60, 'every due state in one tick');
     assert.ok(r.rounds >= 4, `rounds of at most 16 (got ${r.rounds})`);
     assert.equal(r.more, false);
+    // The eviction lag (logged for the metric streamjoin_eviction_lag): how far past deadline +
+    // lateness the oldest due state was; nothing due, no lag.
+    assert.equal(r.lagMs, 1);
+    h.clock += 5000;
+    assert.equal((await evictExpired(deps())).lagMs, 0);
+  });
+
+  it('the eviction lag is that of the oldest due state, over every shard and round', async () => {
+    const early = await waitingOrders('L', 5);
+    h.clock += 90_000;
+    await waitingOrders('M', 20);
+    h.clock = early + h.config.allowedLatenessMs + 90_000 + 7; // the later orders are 7 ms past, the early 90 s
+    const r = await evictExpired(deps({ config: { evictBatchSize: 4 } }));
+    assert.equal(r.expired, 25);
+    assert.equal(r.lagMs, 90_007);
   });
 
   it('stops after the round in which the budget ran out, and says more is left', async () => {
