@@ -190,22 +190,33 @@ async function assertParsed(
   assert.deepEqual(bad, [], `gcloud rejected these lines (expected an auth failure):\n${bad.join('\n')}`);
 }
 
-// Two tests, so that on a loaded machine neither runs into the per-test timeout.
-test('every gcloud command line of the plans passes the installed gcloud parser and stops at auth', async (t) => {
-  const commands = (await planLines()).filter((a) => !isMonitoring(a));
-  assert.ok(
-    commands.length >= 40,
-    `expected the plans to hold at least 40 distinct gcloud lines, got ${commands.length}`,
-  );
-  await assertParsed(t, commands);
-});
+// Two tests, so that on a loaded machine neither runs into the per-test timeout; each gcloud start
+// costs about 0.6 CPU-seconds, which is minutes of wall time when others load the machine (63 lines
+// took 400 s at load 45; about a minute on two idle cores), hence their own generous timeout.
+const SLOW = { timeout: 20 * 60_000 };
+test(
+  'every gcloud command line of the plans passes the installed gcloud parser and stops at auth',
+  SLOW,
+  async (t) => {
+    const commands = (await planLines()).filter((a) => !isMonitoring(a));
+    assert.ok(
+      commands.length >= 40,
+      `expected the plans to hold at least 40 distinct gcloud lines, got ${commands.length}`,
+    );
+    await assertParsed(t, commands);
+  },
+);
 
-test('every monitoring line of the plans (metrics, alert policies, channel, dashboard) passes the parser', async (t) => {
-  const commands = (await planLines()).filter(isMonitoring);
-  // describe/create/update/delete of a metric; list/create/update/delete of a policy, a channel, a dashboard.
-  assert.equal(commands.length, 16, commands.map((a) => a.slice(0, 5).join(' ')).join('\n'));
-  await assertParsed(t, commands);
-});
+test(
+  'every monitoring line of the plans (metrics, alert policies, channel, dashboard) passes the parser',
+  SLOW,
+  async (t) => {
+    const commands = (await planLines()).filter(isMonitoring);
+    // describe/create/update/delete of a metric; list/create/update/delete of a policy, a channel, a dashboard.
+    assert.equal(commands.length, 16, commands.map((a) => a.slice(0, 5).join(' ')).join('\n'));
+    await assertParsed(t, commands);
+  },
+);
 
 test('the parser check itself catches a bad flag', async () => {
   const r = await runGcloud([
