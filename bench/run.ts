@@ -1,6 +1,6 @@
-// `npm run bench [-- --quick] [--only ingest,evict,parquet,iceberg,e2e,memory,ingest-memory,flush,compaction,compaction-10m] [--memory-full] [--out FILE]`:
+// `npm run bench [-- --quick] [--only ingest,evict,reconcile,parquet,iceberg,e2e,memory,ingest-memory,flush,compaction,compaction-10m] [--memory-full] [--out FILE]`:
 // every benchmark of issue 8 in one run on this machine — ingest throughput vs the emulator's raw
-// throughput, Firestore operations and cost per joined pair, Parquet vs pyarrow, Iceberg commit latency
+// throughput, Firestore operations and cost per joined pair, reconciliation cost, Parquet vs pyarrow, Iceberg commit latency
 // with history, end-to-end latency and the highest sustained rate on the local stack, peak RSS of ingest
 // and compaction. Prints a table (with each figure's conditions) and writes bench/results.json. A
 // benchmark is not a test: a missed goal never fails the run; only a benchmark that could not run does.
@@ -19,11 +19,13 @@ import { runIngestBench } from './ingest.ts';
 import { runIngestMemoryBench } from './ingest-memory.ts';
 import { runMemoryBench } from './memory.ts';
 import { runParquetBench } from './parquet.ts';
+import { runReconcileBench } from './reconcile.ts';
 import { type BenchFigure, machineInfo, round, withConditions } from './support.ts';
 
 const SECTIONS = [
   'ingest',
   'evict',
+  'reconcile',
   'parquet',
   'iceberg',
   'e2e',
@@ -109,7 +111,8 @@ try {
     only.includes('memory') ||
     only.includes('ingest-memory') ||
     only.includes('compaction') ||
-    only.includes('compaction-10m')
+    only.includes('compaction-10m') ||
+    only.includes('reconcile')
   ) {
     emulator = await startFirestoreEmulator({
       port: await freePort(),
@@ -123,6 +126,10 @@ try {
   await section(
     'evict',
     async () => (await runEvictBench({ emulatorHost: emulator!.host, quick, log })).figures,
+  );
+  await section(
+    'reconcile',
+    async () => (await runReconcileBench({ emulatorHost: emulator!.host, quick, log })).figures,
   );
   await section('parquet', async () => {
     const rows = quick ? 200_000 : 1_000_000;

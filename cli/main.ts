@@ -10,6 +10,7 @@ import { examples } from './options.ts';
 import { table } from './output.ts';
 import { addSpecFlag, specEnv } from './spec-flag.ts';
 import { registerStatusCommand } from './status.ts';
+import { registerReconcileCommands } from './reconcile-commands.ts';
 import { dataDirFlag, noteDataDirGiven, requireGcloudAccount } from './target.ts';
 
 // Anything that escapes a command (a library's stray rejection) is still one message, trace on --debug.
@@ -40,6 +41,7 @@ export const SETTING_FLAGS = {
   '--compact-every <duration>': 'compactIntervalMs',
   '--warehouse <uri>': 'warehouse',
   '--duplicate-delivery <p>': 'duplicateDelivery',
+  '--drop-delivery <p>': 'dropDelivery',
   '--input-bucket <name>': 'inputBucket',
   '--project <id>': 'projectId',
 } as const satisfies Record<string, keyof typeof SETTINGS>;
@@ -173,6 +175,7 @@ localStatus.action(
 
 registerOpsCommands(program);
 registerStatusCommand(program);
+registerReconcileCommands(program);
 
 const deploy = program
   .command('deploy')

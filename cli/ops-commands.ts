@@ -1,4 +1,5 @@
-// CLI commands that operate the pipeline: produce, upload, drain, verify, rejects, table, demo.
+// CLI commands that operate the pipeline: produce, upload, drain, verify, rejects, table, demo
+// (reconcile and replay: reconcile-commands.ts).
 // They act on the local stack running from --data-dir, or on a Google Cloud project named explicitly
 // (--project, or GOOGLE_CLOUD_PROJECT), never silently on a real project (cli/target.ts). What a
 // stopped local stack leaves (its tables, its saved rejects) stays readable.
@@ -44,7 +45,7 @@ import { addSpecFlag, specEnv } from './spec-flag.ts';
 import { describeTable, formatTableSummary } from './table-summary.ts';
 import { dataDirFlag, projectOption, resolveTarget, type Target } from './target.ts';
 
-const dataDirOption = () =>
+export const dataDirOption = () =>
   new Option('--data-dir <dir>', 'local stack data folder (its settings are used when it runs)').default(
     '.streamjoin',
   );

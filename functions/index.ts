@@ -4,6 +4,7 @@ import { describeError } from '../shared/errors.ts';
 import { compactHandler } from './compact.ts';
 import { ingestHandler } from './ingest.ts';
 import { FUNCTION_NAMES } from './names.ts';
+import { reconcileHandler } from './reconcile.ts';
 import { getConfig } from './runtime.ts';
 import { tickHandler } from './tick.ts';
 
@@ -19,3 +20,4 @@ try {
 ff.cloudEvent(FUNCTION_NAMES.ingest, ingestHandler);
 ff.http(FUNCTION_NAMES.tick, tickHandler);
 ff.http(FUNCTION_NAMES.compact, compactHandler);
+ff.http(FUNCTION_NAMES.reconcile, reconcileHandler);

@@ -5,7 +5,7 @@ import { isRetryable } from '../shared/errors.ts';
 import { OpCounter } from '../shared/firestore/op-counter.ts';
 import { type InputObject, ingestObject } from '../shared/pipeline/ingest.ts';
 import { ingestMemoryCost, MemoryBudget, withAdmission } from '../shared/pipeline/ingest-admission.ts';
-import { readStreamOf } from '../shared/storage/gcs-store.ts';
+import { openInputObject } from '../shared/storage/input-objects.ts';
 import { getRuntime, getStorage } from './runtime.ts';
 
 /** One memory budget per instance: requests are admitted by what their object costs, not by count. */
@@ -53,14 +53,13 @@ export async function ingestHandler(event: CloudEvent<StorageObjectData>): Promi
   const decoded = decodeStorageEvent(event);
   const storage = getStorage();
   const log = rt.log.child({ eventId: event.id });
-  const obj = decoded;
   budget ??= new MemoryBudget(rt.config.ingestMemoryBudget);
   try {
     // The event's time is the generation's landing time; an event without it has it looked up.
     const landedAtMs = decoded.landedAtMs ?? (await landingTimeOf(storage, decoded));
     await withAdmission(
       budget,
-      ingestMemoryCost(obj, rt.config),
+      ingestMemoryCost(decoded, rt.config),
       rt.config.ingestTimeBudgetMs,
       (ingestTimeBudgetMs) =>
         ingestObject(
@@ -70,8 +69,7 @@ export async function ingestHandler(event: CloudEvent<StorageObjectData>): Promi
             counter: new OpCounter(),
             config: { ...rt.config, ingestTimeBudgetMs },
             log,
-            openObject: (o) =>
-              readStreamOf(storage.bucket(o.bucket).file(o.name, { generation: Number(o.generation) })),
+            openObject: (o) => openInputObject(storage, o),
           },
           { ...decoded, landedAtMs },
         ),
@@ -81,7 +79,7 @@ export async function ingestHandler(event: CloudEvent<StorageObjectData>): Promi
     // heal by themselves; a permanent one (permissions, a bug) needs an operator — the retries keep
     // the event until it is fixed. Bad input never gets here: it is quarantined.
     log.error(
-      { err, retryable: isRetryable(err), object: `${obj.bucket}/${obj.name}#${obj.generation}` },
+      { err, retryable: isRetryable(err), object: `${decoded.bucket}/${decoded.name}#${decoded.generation}` },
       'ingest failed; the event will be redelivered',
     );
     throw err;

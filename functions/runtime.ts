@@ -46,3 +46,17 @@ export function getStorage(): Storage {
   storage ??= createStorageClient({ projectId: config.projectId, emulatorHost: config.storageEmulatorHost });
   return storage;
 }
+
+let inputReads: Storage | undefined;
+
+/** A client for reading input objects without the client's own retries (reconcile: a failed read is an
+ *  ingest failure the next run retries; see shared/storage/input-objects.ts openInputObject). */
+export function getInputReads(): Storage {
+  const { config } = getRuntime();
+  inputReads ??= createStorageClient({
+    projectId: config.projectId,
+    emulatorHost: config.storageEmulatorHost,
+    autoRetry: false,
+  });
+  return inputReads;
+}

@@ -89,6 +89,19 @@ const oneOf =
     if (!(values as readonly string[]).includes(raw)) throw new BadValue();
     return raw as T;
   };
+/** "YYYY_MM_DD"-like folder pattern (each of YYYY, MM, DD at most once), or "none" → "". */
+const dayFolder: Parser<string> = (raw) => {
+  if (raw === 'none') return '';
+  if (!/^(YYYY|MM|DD|[A-Za-z0-9_.=/-])+$/.test(raw) || !raw.includes('YYYY')) throw new BadValue();
+  if (
+    raw.startsWith('/') ||
+    raw.endsWith('/') ||
+    raw.split('/').some((seg) => seg === '' || seg === '.' || seg === '..')
+  )
+    throw new BadValue();
+  for (const t of ['YYYY', 'MM', 'DD']) if (raw.split(t).length > 2) throw new BadValue();
+  return raw;
+};
 const prefix: Parser<string> = (raw) => {
   if (raw === '' || raw.startsWith('/')) throw new BadValue();
   return raw.endsWith('/') ? raw : `${raw}/`;
@@ -213,6 +226,34 @@ export const SETTINGS = {
     'a duration ≥ 100ms',
     duration(100),
     'How often the scheduler calls compact.',
+  ),
+  reconcileIntervalMs: setting(
+    'STREAMJOIN_RECONCILE_INTERVAL',
+    '1h',
+    'a duration ≥ 100ms',
+    duration(100),
+    'How often the scheduler calls reconcile (ingests objects whose finalize event never came).',
+  ),
+  reconcileGraceMs: setting(
+    'STREAMJOIN_RECONCILE_GRACE',
+    '15m',
+    'a duration such as 15m, 10s (0 is allowed)',
+    duration(0),
+    'Reconciliation leaves alone objects that landed less than this ago (their event may still be on its way).',
+  ),
+  reconcileDays: setting(
+    'STREAMJOIN_RECONCILE_DAYS',
+    '2',
+    'an integer in [1, 366]',
+    int(1, 366),
+    'Reconciliation lists the day folders of the last N days (UTC, today included) under both prefixes.',
+  ),
+  reconcileDayFolder: setting(
+    'STREAMJOIN_RECONCILE_DAY_FOLDER',
+    'YYYY_MM_DD',
+    'a folder pattern of YYYY, MM, DD and [A-Za-z0-9_.=/-] (such as YYYY_MM_DD or dt=YYYY-MM-DD), or "none"',
+    dayFolder,
+    'The day folders under each prefix (the producer writes stream/orders/YYYY_MM_DD/…); "none" lists the whole prefixes.',
   ),
   evictBatchSize: setting(
     'STREAMJOIN_EVICT_BATCH',
@@ -377,6 +418,14 @@ export const SETTINGS = {
     'a probability in [0, 1]',
     prob,
     'Local GCS server: deliver each event twice with this probability.',
+    false,
+  ),
+  dropDelivery: setting(
+    'STREAMJOIN_DROP_DELIVERY',
+    '0',
+    'a probability in [0, 1]',
+    prob,
+    'Local GCS server: never deliver an event, with this probability (as Eventarc after its retry window).',
     false,
   ),
   logLevel: setting('LOG_LEVEL', 'info', LOG_LEVELS.join(' | '), oneOf(LOG_LEVELS), 'Log level.'),

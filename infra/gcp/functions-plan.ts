@@ -121,6 +121,25 @@ const ROLES: Readonly<Record<FunctionName, (c: RoleContext) => FunctionRole>> = 
       },
     ],
   }),
+  reconcile: (c) => ({
+    name: FUNCTION_NAMES.reconcile,
+    trigger: {
+      kind: 'schedule',
+      intervalMs: c.config.reconcileIntervalMs,
+      intervalSetting: SETTINGS.reconcileIntervalMs.env,
+      does: 'ingest input objects whose finalize event never came',
+    },
+    // objectViewer: list and read the input files (get + list), nothing else; the ledger, and the join
+    // state of what it ingests, in the pipeline's database.
+    grants: [
+      stateAccess(c, 'reads the ledger and ingests objects it lacks'),
+      {
+        on: { kind: 'bucket', bucket: c.inputBucket },
+        role: 'roles/storage.objectViewer',
+        why: 'reconcile lists and reads input files',
+      },
+    ],
+  }),
 };
 
 /** Every deployed function, in deploy order. */

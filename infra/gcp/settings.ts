@@ -192,6 +192,19 @@ export const FUNCTION_DEFAULTS: Readonly<
     },
     maxTimeout: HTTP_MAX_TIMEOUT_S,
   },
+  // reconcile lists the input folders and ingests what its event never brought, 8 objects at a time
+  // (each as ingest would: the ingest memory budget's worth of working set per object at most).
+  reconcile: {
+    defaults: {
+      memory: '1Gi',
+      cpu: '1',
+      timeoutSeconds: '540s',
+      concurrency: '1',
+      maxInstances: '1',
+      minInstances: '0',
+    },
+    maxTimeout: HTTP_MAX_TIMEOUT_S,
+  },
 };
 
 const FUNCTIONS = Object.values(FUNCTION_NAMES) as FunctionName[];

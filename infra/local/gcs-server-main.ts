@@ -1,6 +1,6 @@
 // Standalone entry for the local GCS server:
 //   npx node infra/local/gcs-server-main.ts --port 9199 --data-dir DIR [--sink bucket=url ...]
-//     [--bucket name ...] [--duplicate-delivery P] [--shuffle-delay-ms N] [--fail-probability P]
+//     [--bucket name ...] [--duplicate-delivery P] [--drop-delivery P] [--shuffle-delay-ms N] [--fail-probability P]
 //     [--retry-base-ms N] [--retry-max-ms N] [--max-concurrent-deliveries N] [--log-level L]
 // Runs until SIGINT/SIGTERM, then closes cleanly (pending deliveries stay on disk for the next start).
 import { parseArgs } from 'node:util';
@@ -45,6 +45,7 @@ const { values } = parseArgs({
     bucket: { type: 'string', multiple: true, default: [] },
     'project-id': { type: 'string' },
     'duplicate-delivery': { type: 'string' },
+    'drop-delivery': { type: 'string' },
     'shuffle-delay-ms': { type: 'string' },
     'fail-probability': { type: 'string' },
     'retry-base-ms': { type: 'string' },
@@ -65,6 +66,7 @@ if (logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(logLev
 const numeric: Array<[string, keyof GcsServerOptions]> = [
   ['port', 'port'],
   ['duplicate-delivery', 'duplicateProbability'],
+  ['drop-delivery', 'dropProbability'],
   ['shuffle-delay-ms', 'shuffleDelayMs'],
   ['fail-probability', 'failProbability'],
   ['retry-base-ms', 'retryBaseMs'],

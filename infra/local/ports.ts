@@ -10,7 +10,7 @@ export interface LocalPorts {
   readonly host: string;
   readonly firestore: number;
   readonly storage: number;
-  /** Base port: ingest, tick and compact listen on base, base+1, base+2. */
+  /** Base port: ingest, tick, compact and reconcile listen on base, base+1, base+2, base+3. */
   readonly functions: number;
 }
 
@@ -35,12 +35,12 @@ export function readLocalPorts(file = path.join(REPO_ROOT, 'firebase.json')): Lo
 }
 
 /** Free loopback ports for a private stack (tests, bench, chaos: never the firebase.json ones, which a
- *  developer's stack or a demo may be using). The functions need three consecutive ports. */
+ *  developer's stack or a demo may be using). The functions need four consecutive ports. */
 export async function freeLocalPorts(): Promise<LocalPorts> {
   const host = '127.0.0.1';
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = 20_000 + Math.floor(Math.random() * 20_000);
-    const busy = await Promise.all([0, 1, 2].map((i) => portInUse(base + i, host)));
+    const busy = await Promise.all([0, 1, 2, 3].map((i) => portInUse(base + i, host)));
     if (busy.every((b) => !b)) {
       const firestore = await freePort();
       let storage = await freePort();
@@ -48,5 +48,5 @@ export async function freeLocalPorts(): Promise<LocalPorts> {
       return { host, firestore, storage, functions: base };
     }
   }
-  throw new Error('found no 3 consecutive free ports on 127.0.0.1 for the functions');
+  throw new Error('found no 4 consecutive free ports on 127.0.0.1 for the functions');
 }

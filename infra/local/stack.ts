@@ -32,7 +32,14 @@ export interface StackRecord {
   /** Environment every pipeline process gets (settings + emulator hosts). */
   readonly env: Record<string, string>;
   readonly services: ServiceRecord[];
-  readonly urls: { firestore: string; storage: string; ingest: string; tick: string; compact: string };
+  readonly urls: {
+    firestore: string;
+    storage: string;
+    ingest: string;
+    tick: string;
+    compact: string;
+    reconcile: string;
+  };
   /** Every instance of each scheduled function (the first is `urls[name]`), when there are several. */
   readonly instances?: Record<string, string[]>;
 }
@@ -105,6 +112,7 @@ export function localEnv(
     STREAMJOIN_WAREHOUSE: `file://${path.resolve(dataDir, 'warehouse')}/`,
     STREAMJOIN_TICK_INTERVAL: '1s',
     STREAMJOIN_COMPACT_INTERVAL: '2s',
+    STREAMJOIN_RECONCILE_INTERVAL: '1m',
     ...settingsFromEnvironment(processEnv),
     ...overrides,
     FIRESTORE_EMULATOR_HOST: `${ports.host}:${ports.firestore}`,
@@ -138,6 +146,7 @@ export async function stackUp(options: UpOptions): Promise<StackRecord> {
     ['ingest', ports.functions],
     ['tick', ports.functions + 1],
     ['compact', ports.functions + 2],
+    ['reconcile', ports.functions + 3],
   ] as const) {
     if (await portInUse(port, ports.host)) {
       throw new Error(
@@ -164,6 +173,7 @@ export async function stackUp(options: UpOptions): Promise<StackRecord> {
       ingest: `http://${ports.host}:${ports.functions}/`,
       tick: `http://${ports.host}:${ports.functions + 1}/`,
       compact: `http://${ports.host}:${ports.functions + 2}/`,
+      reconcile: `http://${ports.host}:${ports.functions + 3}/`,
     },
     ...(instances === undefined ? {} : { instances }),
   });
@@ -192,12 +202,13 @@ export async function stackUp(options: UpOptions): Promise<StackRecord> {
       [FUNCTION_NAMES.ingest, FUNCTION_NAMES.ingest, ports.functions],
       [FUNCTION_NAMES.tick, FUNCTION_NAMES.tick, ports.functions + 1],
       [FUNCTION_NAMES.compact, FUNCTION_NAMES.compact, ports.functions + 2],
+      [FUNCTION_NAMES.reconcile, FUNCTION_NAMES.reconcile, ports.functions + 3],
     ];
     for (const target of [FUNCTION_NAMES.tick, FUNCTION_NAMES.compact] as const) {
       const extra = options.extraInstances?.[target] ?? 0;
       for (let i = 0; i < extra; i++) fns.push([`${target}-${i + 2}`, target, await freePort()]);
     }
-    if (fns.length > 3) {
+    if (fns.length > 4) {
       const byTarget: Record<string, string[]> = {};
       for (const [, target, port] of fns) {
         byTarget[target] = [...(byTarget[target] ?? []), `http://${ports.host}:${port}/`];
@@ -240,6 +251,7 @@ export async function stackUp(options: UpOptions): Promise<StackRecord> {
       `--data-dir=${path.join(dataDir, 'gcs')}`,
       `--sink=${config.inputBucket}=${urls.ingest}`,
       `--duplicate-delivery=${config.duplicateDelivery}`,
+      `--drop-delivery=${config.dropDelivery}`,
       // Like the platform's function timeout above the ingest budget (540 s vs 480 s): an attempt
       // stops at its budget before the delivery gives up on it, never running beside its retry.
       `--delivery-timeout-ms=${config.ingestTimeBudgetMs + 30_000}`,
@@ -265,6 +277,7 @@ export async function stackUp(options: UpOptions): Promise<StackRecord> {
         path.join(REPO_ROOT, 'infra/local/scheduler-main.ts'),
         `--job=tick=${(instances?.['tick'] ?? [urls.tick]).join(',')}@${config.tickIntervalMs}`,
         `--job=compact=${(instances?.['compact'] ?? [urls.compact]).join(',')}@${config.compactIntervalMs}`,
+        `--job=reconcile=${urls.reconcile}@${config.reconcileIntervalMs}`,
       ],
       { env, logFile: schedLog, detached: true, cwd: REPO_ROOT },
     );
@@ -308,6 +321,8 @@ export async function restartFunction(
     timeoutMs?: number;
     /** This process's own environment from now on (replaces the recorded one; e.g. a fault point). */
     env?: Record<string, string>;
+    /** Stay down this long first (an outage). */
+    downMs?: number;
   } = {},
 ): Promise<ServiceRecord> {
   const dir = path.resolve(dataDir);
@@ -336,6 +351,7 @@ export async function restartFunction(
       timeoutMs: 10_000,
     },
   );
+  if (options.downMs !== undefined) await new Promise((r) => setTimeout(r, options.downMs));
   const own = options.env ?? svc.env;
   const p = spawnFunction(target, url.hostname, port, { ...rec.env, ...own }, svc.logFile);
   const { env: _recorded, ...rest } = svc;

@@ -70,6 +70,8 @@ export interface DemoResult {
   readonly firestore: { reads: number; writes: number; deletes: number };
   /** Valid events the join ignored as duplicates (duplicate files and duplicate deliveries). */
   readonly duplicatesIgnored: number;
+  /** Events ingested after the window they landed in was closed (0 when nothing was late). */
+  readonly ingestedLate: number;
   readonly uploadedFiles: number;
   readonly snapshots: Record<string, number>;
   readonly dataFiles: Record<string, number>;
@@ -88,9 +90,11 @@ function percentile(sorted: number[], p: number): number {
 export function sumFunctionLogs(logFiles: readonly string[]): {
   firestore: { reads: number; writes: number; deletes: number };
   duplicatesIgnored: number;
+  ingestedLate: number;
 } {
   const firestore = { reads: 0, writes: 0, deletes: 0 };
   let duplicatesIgnored = 0;
+  let ingestedLate = 0;
   for (const f of logFiles) {
     if (!existsSync(f)) continue;
     for (const line of readFileSync(f, 'utf8').split('\n')) {
@@ -98,7 +102,7 @@ export function sumFunctionLogs(logFiles: readonly string[]): {
       try {
         const j = JSON.parse(line) as {
           firestore?: { reads: number; writes: number; deletes: number };
-          counters?: { duplicateOrders?: number; duplicatePayments?: number };
+          counters?: { duplicateOrders?: number; duplicatePayments?: number; ingestedLate?: number };
           message?: string;
         };
         if (j.firestore === undefined || !['ingested', 'tick done', 'compact done'].includes(j.message ?? ''))
@@ -107,12 +111,13 @@ export function sumFunctionLogs(logFiles: readonly string[]): {
         firestore.writes += j.firestore.writes;
         firestore.deletes += j.firestore.deletes;
         duplicatesIgnored += (j.counters?.duplicateOrders ?? 0) + (j.counters?.duplicatePayments ?? 0);
+        ingestedLate += j.counters?.ingestedLate ?? 0;
       } catch {
         // not one of ours
       }
     }
   }
-  return { firestore, duplicatesIgnored };
+  return { firestore, duplicatesIgnored, ingestedLate };
 }
 
 /** When each order's joined row was first committed (the snapshot that first made it visible). */
@@ -296,6 +301,7 @@ export function formatDemoSummary(r: DemoResult, dataDir: string): string {
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,
     `  records rejected            ${r.rejects} (kept in ${path.join(dataDir, 'rejects.jsonl')}; list them: \`npx streamjoin rejects --data-dir ${dataDir}\`)`,
+    `  ingested late               ${r.ingestedLate} events (landed in a window already closed; time is landing time)`,
     `  duplicates ignored          ${r.duplicatesIgnored} events (from ${r.truth.duplicates} records in duplicate files and ${r.duplicatesSent} duplicate event deliveries)`,
     `  snapshots / data files      joined ${r.snapshots['joined']} / ${r.dataFiles['joined']}, unmatched ${r.snapshots['unmatched']} / ${r.dataFiles['unmatched']}`,
     `  Firestore operations        ${r.firestore.reads} reads, ${r.firestore.writes} writes, ${r.firestore.deletes} deletes = ${(ops / Math.max(1, events)).toFixed(2)} per event`,

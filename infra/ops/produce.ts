@@ -58,6 +58,10 @@ export interface ProduceOptions {
   readonly paymentsPrefix: string;
   /** Time base for names and field values (epoch ms). */
   readonly startMs: number;
+  /** Duplicate files are uploaded in the late phase, after the originals were decided (by default right
+   *  after them: two objects with the same records landing moments apart, whichever is ingested first
+   *  counts — see README, Time, limits). */
+  readonly duplicatesLate?: boolean;
 }
 
 export interface WorkloadFile {
@@ -231,7 +235,12 @@ export function planWorkload(o: ProduceOptions): { files: WorkloadFile[]; truth:
     const bad = evs.filter((e) => e.bad === true).length;
     if (bad > 0) rejects[name] = bad;
     else if (rnd() < o.faults.duplicateFile) {
-      files.push({ name: `${base}_dup${ext}${gz}`, body, phase, completes: [] });
+      files.push({
+        name: `${base}_dup${ext}${gz}`,
+        body,
+        phase: o.duplicatesLate === true ? 'late' : phase,
+        completes: [],
+      });
       duplicates += evs.length;
     }
   };

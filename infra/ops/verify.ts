@@ -78,9 +78,56 @@ export function compareWithTruth(
   };
 }
 
-/** A table row as a truth row, with its processing time (joined_at or emitted_at) in epoch ms. */
+/** A table row as a truth row, with its time column (joined_at or emitted_at) in epoch ms. */
 export interface TableRow extends TruthRow {
   readonly atMs: number;
+}
+
+/** Rows whose subject is the order; payment_late and payment_extra carry the order only as context. */
+const ORDER_SUBJECT = new Set(['joined', 'order_timeout', 'order_late']);
+
+/**
+ * Every valid event ends in exactly one row, whatever its reason (for events recovered late, whose rows
+ * may legitimately differ from the no-delay truth): per order_id, the order in one order row, each payment
+ * in one row with its own amount, the order's amount wherever it appears, and no order_id the workload
+ * never produced. Returns one problem per order_id that breaks it.
+ */
+export function eachEventOnce(truth: GroundTruth, actual: readonly TruthRow[]): string[] {
+  const byOrder = <T extends TruthRow>(rows: readonly T[]) => {
+    const m = new Map<string, T[]>();
+    for (const r of rows) m.set(r.order_id, [...(m.get(r.order_id) ?? []), r]);
+    return m;
+  };
+  const want = byOrder(truth.rows);
+  const got = byOrder(actual);
+  const problems: string[] = [];
+  for (const id of new Set([...want.keys(), ...got.keys()])) {
+    const w = want.get(id) ?? [];
+    const g = got.get(id) ?? [];
+    const p: string[] = [];
+    if (w.length === 0) p.push('rows for an order the workload never produced');
+    const hasOrder = w.some((r) => ORDER_SUBJECT.has(r.reason));
+    const orderRows = g.filter((r) => ORDER_SUBJECT.has(r.reason)).length;
+    if (orderRows !== (hasOrder ? 1 : 0)) p.push(`the order is in ${orderRows} order rows`);
+    const wantPayments = new Map(
+      w.flatMap((r) => (r.payment_id === null ? [] : [[r.payment_id, r.payment_amount]])),
+    );
+    // An order_late row carries the orphaned payment as context: that payment's own row is payment_orphan.
+    const gotPayments = g.flatMap((r) =>
+      r.payment_id === null || r.reason === 'order_late' ? [] : [r.payment_id],
+    );
+    if (gotPayments.length !== wantPayments.size || new Set(gotPayments).size !== gotPayments.length)
+      p.push(`payments ${JSON.stringify(gotPayments)}, expected ${JSON.stringify([...wantPayments.keys()])}`);
+    const orderAmount = w.find((r) => r.order_amount !== null)?.order_amount ?? null;
+    for (const r of g) {
+      if (r.payment_id !== null && wantPayments.get(r.payment_id) !== r.payment_amount)
+        p.push(`${r.reason} row has payment ${r.payment_id} = ${r.payment_amount}`);
+      if (r.order_amount !== null && r.order_amount !== orderAmount)
+        p.push(`${r.reason} row has order amount ${r.order_amount}, expected ${orderAmount}`);
+    }
+    if (p.length > 0) problems.push(`${id}: ${p.join('; ')}`);
+  }
+  return problems;
 }
 
 /** Reads both tables (current snapshots) as truth rows. */
@@ -129,4 +176,29 @@ export function formatVerify(r: VerifyResult, limit = 20): string {
   section('unexpected rows', r.unexpected);
   section('reject mismatches', r.rejectProblems);
   return lines.join('\n');
+}
+
+/** Every row of both tables with every column (timestamps in epoch µs as strings), each as canonical JSON,
+ *  sorted: two runs gave the same tables iff these are equal. */
+export async function readAllColumns(
+  store: ObjectStore,
+  locations: { joined: string; unmatched: string },
+): Promise<{ joined: string[]; unmatched: string[] }> {
+  const out = { joined: [] as string[], unmatched: [] as string[] };
+  for (const kind of ['joined', 'unmatched'] as const) {
+    let table: Awaited<ReturnType<typeof loadTable>>;
+    try {
+      table = await loadTable(store, locations[kind]);
+    } catch {
+      continue; // not created: no rows
+    }
+    for await (const r of readRows(table)) {
+      const entries = Object.entries(r)
+        .map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v] as const)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      out[kind].push(JSON.stringify(entries));
+    }
+    out[kind].sort();
+  }
+  return out;
 }

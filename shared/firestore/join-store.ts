@@ -61,6 +61,9 @@ export interface AtomicOptions extends Pick<ApplyOptions, 'assumeAbsent'> {
   readonly guard: { readonly ref: DocumentReference; readonly data: DocumentData };
   /** Write the guard whether or not it exists (a forced re-run): never `guarded`. */
   readonly overwriteGuard?: boolean;
+  /** Whether an existing guard means the work is done (default: any existing guard does); one that is
+   *  not ends the attempt with `guard-unfinished`. */
+  readonly guardDone?: (data: DocumentData) => boolean;
   /** Further writes of the same commit (e.g. quarantine records), each staging exactly one write. */
   readonly extra?: ReadonlyArray<(batch: WriteBatch) => void>;
 }
@@ -70,7 +73,9 @@ export type AtomicResult =
   /** The guard already existed: someone made (or is making) these changes. Nothing was written. */
   | { readonly status: 'guarded'; readonly conflicts: number }
   /** The changes do not fit one commit: nothing was written; apply() them in parts instead. */
-  | { readonly status: 'too-big'; readonly writes: number };
+  | { readonly status: 'too-big'; readonly writes: number }
+  /** The guard exists but says the work is unfinished: nothing was written; apply() them in parts. */
+  | { readonly status: 'guard-unfinished' };
 
 /** What the stored document says beside the state: `deadline` as the tick queries it (epoch ms), or null. */
 export interface StoredIndex {
@@ -193,8 +198,12 @@ export class JoinStore<S> {
         // After a lost race, the guard is read too: it tells "done by someone else" from "re-plan".
         const read = await this.o.db.getAll(...refs, ...(attempt > 1 ? [options.guard.ref] : []));
         this.o.counter.reads += read.length;
-        if (attempt > 1 && read[refs.length]!.exists && options.overwriteGuard !== true)
-          return { status: 'guarded', conflicts: attempt - 1 };
+        const guard = attempt > 1 ? read[refs.length]! : undefined;
+        if (guard?.exists === true && options.overwriteGuard !== true) {
+          if (options.guardDone === undefined || options.guardDone(guard.data()!))
+            return { status: 'guarded', conflicts: attempt - 1 };
+          return { status: 'guard-unfinished' };
+        }
         snaps = read.slice(0, refs.length);
       }
       const batch = this.o.db.batch();

@@ -190,10 +190,13 @@ export async function ingestObject(
   let startAt = 0;
   /** Whether the ledger entry has been read (the multi-commit path reads it before its first commit). */
   let ledgerChecked = false;
+  /** An unfinished entry exists (a large file's progress, or a run that stopped): finished by a merge. */
+  let entryExists = false;
   if (tracked) {
     const p = await ledger.get();
     deps.counter.reads++;
     ledgerChecked = true;
+    entryExists = p.exists;
     if (!force && guardOn('ingest.ledger-create') && isFinished(p.data())) return alreadyDone();
     startAt = p.exists && !force ? ((p.get('next') as number | undefined) ?? 0) : 0;
   }
@@ -301,6 +304,7 @@ export async function ingestObject(
         const r = await store.applyAtomic(p.rounds[0] ?? new Map(), {
           assumeAbsent,
           guard: { ref: ledger, data: finalEntry() },
+          guardDone: isFinished,
           overwriteGuard: force,
           extra: rejectWrites(chunk.issues),
         });
@@ -317,13 +321,14 @@ export async function ingestObject(
           faultPoint('ingest.after-commit');
           return;
         }
-        // Too big for one commit: the multi-commit path below.
+        // Too big for one commit, or an unfinished entry is there: the multi-commit path below.
       }
     }
     if (!ledgerChecked) {
       ledgerChecked = true;
       const snap = await ledger.get();
       deps.counter.reads++;
+      entryExists = snap.exists;
       if (!force && guardOn('ingest.ledger-create') && isFinished(snap.data())) {
         foundDone = true;
         return;
@@ -499,7 +504,12 @@ export async function ingestObject(
     if (foundDone) return alreadyDone();
     if (!committedWhole) {
       // Every commit of the file is done: now, and only now, the ledger records it as finished.
-      await writeFinalEntry(deps, ledger, finalEntry(), tracked ? 'merge' : force ? 'set' : 'create');
+      await writeFinalEntry(
+        deps,
+        ledger,
+        finalEntry(),
+        force ? 'set' : tracked || entryExists ? 'merge' : 'create',
+      );
     }
     if (fileIssue !== undefined) rejected++;
     if (lateForWindowMs !== null) {

@@ -12,13 +12,16 @@ import { type ObjectInfo, type ObjectStore, parseUri, type WriteOptions } from '
 export function createStorageClient(options: {
   projectId: string;
   emulatorHost?: string | undefined;
+  /** Off: a failed request is the caller's to retry (see input-objects.ts openInputObject). */
+  autoRetry?: boolean;
 }): Storage {
   const emulator = options.emulatorHost ?? process.env['STORAGE_EMULATOR_HOST'];
+  const retry = options.autoRetry === false ? { retryOptions: { autoRetry: false } } : {};
   if (emulator !== undefined && emulator !== '') {
     const endpoint = emulator.startsWith('http') ? emulator : `http://${emulator}`;
-    return new Storage({ projectId: options.projectId, apiEndpoint: endpoint.replace(/\/$/, '') });
+    return new Storage({ projectId: options.projectId, apiEndpoint: endpoint.replace(/\/$/, ''), ...retry });
   }
-  return new Storage({ projectId: options.projectId });
+  return new Storage({ projectId: options.projectId, ...retry });
 }
 
 /**

@@ -153,6 +153,24 @@ const CASES: Record<string, Case[]> = {
     { args: ['--interval', 'often'], code: 1, message: BAD_FLAG('--interval', 'often') },
     { args: ['--window', '-1h'], code: 1, message: BAD_FLAG('--window', '-1h') },
   ],
+  reconcile: [
+    { args: [], code: 1, message: NO_STACK, fix: /streamjoin local up/ },
+    { args: ['--grace', '0s', '--dry-run', ...project], code: 1, message: NO_CREDENTIALS },
+    { args: ['--grace', 'soon'], code: 1, message: BAD_FLAG('--grace', 'soon') },
+    { args: ['--days', '0'], code: 1, message: BAD_FLAG('--days', '0') },
+  ],
+  replay: [
+    { args: ['--since', '2h'], code: 1, message: NO_STACK, fix: /--project P/ },
+    { args: ['--since', '2h', '--dry-run', ...project], code: 1, message: NO_CREDENTIALS },
+    { args: ['--since', 'yesterday'], code: 1, message: BAD_FLAG('--since', 'yesterday') },
+    { args: ['--since', '2h', '--concurrency', '0'], code: 1, message: BAD_FLAG('--concurrency', '0') },
+    {
+      args: ['--since', '1h', '--until', '2h'],
+      code: 1,
+      message: /--since must be before --until, but was .* ≥ /,
+    },
+    { args: [], code: 1, message: /required option '--since <time>' not specified/ },
+  ],
   'table show': [
     { args: [], code: 1, message: NO_STACK },
     { args: [...project, '--json'], code: 1, message: NO_CREDENTIALS },

@@ -572,6 +572,49 @@ describe('local GCS server: finalize events', () => {
     );
   });
 
+  it('drops a share of the events in drop-delivery mode (never delivered), and counts them', async (t) => {
+    const sink = await startSink(t);
+    const { storage, server } = await setup(t, { sinks: { bkt: [sink.url] }, dropProbability: 0.5 });
+    await storage.createBucket('bkt');
+    const names = Array.from({ length: 40 }, (_, i) => `d-${i}`);
+    for (const n of names) await storage.bucket('bkt').file(n).save(n, { resumable: false });
+    await waitFor('deliveries', () => server.stats().pending === 0);
+    const { dropped, delivered } = server.stats();
+    assert.ok(dropped > 0 && dropped < names.length, `dropped ${dropped} of ${names.length}`);
+    assert.equal(delivered + dropped, names.length);
+    assert.equal(sink.requests.length, delivered);
+  });
+
+  it('redelivers the current generation of every object under a prefix (POST /_admin/redeliver)', async (t) => {
+    const sink = await startSink(t);
+    const { storage, server } = await setup(t, { sinks: { bkt: [sink.url] } });
+    await storage.createBucket('bkt');
+    for (const n of ['a/1', 'a/2', 'b/1']) await storage.bucket('bkt').file(n).save(n, { resumable: false });
+    await waitFor('first deliveries', () => server.stats().delivered === 3);
+    const first = new Map(sink.requests.map((r) => [JSON.parse(r.body).name as string, JSON.parse(r.body)]));
+    const res = await fetch(`${server.url}/_admin/redeliver`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ bucket: 'bkt', prefix: 'a/' }),
+    });
+    assert.deepEqual(await res.json(), { events: 2 });
+    await waitFor('redeliveries', () => server.stats().delivered === 5);
+    const again = sink.requests.slice(3).map((r) => JSON.parse(r.body) as Record<string, unknown>);
+    assert.deepEqual(again.map((o) => o['name']).sort(), ['a/1', 'a/2']);
+    for (const o of again) {
+      // The same generation and landing time as when it was finalized, in a new event.
+      assert.equal(o['generation'], first.get(String(o['name']))['generation']);
+      assert.equal(o['timeCreated'], first.get(String(o['name']))['timeCreated']);
+    }
+    const bad = await fetch(`${server.url}/_admin/redeliver`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prefix: 'a/' }),
+    });
+    assert.equal(bad.status, 400);
+    assert.match(await bad.text(), /Expected \{\\"bucket\\"/);
+  });
+
   it('takes sinks and options at runtime through the admin endpoints', async (t) => {
     const sink = await startSink(t);
     const { storage, server } = await setup(t);

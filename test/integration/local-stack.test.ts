@@ -44,7 +44,7 @@ it('up starts every part, status shows them, down stops them all', async () => {
   });
   assert.deepEqual(
     rec.services.map((s) => s.name),
-    ['firestore', 'ingest', 'tick', 'compact', 'gcs', 'scheduler'],
+    ['firestore', 'ingest', 'tick', 'compact', 'reconcile', 'gcs', 'scheduler'],
   );
   assert.equal(rec.env['STREAMJOIN_ORDER_TIMEOUT'], '20s');
   assert.match(rec.env['STREAMJOIN_WAREHOUSE']!, /^file:\/\/.*\/warehouse\/$/);
@@ -67,7 +67,7 @@ it('up starts every part, status shows them, down stops them all', async () => {
 
   const down = await cli('local', 'down', '--data-dir', dataDir);
   assert.equal(down.status, 0, down.stderr);
-  assert.match(down.stdout, /stopped 6 services/);
+  assert.match(down.stdout, /stopped 7 services/);
   for (const s of rec.services) assert.equal(isAlive(s.pid), false, `${s.name} (pid ${s.pid}) stopped`);
   assert.equal(readStack(dataDir), undefined);
 

@@ -1,6 +1,7 @@
 // Eventarc-like delivery of `google.cloud.storage.object.v1.finalized` CloudEvents (binary mode) to sink
 // URLs: persisted before the upload is acknowledged, retried with capped exponential backoff until a 2xx,
-// deleted after it, resumed after a restart; optionally duplicated and shuffled, as Eventarc may do.
+// deleted after it, resumed after a restart; optionally duplicated, shuffled (a random delay before the
+// first attempt) and dropped (never delivered, as Eventarc drops an event after its retry window).
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import * as http from 'node:http';
@@ -14,6 +15,8 @@ export const FINALIZED_EVENT_TYPE = 'google.cloud.storage.object.v1.finalized';
 export interface DeliveryTuning {
   /** Probability that an event's first attempt is sent twice, concurrently. */
   duplicateProbability: number;
+  /** Probability that an event is never delivered at all (decided when it is enqueued). */
+  dropProbability: number;
   /** Each delivery waits a random 0..N ms before its first attempt, so deliveries reorder. */
   shuffleDelayMs: number;
   maxConcurrentDeliveries: number;
@@ -38,6 +41,8 @@ export interface DeliveryStats {
   duplicatesSent: number;
   /** Deliveries accepted (one per event and sink) since start, including those resumed from disk. */
   enqueued: number;
+  /** Events dropped by the drop-delivery mode (never delivered). */
+  dropped: number;
 }
 
 /** One event for one sink, as persisted under `<dataDir>/.queue/`. */
@@ -67,7 +72,7 @@ export class DeliveryQueue {
   private readonly dir: string;
   private readonly log: Logger;
   private tuning: DeliveryTuning;
-  private readonly counters = { delivered: 0, failedAttempts: 0, duplicatesSent: 0, enqueued: 0 };
+  private readonly counters = { delivered: 0, failedAttempts: 0, duplicatesSent: 0, enqueued: 0, dropped: 0 };
   private readonly tasks = new Set<Promise<void>>();
   private inFlight = 0;
   private sequence = 0;
@@ -129,6 +134,14 @@ export class DeliveryQueue {
   ): Promise<void> {
     if (sinks.length === 0) return;
     if (this.closed) throw new Error('delivery queue is closed');
+    if (this.tuning.dropProbability > 0 && Math.random() < this.tuning.dropProbability) {
+      this.counters.dropped += 1;
+      this.log.info(
+        { bucket: object.bucket, object: object.name, generation: object['generation'] },
+        'dropping the finalize event (drop-delivery mode): it will never be delivered',
+      );
+      return;
+    }
     const eventId = randomUUID();
     const deliveries: Delivery[] = sinks.map((sink, i) => {
       this.sequence += 1;

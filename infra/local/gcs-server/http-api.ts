@@ -187,6 +187,25 @@ export class GcsApi {
     this.ctx = ctx;
   }
 
+  /** Enqueues a finalize event for every current object under `prefix` (Eventarc-like redelivery). */
+  async redeliver(bucket: string, prefix: string): Promise<number> {
+    let events = 0;
+    let pageToken: string | undefined;
+    do {
+      const page = this.ctx.store.listObjects(bucket, {
+        prefix,
+        ...(pageToken === undefined ? {} : { pageToken }),
+      });
+      for (const o of page.items) {
+        await this.ctx.queue.enqueue(objectResource(o, this.ctx.baseUrl()), this.ctx.sinksFor(bucket));
+        events++;
+      }
+      pageToken = page.nextPageToken;
+    } while (pageToken !== undefined);
+    this.ctx.log.info({ bucket, prefix, events }, 'redelivering finalize events of existing objects');
+    return events;
+  }
+
   uploadsInProgress(): number {
     let n = 0;
     for (const s of this.sessions.values()) if (s.finalized === undefined) n += 1;

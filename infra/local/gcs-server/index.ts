@@ -60,6 +60,7 @@ export interface GcsServer {
 
 const DEFAULT_TUNING: DeliveryTuning = {
   duplicateProbability: 0,
+  dropProbability: 0,
   shuffleDelayMs: 0,
   maxConcurrentDeliveries: 16,
   retryBaseMs: 100,
@@ -199,6 +200,22 @@ export async function startGcsServer(options: GcsServerOptions): Promise<GcsServ
         throw new GcsHttpError(405, 'methodNotAllowed', `Expected GET or PUT on ${path}, but was ${method}`);
       return sendJson(res, 200, sinks);
     }
+    if (path === '/_admin/redeliver') {
+      // Eventarc-like: a finalize event for every current generation under a prefix (as if each had
+      // just been finalized, same generation and timeCreated), through the same delivery modes.
+      if (method !== 'POST')
+        throw new GcsHttpError(405, 'methodNotAllowed', `Expected POST on ${path}, but was ${method}`);
+      const body = (await readJson(req)) as { bucket?: unknown; prefix?: unknown };
+      if (typeof body.bucket !== 'string' || (body.prefix !== undefined && typeof body.prefix !== 'string')) {
+        throw new GcsHttpError(
+          400,
+          'invalid',
+          `Expected {"bucket": "<name>", "prefix"?: "<prefix>"}, but was: ${JSON.stringify(body)}`,
+        );
+      }
+      const events = await api.redeliver(body.bucket, body.prefix ?? '');
+      return sendJson(res, 200, { events });
+    }
     if (path === '/_admin/options') {
       if (method === 'PATCH' || method === 'PUT') setOptions(validateOptions(await readJson(req)));
       else if (method !== 'GET')
@@ -212,7 +229,7 @@ export async function startGcsServer(options: GcsServerOptions): Promise<GcsServ
     throw new GcsHttpError(
       404,
       'notFound',
-      `Not found: ${method} ${path} (admin: GET health|stats, GET/PUT sinks, GET/PATCH options)`,
+      `Not found: ${method} ${path} (admin: GET health|stats, GET/PUT sinks, GET/PATCH options, POST redeliver)`,
     );
   }
 

@@ -54,11 +54,11 @@ test('a first deploy creates every resource; a second run changes nothing', asyn
     604_800,
     'input keeps GCS default',
   );
-  assert.equal(cloud.accounts.size, 6);
+  assert.equal(cloud.accounts.size, 7);
   assert.equal(cloud.functions.get('ingest')!.triggerRegion, 'europe-west1');
   assert.ok([...cloud.functions.values()].every((f) => f.ingress === 'ALLOW_INTERNAL_ONLY'));
-  assert.deepEqual([...cloud.functions.keys()].sort(), ['compact', 'ingest', 'tick']);
-  assert.equal(cloud.jobs.size, 2);
+  assert.deepEqual([...cloud.functions.keys()].sort(), ['compact', 'ingest', 'reconcile', 'tick']);
+  assert.equal(cloud.jobs.size, 3);
   const tickJob = cloud.jobs.get('projects/sample-project/locations/europe-west1/jobs/streamjoin-tick')!;
   assert.equal((tickJob['httpTarget'] as { uri: string }).uri, 'https://tick-42.europe-west1.run.app');
   assert.ok(
@@ -118,7 +118,7 @@ test('a fresh project: the deploy waits for the database, retries contention wit
   // 5 s twice for the database, 2 s then 5 s for the contended index, 15 s polls for the indexes.
   assert.deepEqual(waits.slice(0, 4), [5000, 5000, 2000, 5000]);
   assert.ok(waits.slice(4).length > 0 && waits.slice(4).every((w) => w === 15_000), String(waits));
-  assert.equal(states.length, 2, 'both scheduler jobs created');
+  assert.equal(states.length, 3, 'every scheduler job created');
   assert.ok(
     states.every((s) => s.length > 0 && s.every((x) => x === 'READY')),
     JSON.stringify(states),
@@ -287,6 +287,7 @@ test('a changed setting redeploys the functions and updates the scheduler job an
       'gcloud functions deploy ingest',
       'gcloud functions deploy tick',
       'gcloud functions deploy compact',
+      'gcloud functions deploy reconcile',
       'scheduler update projects/sample-project/locations/europe-west1/jobs/streamjoin-compact',
       // "no commit for 3 compact intervals": its window follows the interval, updated in place.
       'gcloud alpha monitoring policies',

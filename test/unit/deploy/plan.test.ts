@@ -162,17 +162,20 @@ test('the deploy plan grants exactly the least-privilege roles, and revokes the 
   assert.deepEqual(grantsOf(plan, 'ensure'), [
     'compact roles/run.invoker serviceAccount:streamjoin-scheduler',
     'gs://sample-project-input roles/storage.objectViewer serviceAccount:streamjoin-ingest',
+    'gs://sample-project-input roles/storage.objectViewer serviceAccount:streamjoin-reconcile',
     'gs://sample-project-warehouse roles/storage.objectCreator serviceAccount:streamjoin-tick',
     'gs://sample-project-warehouse roles/storage.objectUser serviceAccount:streamjoin-compact',
     'gs://sample-project-warehouse roles/storage.objectViewer serviceAccount:streamjoin-tick',
     'ingest roles/run.invoker serviceAccount:streamjoin-trigger',
     `project roles/datastore.user serviceAccount:streamjoin-compact [${db}]`,
     `project roles/datastore.user serviceAccount:streamjoin-ingest [${db}]`,
+    `project roles/datastore.user serviceAccount:streamjoin-reconcile [${db}]`,
     `project roles/datastore.user serviceAccount:streamjoin-tick [${db}]`,
     'project roles/eventarc.eventReceiver serviceAccount:streamjoin-trigger',
     'project roles/logging.logWriter serviceAccount:streamjoin-build',
     `project roles/pubsub.publisher serviceAccount:${ref('GCS_SERVICE_AGENT')}`,
     `project roles/storage.objectViewer serviceAccount:streamjoin-build [expression=resource.name.startsWith("projects/_/buckets/gcf-v2-sources-${ref('PROJECT_NUMBER')}-") || resource.name.startsWith("projects/_/buckets/gcf-v2-uploads-${ref('PROJECT_NUMBER')}-"),title=function sources only]`,
+    'reconcile roles/run.invoker serviceAccount:streamjoin-scheduler',
     'streamjoin-functions roles/artifactregistry.writer serviceAccount:streamjoin-build',
     'tick roles/run.invoker serviceAccount:streamjoin-scheduler',
   ]);
@@ -181,6 +184,7 @@ test('the deploy plan grants exactly the least-privilege roles, and revokes the 
     'project roles/cloudbuild.builds.builder serviceAccount:streamjoin-build',
     'project roles/datastore.user serviceAccount:streamjoin-compact',
     'project roles/datastore.user serviceAccount:streamjoin-ingest',
+    'project roles/datastore.user serviceAccount:streamjoin-reconcile',
     'project roles/datastore.user serviceAccount:streamjoin-tick',
   ]);
   // A named database conditions the grant on that database.
@@ -197,7 +201,7 @@ test('the deploy plan grants exactly the least-privilege roles, and revokes the 
 
 test('every function: internal ingress, its own account, the build account and the image repository; ingest triggered where its bucket is', async () => {
   const plan = planDeploy(loadConfig(SAMPLE_ENV), await sampleDeployOptions());
-  for (const fn of ['ingest', 'tick', 'compact']) {
+  for (const fn of ['ingest', 'tick', 'compact', 'reconcile']) {
     const f = flags(step(plan, `function:${fn}`).argv);
     for (const h of [
       '--ingress-settings=internal-only',
@@ -319,6 +323,12 @@ test('the deploy plan: scheduler jobs with OIDC tokens for the invoker account',
         'streamjoin-scheduler@sample-project.iam.gserviceaccount.com',
         ref('COMPACT_URL'),
       ],
+      [
+        '0 * * * *',
+        ref('RECONCILE_URL'),
+        'streamjoin-scheduler@sample-project.iam.gserviceaccount.com',
+        ref('RECONCILE_URL'),
+      ],
     ],
   );
   const lookups = plan.steps.filter((s) => s.kind === 'lookup').map((s) => s.variable);
@@ -328,6 +338,7 @@ test('the deploy plan: scheduler jobs with OIDC tokens for the invoker account',
     'GCS_SERVICE_AGENT',
     'TICK_URL',
     'COMPACT_URL',
+    'RECONCILE_URL',
   ]);
   // The scheduler jobs come after the wait for READY indexes.
   const ids = plan.steps.map((s) => s.id);
