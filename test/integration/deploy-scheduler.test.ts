@@ -28,6 +28,7 @@ let endpoint: string;
 
 const TICK_URL = 'https://tick-123.europe-west1.run.app';
 const COMPACT_URL = 'https://compact-123.europe-west1.run.app';
+const RECONCILE_URL = 'https://reconcile-123.europe-west1.run.app';
 
 function send(res: import('node:http').ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
@@ -120,7 +121,7 @@ async function runScheduler(plan: Plan) {
       async () => ({ exitCode: 99, stdout: '', stderr: 'no gcloud here' }),
       {
         scheduler: createSchedulerApi(client),
-        variables: { TICK_URL, COMPACT_URL },
+        variables: { TICK_URL, COMPACT_URL, RECONCILE_URL },
       },
     );
   } finally {
@@ -130,15 +131,22 @@ async function runScheduler(plan: Plan) {
 
 const parent = '/v1/projects/sample-project/locations/europe-west1/jobs';
 
-test('first run creates both jobs with the planned bodies', async () => {
+test('first run creates every job with the planned bodies', async () => {
   const report = await runScheduler(planDeploy(loadConfig(SAMPLE_ENV), await sampleDeployOptions()));
   assert.deepEqual(
     report.steps.map((s) => s.outcome),
-    ['created', 'created'],
+    ['created', 'created', 'created'],
   );
   assert.deepEqual(
     requests.map((r) => `${r.method} ${r.path}`),
-    [`GET ${parent}/streamjoin-tick`, `POST ${parent}`, `GET ${parent}/streamjoin-compact`, `POST ${parent}`],
+    [
+      `GET ${parent}/streamjoin-tick`,
+      `POST ${parent}`,
+      `GET ${parent}/streamjoin-compact`,
+      `POST ${parent}`,
+      `GET ${parent}/streamjoin-reconcile`,
+      `POST ${parent}`,
+    ],
   );
   const tick = requests[1]!;
   assert.equal(tick.headers['authorization'], 'Bearer test-token');
@@ -174,17 +182,27 @@ test('first run creates both jobs with the planned bodies', async () => {
     audience: COMPACT_URL,
   });
   assert.equal(compact['attemptDeadline'], '540s');
+  const reconcile = requests[5]!.body!;
+  assert.equal(reconcile['schedule'], '0 * * * *');
+  assert.equal(
+    reconcile['description'],
+    'streamjoin: calls the reconcile function (ingest input objects whose finalize event never came)',
+  );
+  assert.deepEqual((reconcile['httpTarget'] as Record<string, unknown>)['oidcToken'], {
+    serviceAccountEmail: 'streamjoin-scheduler@sample-project.iam.gserviceaccount.com',
+    audience: RECONCILE_URL,
+  });
 });
 
 test('a second run with the same plan only reads', async () => {
   const report = await runScheduler(planDeploy(loadConfig(SAMPLE_ENV), await sampleDeployOptions()));
   assert.deepEqual(
     report.steps.map((s) => s.outcome),
-    ['unchanged', 'unchanged'],
+    ['unchanged', 'unchanged', 'unchanged'],
   );
   assert.deepEqual(
     requests.map((r) => r.method),
-    ['GET', 'GET'],
+    ['GET', 'GET', 'GET'],
   );
 });
 
@@ -193,7 +211,7 @@ test('a run with a changed interval updates the job in place (PATCH, not POST)',
   const report = await runScheduler(planDeploy(loadConfig(env), await sampleDeployOptions(env)));
   assert.deepEqual(
     report.steps.map((s) => s.outcome),
-    ['unchanged', 'updated'],
+    ['unchanged', 'updated', 'unchanged'],
   );
   assert.deepEqual(
     requests.map((r) => `${r.method} ${r.path}`),
@@ -201,6 +219,7 @@ test('a run with a changed interval updates the job in place (PATCH, not POST)',
       `GET ${parent}/streamjoin-tick`,
       `GET ${parent}/streamjoin-compact`,
       `PATCH ${parent}/streamjoin-compact`,
+      `GET ${parent}/streamjoin-reconcile`,
     ],
   );
   const patch = requests[2]!;
@@ -226,16 +245,16 @@ test('destroy deletes the jobs, and a second destroy finds none', async () => {
   const first = await runScheduler(plan);
   assert.deepEqual(
     first.steps.map((s) => s.outcome),
-    ['deleted', 'deleted'],
+    ['deleted', 'deleted', 'deleted'],
   );
   assert.deepEqual(
     requests.map((r) => r.method),
-    ['GET', 'DELETE', 'GET', 'DELETE'],
+    ['GET', 'DELETE', 'GET', 'DELETE', 'GET', 'DELETE'],
   );
   assert.equal(jobs.size, 0);
   const second = await runScheduler(plan);
   assert.deepEqual(
     second.steps.map((s) => s.outcome),
-    ['absent', 'absent'],
+    ['absent', 'absent', 'absent'],
   );
 });
