@@ -6,7 +6,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { parseDuration } from '../shared/config.ts';
 import { collections, createFirestore } from '../shared/firestore/client.ts';
 import { OpCounter } from '../shared/firestore/op-counter.ts';
-import { createLogger } from '../shared/log.ts';
+import { createLogger, LOG_LEVELS, type LogLevel } from '../shared/log.ts';
 import { MemoryBudget } from '../shared/pipeline/ingest-admission.ts';
 import {
   type ReconcileOptions,
@@ -33,6 +33,12 @@ export function parseInstant(raw: string, nowMs: number): number {
       `expected an ISO-8601 time (2026-03-14T10:00:00Z) or a duration ago (2h, 30m), but was: ${JSON.stringify(raw)}`,
     );
   }
+}
+
+/** This process's LOG_LEVEL when it names a level, else 'warn'. */
+function cliLogLevel(): LogLevel {
+  const v = process.env['LOG_LEVEL'];
+  return (LOG_LEVELS as readonly string[]).includes(v ?? '') ? (v as LogLevel) : 'warn';
 }
 
 async function run(
@@ -81,11 +87,9 @@ async function run(
         counter: new OpCounter(),
         config,
         // The report goes to stdout (JSON with --json); the core's log lines (what it found, files ingested
-        // late) go to stderr, warnings and up unless LOG_LEVEL says otherwise.
-        log: createLogger({
-          level: process.env['LOG_LEVEL'] === undefined ? 'warn' : config.logLevel,
-          destination: process.stderr,
-        }),
+        // late) go to stderr, warnings and up unless this process's LOG_LEVEL says otherwise (not the
+        // stack's: its functions may log nothing).
+        log: createLogger({ level: cliLogLevel(), destination: process.stderr }),
         listObjects: createInputLister(storage),
         openObject: (o) => openInputObject(reads, o),
         memoryBudget: new MemoryBudget(config.ingestMemoryBudget),

@@ -17,13 +17,18 @@ import { resolveDeployConfig } from '../../infra/gcp/deploy.ts';
 import { substitute } from '../../infra/gcp/execute.ts';
 import { type GcloudStep, planDeploy } from '../../infra/gcp/plan.ts';
 import { listSourceFiles } from '../../infra/gcp/source.ts';
+import { startGcsServer } from '../../infra/local/gcs-server/index.ts';
 import { freePort, portInUse } from '../../infra/local/processes.ts';
+import { loadConfig } from '../../shared/config.ts';
+import { dayFolderOf } from '../../shared/pipeline/reconcile.ts';
+import { createStorageClient } from '../../shared/storage/gcs-store.ts';
 import {
   type GoogleApis,
   runCommand,
   STANDIN_PROJECT_NUMBER,
   startGoogleApis,
 } from '../support/google-apis.ts';
+import { order } from '../support/harness.ts';
 import { ROOT, SAMPLE_ENV, sampleDeployOptions } from '../unit/deploy/sample.ts';
 
 const NAMES = Object.values(FUNCTION_NAMES) as FunctionName[];
@@ -218,9 +223,19 @@ test('npm ci + npm run gcp-build on the unpacked upload succeed, and its main se
   assert.ok(existsSync(join(app, pkg.main)), `package.json main (${pkg.main}) was built`);
   assert.ok(!existsSync(join(app, 'node_modules/typescript')), 'dev dependencies are pruned');
 
-  // Each function with the environment the deploy sent, pointed at the local emulator.
+  // Each function with the environment the deploy sent, pointed at the local emulator. Reconcile also
+  // gets the project's local GCS server, holding one order object whose event never came.
   const children: ChildProcess[] = [];
+  const gcs = await startGcsServer({
+    dataDir: join(dir, 'gcs'),
+    buckets: ['sample-project-input'],
+    logLevel: 'silent',
+  });
   try {
+    await createStorageClient({ projectId: 'upload-reconcile', emulatorHost: gcs.url })
+      .bucket('sample-project-input')
+      .file(`stream/orders/${dayFolderOf('YYYY_MM_DD', Date.now())}/order_U1_1764072000000.json`)
+      .save(JSON.stringify(order('U1')), { resumable: false });
     for (const name of NAMES) {
       const sent = (
         deployed.get(name)!.request as { serviceConfig: { environmentVariables: Record<string, string> } }
@@ -235,6 +250,7 @@ test('npm ci + npm run gcp-build on the unpacked upload succeed, and its main se
         METADATA_SERVER_DETECTION: 'none',
         STREAMJOIN_WAREHOUSE: `file://${join(dir, 'warehouse')}/`,
         LOG_LEVEL: 'warn',
+        ...(name === 'reconcile' ? { STORAGE_EMULATOR_HOST: gcs.url, STREAMJOIN_RECONCILE_GRACE: '0s' } : {}),
       };
       const url = await serve(app, name, env, children);
       if (name === 'ingest') {
@@ -267,7 +283,15 @@ test('npm ci + npm run gcp-build on the unpacked upload succeed, and its main se
         });
         const text = await res.text();
         assert.equal(res.status, 200, `${name} answered ${res.status}: ${text}`);
-        assert.match(text, name === 'tick' ? /"flushedRows":0/ : /"tables":/, `${name}'s summary`);
+        assert.match(
+          text,
+          name === 'tick'
+            ? /"flushedRows":0/
+            : name === 'reconcile'
+              ? /"missing":1,"ingested":1,"failed":0/
+              : /"tables":/,
+          `${name}'s summary`,
+        );
       }
     }
   } finally {
@@ -275,5 +299,6 @@ test('npm ci + npm run gcp-build on the unpacked upload succeed, and its main se
     await Promise.all(
       children.map((c) => (c.exitCode !== null ? undefined : new Promise((r) => c.once('exit', r)))),
     );
+    await gcs.close();
   }
 });

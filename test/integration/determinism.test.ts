@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { resetFirestoreEmulator } from '../../infra/local/firestore-emulator.ts';
 import { freeLocalPorts } from '../../infra/local/ports.ts';
-import { restartFunction, stackDown, stackUp } from '../../infra/local/stack.ts';
+import { isAlive, waitUntil } from '../../infra/local/processes.ts';
+import { readStack, restartFunction, stackDown, stackUp } from '../../infra/local/stack.ts';
 import { drain } from '../../infra/ops/drain.ts';
 import { DEMO_FAULTS, planWorkload, uploadFiles } from '../../infra/ops/produce.ts';
 import { readAllColumns } from '../../infra/ops/verify.ts';
@@ -106,8 +107,19 @@ describe('determinism: the tables depend only on the objects and their landing t
         assert.ok(reasons.has(r), `the workload exercised ${r}`);
 
       // 2. Reset the join state, the ledger and the tables; deliver the same objects again.
+      // Tick and compact are down while the state and the tables go (a compaction that is still
+      // rewriting small files would write into the removed table); they come back for the second run.
+      const pids = (readStack(dataDir)?.services ?? [])
+        .filter((s) => s.name === 'tick' || s.name === 'compact')
+        .map((s) => s.pid);
+      assert.equal(pids.length, 2, 'tick and compact run');
+      const paused = ['tick', 'compact'].map((n) => restartFunction(dataDir, n, { downMs: 5000 }));
+      await waitUntil('tick and compact to stop', async () => pids.every((p) => !isAlive(p)), {
+        timeoutMs: 10_000,
+      });
       await resetFirestoreEmulator(rec.env['FIRESTORE_EMULATOR_HOST']!, config.projectId);
       await rm(path.join(dataDir, 'warehouse'), { recursive: true, force: true });
+      await Promise.all(paused);
       await admin('options', 'PATCH', { duplicateProbability: 0.3, shuffleDelayMs: 3000, retryMaxMs: 1000 });
       const outage = restartFunction(dataDir, 'ingest', { downMs: 5000 });
       const { events } = await admin('redeliver', 'POST', { bucket: config.inputBucket });

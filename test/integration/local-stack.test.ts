@@ -125,7 +125,7 @@ it('through the CLI: the stop hint names --data-dir and works as printed; status
     const down = await cli(...hint[1].split(' '));
     assert.equal(down.status, 0, down.stderr);
     assert.match(down.stdout, /saved 1 quarantined records to .*rejects\.jsonl/);
-    assert.match(down.stdout, /stopped 6 services/);
+    assert.match(down.stdout, /stopped 7 services/);
     assert.equal(readStack(dir), undefined);
     const saved = await cli('rejects', '--data-dir', dir, '--json');
     assert.equal(saved.status, 0, saved.stderr);
