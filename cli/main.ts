@@ -8,9 +8,9 @@ import { exitWithFailure, Interrupted } from './errors.ts';
 import { act, interruptible, registerOpsCommands, reportInterrupted } from './ops-commands.ts';
 import { examples } from './options.ts';
 import { table } from './output.ts';
+import { registerReconcileCommands } from './reconcile-commands.ts';
 import { addSpecFlag, specEnv } from './spec-flag.ts';
 import { registerStatusCommand } from './status.ts';
-import { registerReconcileCommands } from './reconcile-commands.ts';
 import { dataDirFlag, noteDataDirGiven, requireGcloudAccount } from './target.ts';
 
 // Anything that escapes a command (a library's stray rejection) is still one message, trace on --debug.
