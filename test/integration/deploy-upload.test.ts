@@ -19,7 +19,6 @@ import { type GcloudStep, planDeploy } from '../../infra/gcp/plan.ts';
 import { listSourceFiles } from '../../infra/gcp/source.ts';
 import { startGcsServer } from '../../infra/local/gcs-server/index.ts';
 import { freePort, portInUse } from '../../infra/local/processes.ts';
-import { loadConfig } from '../../shared/config.ts';
 import { dayFolderOf } from '../../shared/pipeline/reconcile.ts';
 import { createStorageClient } from '../../shared/storage/gcs-store.ts';
 import {
