@@ -13,6 +13,7 @@
 import { describeValue, type Issue, type IssueCode, type IssuePath, type Result } from '../ingest/issues.ts';
 import { AMOUNT_MAX, AMOUNT_MIN, MAX_STRING_BYTES } from '../ingest/validate.ts';
 import type { StreamField, StreamSpec } from './model.ts';
+import { convertValue, decimalUnscaled } from './values.ts';
 
 export type RecordValue = string | number | boolean | null;
 export type StreamRecord = Readonly<Record<string, RecordValue>>;
@@ -58,15 +59,6 @@ const TIME = '(\\d{2}):(\\d{2})(?::(\\d{2})(?:\\.\\d{1,9})?)?';
 const TIMESTAMP = new RegExp(`^(\\d{4})-(\\d{2})-(\\d{2})[T ]${TIME}$`);
 const TIMESTAMPTZ = new RegExp(`^(\\d{4})-(\\d{2})-(\\d{2})[T ]${TIME}(Z|[+-]\\d{2}:?\\d{2})$`);
 
-/** A real calendar date and clock time (no 2026-02-30, no 25:00). */
-function validDateTime(y: string, mo: string, d: string, h = '0', mi = '0', s = '0'): boolean {
-  const month = Number(mo);
-  const day = Number(d);
-  if (month < 1 || month > 12 || day < 1) return false;
-  const days = new Date(Date.UTC(Number(y), month, 0)).getUTCDate();
-  return day <= days && Number(h) < 24 && Number(mi) < 60 && Number(s) < 60;
-}
-
 type Check = { code: IssueCode; detail?: string } | { value: RecordValue };
 
 function checkValue(type: string, value: unknown): Check {
@@ -96,7 +88,8 @@ function checkValue(type: string, value: unknown): Check {
     case 'float':
     case 'double':
       if (typeof value !== 'number') return wrong;
-      return Number.isFinite(value) ? { value } : { code: 'out-of-range' };
+      // A float must also fit in 32 bits (values.ts).
+      return convertValue(type, value).ok ? { value } : { code: 'out-of-range' };
     case 'boolean':
       return typeof value === 'boolean' ? { value } : wrong;
     case 'date':
@@ -105,16 +98,16 @@ function checkValue(type: string, value: unknown): Check {
       if (typeof value !== 'string') return wrong;
       const m = (type === 'date' ? DATE : type === 'timestamp' ? TIMESTAMP : TIMESTAMPTZ).exec(value);
       if (m === null) return wrong;
-      return validDateTime(m[1]!, m[2]!, m[3]!, m[4], m[5], m[6]) ? { value } : { code: 'out-of-range' };
+      // values.ts converts what is accepted here (calendar of any year, offsets within ±18:00).
+      return convertValue(type, value).ok ? { value } : { code: 'out-of-range' };
     }
   }
   const d = decimalOf(type);
   if (d === undefined) return wrong;
   const text = typeof value === 'number' && Number.isFinite(value) ? String(value) : value;
   if (typeof text !== 'string' || !/^-?\d+(\.\d+)?$/.test(text)) return wrong;
-  const [whole = '', fraction = ''] = text.replace(/^-/, '').split('.');
-  const digits = whole.replace(/^0+(?=\d)/, '').length + fraction.length;
-  if (fraction.length > d.scale || digits > d.precision) return { code: 'out-of-range' };
+  // At most S digits after the point and P digits once scaled (12.5 does not fit decimal(3,2)).
+  if (!decimalUnscaled(d, text).ok) return { code: 'out-of-range' };
   return { value: text };
 }
 
