@@ -121,8 +121,14 @@ describe('determinism: the tables depend only on the objects and their landing t
       await rm(path.join(dataDir, 'warehouse'), { recursive: true, force: true });
       await Promise.all(paused);
       await admin('options', 'PATCH', { duplicateProbability: 0.3, shuffleDelayMs: 3000, retryMaxMs: 1000 });
+      // Paced: each object's event as long after the first as it landed after the first, so every delay
+      // is what the delivery modes add (≤ 3 s shuffle, the 5 s outage, 1 s retries), all shorter than the
+      // allowed lateness. Everything at once would delay the early objects by the whole first run —
+      // e.g. a duplicate file that landed 30 s after its original could be ingested first and decide
+      // the pair with its own landing time (README, Time, limits): no longer a delay shorter than the
+      // allowed lateness.
       const outage = restartFunction(dataDir, 'ingest', { downMs: 5000 });
-      const { events } = await admin('redeliver', 'POST', { bucket: config.inputBucket });
+      const { events } = await admin('redeliver', 'POST', { bucket: config.inputBucket, paced: true });
       assert.equal(events, plan.files.length);
       await outage;
       await drain(cols, drainOpts);

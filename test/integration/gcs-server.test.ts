@@ -615,6 +615,47 @@ describe('local GCS server: finalize events', () => {
     assert.match(await bad.text(), /Expected \{\\"bucket\\"/);
   });
 
+  it('paced redelivery keeps the landing order and spacing of the objects, not their name order', async (t) => {
+    const sink = await startSink(t);
+    const { storage, server } = await setup(t, { sinks: { bkt: [sink.url] } });
+    await storage.createBucket('bkt');
+    // Landing order z, m, a (names sort the other way), 700 ms then 300 ms apart.
+    for (const [n, gapMs] of [
+      ['z', 700],
+      ['m', 300],
+      ['a', 0],
+    ] as const) {
+      await storage.bucket('bkt').file(n).save(n, { resumable: false });
+      await sleep(gapMs);
+    }
+    await waitFor('first deliveries', () => server.stats().delivered === 3);
+    const redeliver = async (paced: boolean) => {
+      const before = sink.requests.length;
+      const started = Date.now();
+      const res = await fetch(`${server.url}/_admin/redeliver`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ bucket: 'bkt', paced }),
+      });
+      assert.deepEqual(await res.json(), { events: 3 });
+      const tookMs = Date.now() - started;
+      await waitFor('redeliveries', () => sink.requests.length === before + 3);
+      return { tookMs, names: sink.requests.slice(before).map((r) => JSON.parse(r.body).name as string) };
+    };
+    const all = await redeliver(false);
+    assert.deepEqual([...all.names].sort(), ['a', 'm', 'z'], 'unpaced: everything at once');
+    const paced = await redeliver(true);
+    assert.deepEqual(paced.names, ['z', 'm', 'a'], 'paced: in landing order');
+    assert.ok(paced.tookMs >= 900, `paced: the objects' own spacing (≥ 1 s in all), took ${paced.tookMs} ms`);
+    const bad = await fetch(`${server.url}/_admin/redeliver`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ bucket: 'bkt', paced: 'yes' }),
+    });
+    assert.equal(bad.status, 400);
+    assert.match(await bad.text(), /paced\\"\?: true\|false/);
+  });
+
   it('takes sinks and options at runtime through the admin endpoints', async (t) => {
     const sink = await startSink(t);
     const { storage, server } = await setup(t);

@@ -5,6 +5,7 @@
 import { createHash, type Hash, randomUUID } from 'node:crypto';
 import { open, rm, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CRC32C } from '@google-cloud/storage';
 import type { Logger } from '../../../shared/log.ts';
 import type { DeliveryQueue } from './delivery-queue.ts';
@@ -179,6 +180,11 @@ function googHash(req: IncomingMessage): { md5?: string; crc32c?: string } {
   return out;
 }
 
+/** When an object landed (its `timeCreated`), epoch ms. */
+function landedMs(o: StoredObject): number {
+  return Date.parse(o.timeCreated);
+}
+
 export class GcsApi {
   private readonly ctx: ApiContext;
   private readonly sessions = new Map<string, UploadSession>();
@@ -187,23 +193,44 @@ export class GcsApi {
     this.ctx = ctx;
   }
 
-  /** Enqueues a finalize event for every current object under `prefix` (Eventarc-like redelivery). */
-  async redeliver(bucket: string, prefix: string): Promise<number> {
-    let events = 0;
+  /**
+   * Enqueues a finalize event for every current object under `prefix` (Eventarc-like redelivery).
+   * `paced`: in landing order (`timeCreated`), each event as long after the first as its object landed
+   * after the first object — the objects' own spacing, so delivery delays stay what the delivery modes
+   * add (a redelivery of everything at once delays the earliest objects most). Returns when all are
+   * enqueued.
+   */
+  async redeliver(
+    bucket: string,
+    prefix: string,
+    options: { readonly paced?: boolean } = {},
+  ): Promise<number> {
+    const objects: StoredObject[] = [];
     let pageToken: string | undefined;
     do {
       const page = this.ctx.store.listObjects(bucket, {
         prefix,
         ...(pageToken === undefined ? {} : { pageToken }),
       });
-      for (const o of page.items) {
-        await this.ctx.queue.enqueue(objectResource(o, this.ctx.baseUrl()), this.ctx.sinksFor(bucket));
-        events++;
-      }
+      objects.push(...page.items);
       pageToken = page.nextPageToken;
     } while (pageToken !== undefined);
-    this.ctx.log.info({ bucket, prefix, events }, 'redelivering finalize events of existing objects');
-    return events;
+    const paced = options.paced === true;
+    if (paced) objects.sort((a, b) => landedMs(a) - landedMs(b) || a.name.localeCompare(b.name));
+    this.ctx.log.info(
+      { bucket, prefix, events: objects.length, paced },
+      'redelivering finalize events of existing objects',
+    );
+    const startedMs = Date.now();
+    const firstLandedMs = objects.length === 0 ? 0 : landedMs(objects[0]!);
+    for (const o of objects) {
+      if (paced) {
+        const waitMs = startedMs + (landedMs(o) - firstLandedMs) - Date.now();
+        if (waitMs > 0) await sleep(waitMs);
+      }
+      await this.ctx.queue.enqueue(objectResource(o, this.ctx.baseUrl()), this.ctx.sinksFor(bucket));
+    }
+    return objects.length;
   }
 
   uploadsInProgress(): number {

@@ -202,18 +202,23 @@ export async function startGcsServer(options: GcsServerOptions): Promise<GcsServ
     }
     if (path === '/_admin/redeliver') {
       // Eventarc-like: a finalize event for every current generation under a prefix (as if each had
-      // just been finalized, same generation and timeCreated), through the same delivery modes.
+      // just been finalized, same generation and timeCreated), through the same delivery modes; `paced`
+      // delivers them in landing order with the objects' own spacing.
       if (method !== 'POST')
         throw new GcsHttpError(405, 'methodNotAllowed', `Expected POST on ${path}, but was ${method}`);
-      const body = (await readJson(req)) as { bucket?: unknown; prefix?: unknown };
-      if (typeof body.bucket !== 'string' || (body.prefix !== undefined && typeof body.prefix !== 'string')) {
+      const body = (await readJson(req)) as { bucket?: unknown; prefix?: unknown; paced?: unknown };
+      if (
+        typeof body.bucket !== 'string' ||
+        (body.prefix !== undefined && typeof body.prefix !== 'string') ||
+        (body.paced !== undefined && typeof body.paced !== 'boolean')
+      ) {
         throw new GcsHttpError(
           400,
           'invalid',
-          `Expected {"bucket": "<name>", "prefix"?: "<prefix>"}, but was: ${JSON.stringify(body)}`,
+          `Expected {"bucket": "<name>", "prefix"?: "<prefix>", "paced"?: true|false}, but was: ${JSON.stringify(body)}`,
         );
       }
-      const events = await api.redeliver(body.bucket, body.prefix ?? '');
+      const events = await api.redeliver(body.bucket, body.prefix ?? '', { paced: body.paced === true });
       return sendJson(res, 200, { events });
     }
     if (path === '/_admin/options') {
