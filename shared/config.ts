@@ -213,6 +213,13 @@ export const SETTINGS = {
     duration(60_000),
     'Ledger entries (one per ingested object generation) are kept this long (Firestore TTL): a file seen within it is recognised whole.',
   ),
+  rejectsRetentionMs: setting(
+    'STREAMJOIN_REJECTS_RETENTION',
+    '30d',
+    'a duration ≥ 1m',
+    duration(60_000),
+    'Quarantine records (`streamjoin rejects`) are kept this long (Firestore TTL), so the collection does not grow forever.',
+  ),
   tickIntervalMs: setting(
     'STREAMJOIN_TICK_INTERVAL',
     '1m',

@@ -1,6 +1,6 @@
 // Quarantine: files and records that failed parsing or validation, with where and why — so an
 // operator can list them (`streamjoin rejects`). Ids are deterministic: a retried ingest rewrites
-// the same documents instead of adding new ones.
+// the same documents instead of adding new ones. Kept for STREAMJOIN_REJECTS_RETENTION (Firestore TTL).
 import { Timestamp, type WriteBatch } from '@google-cloud/firestore';
 import type { Issue } from '../ingest/issues.ts';
 import { type Collections, docIdFor } from './client.ts';
@@ -35,6 +35,7 @@ export function stageReject(
   ordinal: number | null,
   issue: Issue,
   nowMs: number,
+  retentionMs: number,
 ): void {
   batch.set(c.rejects.doc(rejectDocId(src.bucket, src.object, src.generation, ordinal)), {
     bucket: src.bucket,
@@ -47,6 +48,8 @@ export function stageReject(
     code: issue.code,
     message: issue.message,
     createdAt: Timestamp.fromMillis(nowMs),
+    // Firestore TTL deletes the record some time after this (STREAMJOIN_REJECTS_RETENTION).
+    expireAt: Timestamp.fromMillis(nowMs + retentionMs),
   });
 }
 

@@ -77,6 +77,7 @@ export interface IngestDeps {
     | 'indexShards'
     | 'ingestTimeBudgetMs'
     | 'ledgerRetentionMs'
+    | 'rejectsRetentionMs'
   >;
   /** Opens the object at exactly this generation. */
   readonly openObject: (obj: InputObject) => Readable;
@@ -287,7 +288,7 @@ export async function ingestObject(
     issues.map(
       ({ ordinal, issue }) =>
         (batch: WriteBatch) =>
-          stageReject(batch, deps.collections, src, ordinal, issue, now()),
+          stageReject(batch, deps.collections, src, ordinal, issue, now(), deps.config.rejectsRetentionMs),
     );
   // Order files hold keys that are almost always new: their states are created without being read first.
   const assumeAbsent = kind === 'order';

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import type { Timestamp } from '@google-cloud/firestore';
 import { setFaults } from '../../shared/faults.ts';
 import { docIdFor } from '../../shared/firestore/client.ts';
 import { ledgerKey } from '../../shared/firestore/ledger.ts';
@@ -450,6 +451,12 @@ describe('ingest: bad input is quarantined, good records beside it are processed
     assert.equal(rej!['line'], 2);
     assert.equal(rej!['field'], 'amount');
     assert.match(String(rej!['message']), /amount.*but was.*"12\.5"/);
+    // Kept for the quarantine's retention, then deleted by Firestore TTL (firestore.indexes.json).
+    const createdAt = rej!['createdAt'] as Timestamp;
+    assert.equal(
+      (rej!['expireAt'] as Timestamp).toMillis(),
+      createdAt.toMillis() + h.config.rejectsRetentionMs,
+    );
   });
 });
 
