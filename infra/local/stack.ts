@@ -12,8 +12,19 @@ import { listRejects, type RejectRecord } from '../../shared/firestore/rejects.t
 import { createStorageClient } from '../../shared/storage/gcs-store.ts';
 import { startFirestoreEmulator } from './firestore-emulator.ts';
 import { type LocalPorts, REPO_ROOT, readLocalPorts } from './ports.ts';
-import { freePort, httpOk, isAlive, portInUse, spawnManaged, stopGroup, waitUntil } from './processes.ts';
+import {
+  freePort,
+  httpOk,
+  isAlive,
+  type ManagedProcess,
+  portInUse,
+  spawnManaged,
+  stopGroup,
+  waitUntil,
+} from './processes.ts';
 
+/** How long a starting function may take to listen on its port. */
+const FUNCTION_READY_TIMEOUT_MS = 90_000;
 export interface ServiceRecord {
   /** Unique per process: the function's name, or `<function>-<n>` for a further instance of it. */
   readonly name: string;
@@ -215,12 +226,14 @@ export async function stackUp(options: UpOptions): Promise<StackRecord> {
       }
       instances = byTarget;
     }
+    const started = new Map<string, ManagedProcess>();
     for (const [name, target, port] of fns) {
       checkAbort();
       const logFile = path.join(dataDir, 'logs', `${name}.log`);
       log(`starting function ${name} on ${ports.host}:${port}`);
       const own = options.processEnv?.(name);
       const p = spawnFunction(target, ports.host, port, { ...env, ...own }, logFile);
+      started.set(name, p);
       services.push({
         name,
         pid: p.pid,
@@ -233,8 +246,11 @@ export async function stackUp(options: UpOptions): Promise<StackRecord> {
     }
     for (const [name, , port] of fns) {
       // GET / on a CloudEvent target answers 500 with a stack trace in the log: probe the port instead.
+      // The functions start together: on a loaded 2-core machine loading the Google libraries takes
+      // tens of seconds each (30 s was too little at load 45); a function that exits fails at once.
       await waitUntil(`function ${name}`, () => portInUse(port, ports.host), {
-        timeoutMs: 30_000,
+        timeoutMs: FUNCTION_READY_TIMEOUT_MS,
+        proc: started.get(name)!,
         logFile: path.join(dataDir, 'logs', `${name}.log`),
         ...(signal === undefined ? {} : { signal }),
       });
@@ -362,7 +378,7 @@ export async function restartFunction(
     `${JSON.stringify({ ...latest, services: latest.services.map((s) => (s.name === name ? next : s)) }, null, 2)}\n`,
   );
   await waitUntil(`function ${name}`, () => portInUse(port, url.hostname), {
-    timeoutMs: options.timeoutMs ?? 30_000,
+    timeoutMs: options.timeoutMs ?? FUNCTION_READY_TIMEOUT_MS,
     proc: p,
     logFile: svc.logFile,
   });

@@ -37,6 +37,7 @@ test("the repository's firestore.indexes.json parses into the four composite ind
     // The per-object ledger (and large files' progress): entries expire after the ledger retention; read
     // by id, never queried by these.
     { collectionGroup: 'streamjoin_files', fieldPath: 'expireAt', ttl: true, exemptFromIndexing: true },
+    { collectionGroup: 'streamjoin_rejects', fieldPath: 'expireAt', ttl: true, exemptFromIndexing: true },
     { collectionGroup: 'streamjoin_files', fieldPath: 'file', ttl: false, exemptFromIndexing: true },
     { collectionGroup: 'streamjoin_files', fieldPath: 'object', ttl: false, exemptFromIndexing: true },
   ]);

@@ -375,6 +375,8 @@ test('the deploy plan: indexes, TTL and rules follow the collection prefix', asy
     'firestore:ttl:acme_batches.expireAt',
     'firestore:exempt:acme_files.expireAt',
     'firestore:ttl:acme_files.expireAt',
+    'firestore:exempt:acme_rejects.expireAt',
+    'firestore:ttl:acme_rejects.expireAt',
     'firestore:exempt:acme_files.file',
     'firestore:exempt:acme_files.object',
     'firestore:rules',
