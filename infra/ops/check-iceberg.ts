@@ -139,17 +139,19 @@ export function formatIcebergCheck(c: IcebergCheck): string {
 }
 
 /**
- * Both pipeline tables through both readers, run in parallel: the joined table with `order_id` as a
- * unique key, each with the row count our own reader found (so the readers must agree with it).
+ * Both pipeline tables through both readers, run in parallel: the joined table with its key column
+ * (`order_id` for the default spec) as a unique key, each with the row count our own reader found (so
+ * the readers must agree with it).
  */
 export async function checkPipelineTables(
   locations: { readonly joined: string; readonly unmatched: string },
   rows: readonly { readonly reason: string }[],
   env: NodeJS.ProcessEnv = process.env,
+  key = 'order_id',
 ): Promise<IcebergCheck[]> {
   const joined = rows.filter((r) => r.reason === 'joined').length;
   return Promise.all([
-    checkIceberg(locations.joined, { key: 'order_id', expectRows: joined, env }),
+    checkIceberg(locations.joined, { key, expectRows: joined, env }),
     checkIceberg(locations.unmatched, { expectRows: rows.length - joined, env }),
   ]);
 }

@@ -29,7 +29,9 @@ import {
   planWorkload,
   uploadFiles,
 } from './produce.ts';
+import { isSpecTruth, type SpecGroundTruth } from './produce-spec.ts';
 import { compareWithTruth, formatVerify, readTableRows, type VerifyResult } from './verify.ts';
+import { compareSpecWithTruth, keyColumnOf, readSpecTableRows } from './verify-spec.ts';
 
 export interface DemoOptions {
   readonly dataDir: string;
@@ -65,7 +67,12 @@ export interface DemoResult {
   readonly verify: VerifyResult;
   /** check-iceberg (pyiceberg 0.9.1 and Java Iceberg core) on each table. */
   readonly iceberg: readonly IcebergCheck[];
-  readonly truth: GroundTruth;
+  readonly truth: GroundTruth | SpecGroundTruth;
+  /** The join spec's name and its two tables (`namespace.table`). */
+  readonly spec: string;
+  readonly tables: { readonly joined: string; readonly unmatched: string };
+  /** Where the two tables are (their location URIs). */
+  readonly locations: { readonly joined: string; readonly unmatched: string };
   readonly latency: { p50: number; p95: number; max: number; n: number };
   readonly firestore: { reads: number; writes: number; deletes: number };
   /** Valid events the join ignored as duplicates (duplicate files and duplicate deliveries). */
@@ -120,8 +127,13 @@ export function sumFunctionLogs(logFiles: readonly string[]): {
   return { firestore, duplicatesIgnored, ingestedLate };
 }
 
-/** When each order's joined row was first committed (the snapshot that first made it visible). */
-export async function commitTimes(store: ObjectStore, location: string): Promise<Map<string, number>> {
+/** When each key's joined row was first committed (the snapshot that first made it visible); the key
+ *  column is `order_id` for the default spec. */
+export async function commitTimes(
+  store: ObjectStore,
+  location: string,
+  keyColumn = 'order_id',
+): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   const table = await loadTable(store, location);
   const schema = currentSchema(table.metadata);
@@ -136,7 +148,7 @@ export async function commitTimes(store: ObjectStore, location: string): Promise
         e.dataFile.fileSizeInBytes,
         schema,
       )) {
-        const id = String(r['order_id']);
+        const id = String(r[keyColumn]);
         if (!out.has(id)) out.set(id, s.timestampMs);
       }
     }
@@ -156,7 +168,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   await stackDown(dataDir); // a stack left by a run that was killed outright
   o.onPhase?.('stack start');
   o.log(
-    `starting the local stack (data in ${dataDir}) — order and payment timeouts ${o.timeout} of landing time, allowed lateness ${o.lateness}, tick 1 s`,
+    `starting the local stack (data in ${dataDir}) — timeouts ${o.timeout} of landing time on both sides, allowed lateness ${o.lateness}, tick 1 s`,
   );
   const rec = await stackUp({
     dataDir,
@@ -174,10 +186,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     },
   });
   const config = loadConfig(rec.env);
+  const spec = config.joinSpec;
   const db = createFirestore(config);
   const cols = collections(db, config.collectionPrefix);
   try {
     const plan = planWorkload({
+      spec,
       count: o.count,
       seed: o.seed,
       eventsPerFile: o.eventsPerFile,
@@ -223,7 +237,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       ...sig,
     });
     o.onPhase?.('drain');
-    o.log(`uploaded ${late.length} late files (payments after their order timed out, second payments)`);
+    o.log(
+      `uploaded ${late.length} late files (${spec.right.name} events after their ${spec.left.name} timed out, second ${spec.right.name} events${isSpecTruth(plan.truth) ? `, ${spec.left.name} events after their ${spec.right.name} was orphaned` : ''})`,
+    );
     await drain(cols, { ...drainOpts, ...sig });
     progress('');
     o.onPhase?.('verify');
@@ -234,20 +250,32 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       joined: tableLocationOf(config, 'joined'),
       unmatched: tableLocationOf(config, 'unmatched'),
     };
-    const actual = await readTableRows(store, locations);
-    checkAbort();
     const rejects = await listRejects(cols, { limit: 100_000 });
-    const verify = compareWithTruth(plan.truth, actual, rejects);
+    checkAbort();
+    // The default spec's truth is compared as it always was; any other spec's on every column.
+    const truth = plan.truth;
+    let verify: VerifyResult;
+    let counted: { reason: string }[];
+    if (isSpecTruth(truth)) {
+      const actual = await readSpecTableRows(store, locations);
+      verify = compareSpecWithTruth(spec, truth, actual, rejects);
+      counted = actual.map((r) => ({ reason: r.table === 'joined' ? 'joined' : 'unmatched' }));
+    } else {
+      const actual = await readTableRows(store, locations);
+      verify = compareWithTruth(truth, actual, rejects);
+      counted = actual;
+    }
     checkAbort();
     progress('checking both tables with the reference readers (pyiceberg, Java Iceberg)');
-    const iceberg = await checkPipelineTables(locations, actual);
+    const keyColumn = keyColumnOf(spec) ?? 'order_id';
+    const iceberg = await checkPipelineTables(locations, counted, process.env, keyColumn);
     progress('');
     checkAbort();
 
     const uploadedAt = { ...up1.uploadedAt, ...up2.uploadedAt };
     const completedAt = new Map<string, number>();
     for (const f of plan.files) for (const id of f.completes) completedAt.set(id, uploadedAt[f.name]!);
-    const committed = await commitTimes(store, locations.joined);
+    const committed = await commitTimes(store, locations.joined, keyColumn);
     checkAbort();
     const lat = [...completedAt]
       .flatMap(([id, t]) => (committed.has(id) ? [committed.get(id)! - t] : []))
@@ -267,6 +295,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       verify,
       iceberg,
       truth: plan.truth,
+      spec: spec.name,
+      tables: {
+        joined: `${config.namespace}.${config.joinedTable}`,
+        unmatched: `${config.namespace}.${config.unmatchedTable}`,
+      },
+      locations,
       latency: { p50: percentile(lat, 50), p95: percentile(lat, 95), max: lat.at(-1) ?? 0, n: lat.length },
       ...sumFunctionLogs(['ingest', 'tick', 'compact'].map((n) => path.join(dataDir, 'logs', `${n}.log`))),
       uploadedFiles: plan.files.length,
@@ -286,7 +320,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
 export function formatDemoSummary(r: DemoResult, dataDir: string): string {
   const events = r.truth.events + r.truth.duplicates;
   const pairs = r.verify.byReason['joined'] ?? 0;
-  const wh = r.warehouse.replace(/^file:\/\//, '');
+  const dir = (kind: 'joined' | 'unmatched') => r.locations[kind].replace(/^file:\/\//, '');
   const ops = r.firestore.reads + r.firestore.writes + r.firestore.deletes;
   return [
     formatVerify(r.verify),
@@ -308,12 +342,12 @@ export function formatDemoSummary(r: DemoResult, dataDir: string): string {
     `  upload → committed latency  p50 ${(r.latency.p50 / 1000).toFixed(1)} s, p95 ${(r.latency.p95 / 1000).toFixed(1)} s, max ${(r.latency.max / 1000).toFixed(1)} s (${r.latency.n} joined rows; all ${r.uploadedFiles} files uploaded as one burst, so this includes queueing — \`npm run bench\` measures steady rates)`,
     `  wall time                   ${(r.elapsedMs / 1000).toFixed(0)} s`,
     '',
-    'the tables (Iceberg v2, hadoop-catalog layout) stay here:',
-    `  ${wh}default/orders_payments`,
-    `  ${wh}default/orders_payments_unmatched`,
+    `the tables of join spec ${r.spec} (Iceberg v2, hadoop-catalog layout) stay here:`,
+    `  ${dir('joined')}`,
+    `  ${dir('unmatched')}`,
     'query them, for example:',
     `  npx streamjoin table rows --data-dir ${dataDir} --limit 5`,
-    `  duckdb -c "INSTALL iceberg; LOAD iceberg; SELECT count(*) FROM iceberg_scan('${wh}default/orders_payments', version='?', allow_moved_paths=true)"`,
-    `  python3 -c "from pyiceberg.table import StaticTable as T; t=T.from_metadata('${wh}default/orders_payments/metadata/v<N>.metadata.json'); print(t.scan().to_arrow().num_rows)"`,
+    `  duckdb -c "INSTALL iceberg; LOAD iceberg; SELECT count(*) FROM iceberg_scan('${dir('joined')}', version='?', allow_moved_paths=true)"`,
+    `  python3 -c "from pyiceberg.table import StaticTable as T; t=T.from_metadata('${dir('joined')}/metadata/v<N>.metadata.json'); print(t.scan().to_arrow().num_rows)"`,
   ].join('\n');
 }

@@ -3,7 +3,9 @@
 // with optional fault injection, and writes a ground truth: which rows each table must end up with and
 // which records must be rejected. Planning is pure and seeded (reproducible); uploading is separate.
 import { gzipSync } from 'node:zlib';
+import type { JoinSpec } from '../../shared/spec/model.ts';
 import type { UnmatchedReason } from '../../shared/tables.ts';
+import { hasDefaultShape, planSpecWorkload, type SpecGroundTruth } from './produce-spec.ts';
 
 export const FILE_FORMATS = ['object', 'array', 'jsonl'] as const;
 export type ProduceFormat = (typeof FILE_FORMATS)[number];
@@ -24,6 +26,9 @@ export interface FaultMix {
   readonly duplicateFile: number;
   /** A malformed record added to a file (or a malformed file, in object format). */
   readonly malformed: number;
+  /** The order comes after its payment was orphaned → payment_orphan + order_late. Workloads of other
+   *  specs only (the default workload has never made it: its seeds keep their files). */
+  readonly lateOrder?: number;
 }
 
 export const NO_FAULTS: FaultMix = {
@@ -44,6 +49,7 @@ export const DEMO_FAULTS: FaultMix = {
   secondPayment: 0.04,
   duplicateFile: 0.05,
   malformed: 0.02,
+  lateOrder: 0.03,
 };
 
 export interface ProduceOptions {
@@ -105,24 +111,53 @@ export function prng(seed: number): () => number {
 }
 
 /** ISO-8601 without zone, as the original producer wrote dates. */
-function isoLocal(ms: number): string {
+export function isoLocal(ms: number): string {
   return new Date(ms).toISOString().slice(0, 19);
 }
 
-function dayFolder(ms: number): string {
+export function dayFolder(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10).replaceAll('-', '_');
 }
 
 type Kind = 'order' | 'payment';
-interface Ev {
-  readonly kind: Kind;
-  readonly record: Record<string, unknown>;
+/** One event to upload: its stream (names the file), its record, and when it goes. */
+export interface PackEvent {
+  /** The stream's name (`order`): the file name's stem and the prefix it goes under. */
+  readonly kind: string;
+  readonly record: unknown;
   readonly phase: 'main' | 'late';
+  /** The key (as a string) whose pair this event completes: the start of its latency clock. */
   readonly completes?: string;
+  /** An expected reject (one per bad event in a file). */
   readonly bad?: boolean;
+  /** The exact text of the event in its file (a malformed line), instead of its record as JSON. */
+  readonly raw?: string;
+}
+type Ev = PackEvent & { readonly kind: Kind };
+
+export interface Workload {
+  readonly files: WorkloadFile[];
+  readonly truth: GroundTruth;
+}
+export interface SpecWorkload {
+  readonly files: WorkloadFile[];
+  readonly truth: SpecGroundTruth;
 }
 
-export function planWorkload(o: ProduceOptions): { files: WorkloadFile[]; truth: GroundTruth } {
+/**
+ * The workload of `o.count` pairs: without a spec, or for a spec with the default's streams and columns,
+ * orders and payments as they always were (the same files and truth for a seed: test/unit/ops); for any
+ * other spec, its own streams' events and a SpecGroundTruth (produce-spec.ts). `ordersPrefix` and
+ * `paymentsPrefix` are the left and right streams' prefixes.
+ */
+export function planWorkload(o: ProduceOptions): Workload;
+export function planWorkload(o: ProduceOptions & { readonly spec: JoinSpec }): Workload | SpecWorkload;
+export function planWorkload(o: ProduceOptions & { readonly spec?: JoinSpec }): Workload | SpecWorkload {
+  if (o.spec !== undefined && !hasDefaultShape(o.spec)) return planSpecWorkload(o.spec, o);
+  return planDefaultWorkload(o);
+}
+
+function planDefaultWorkload(o: ProduceOptions): Workload {
   const rnd = prng(o.seed);
   const pick = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
   const rows: TruthRow[] = [];
@@ -200,21 +235,51 @@ export function planWorkload(o: ProduceOptions): { files: WorkloadFile[]; truth:
     }
   }
 
-  // Pack events into files, per (kind, phase), keeping upload order. Object format = one event per file.
+  const packed = packFiles(o, rnd, events, { order: o.ordersPrefix, payment: o.paymentsPrefix });
+  return {
+    files: packed.files,
+    truth: {
+      seed: o.seed,
+      rows,
+      rejects: packed.rejects,
+      duplicates: packed.duplicates,
+      events: events.length,
+      files: packed.files.length,
+    },
+  };
+}
+
+/**
+ * Packs events into files, per (stream, phase), keeping upload order; object format = one event per file.
+ * A file holding a bad event is an expected reject (one per bad event); another may be uploaded twice
+ * (duplicateFile). Shared by the default workload and the one for any spec (produce-spec.ts): the
+ * random draws happen in the same order as they always did, so a seed gives the same files.
+ */
+export function packFiles(
+  o: Pick<ProduceOptions, 'format' | 'eventsPerFile' | 'gzip' | 'faults' | 'startMs' | 'duplicatesLate'>,
+  rnd: () => number,
+  events: readonly PackEvent[],
+  prefixes: Readonly<Record<string, string>>,
+): { files: WorkloadFile[]; rejects: Record<string, number>; duplicates: number } {
   const perFile = o.format === 'object' ? 1 : Math.max(1, o.eventsPerFile);
   const files: WorkloadFile[] = [];
   const rejects: Record<string, number> = {};
   let duplicates = 0;
-  const counters: Record<Kind, number> = { order: 0, payment: 0 };
-  const serialize = (e: Ev): string =>
-    // A malformed record: in object format a truncated file, otherwise valid JSON that fails validation.
-    e.bad === true && o.format === 'object'
-      ? JSON.stringify(e.record).slice(0, -7)
-      : JSON.stringify(e.record);
-  const emit = (kind: Kind, phase: 'main' | 'late', evs: Ev[]) => {
-    const n = ++counters[kind];
+  const counters = new Map<string, number>();
+  const serialize = (e: PackEvent): string =>
+    e.raw !== undefined
+      ? e.raw
+      : // A malformed record: in object format a truncated file, otherwise valid JSON that fails validation.
+        e.bad === true && o.format === 'object'
+        ? JSON.stringify(e.record).slice(0, -7)
+        : JSON.stringify(e.record);
+  const emit = (kind: string, phase: 'main' | 'late', evs: PackEvent[]) => {
+    const n = (counters.get(kind) ?? 0) + 1;
+    counters.set(kind, n);
     const at = o.startMs + n;
-    const prefix = kind === 'order' ? o.ordersPrefix : o.paymentsPrefix;
+    const prefix = prefixes[kind];
+    if (prefix === undefined)
+      throw new Error(`expected an object prefix for stream ${kind}, but none was given`);
     const ext = o.format === 'jsonl' ? '.jsonl' : '.json';
     const gz = o.gzip ? '.gz' : '';
     const base = `${prefix}${dayFolder(at)}/${kind}_${n}_${at}`;
@@ -244,22 +309,16 @@ export function planWorkload(o: ProduceOptions): { files: WorkloadFile[]; truth:
       duplicates += evs.length;
     }
   };
-  const buffers = new Map<string, Ev[]>();
+  const buffers = new Map<string, { kind: string; phase: 'main' | 'late'; list: PackEvent[] }>();
   for (const e of events) {
     const key = `${e.kind}/${e.phase}`;
-    const list = buffers.get(key) ?? [];
-    buffers.set(key, list);
-    list.push(e);
-    if (list.length >= perFile) emit(e.kind, e.phase, list.splice(0));
+    const b = buffers.get(key) ?? { kind: e.kind, phase: e.phase, list: [] };
+    buffers.set(key, b);
+    b.list.push(e);
+    if (b.list.length >= perFile) emit(e.kind, e.phase, b.list.splice(0));
   }
-  for (const [key, list] of buffers) {
-    const [kind, phase] = key.split('/') as [Kind, 'main' | 'late'];
-    if (list.length > 0) emit(kind, phase, list.splice(0));
-  }
-  return {
-    files,
-    truth: { seed: o.seed, rows, rejects, duplicates, events: events.length, files: files.length },
-  };
+  for (const b of buffers.values()) if (b.list.length > 0) emit(b.kind, b.phase, b.list.splice(0));
+  return { files, rejects, duplicates };
 }
 
 export interface UploadLog {

@@ -1,0 +1,214 @@
+// verify for any join spec: the rows both tables must hold, computed from the producer's ground truth
+// (the records each row comes from) and the spec's columns alone — never by the pipeline's own join or
+// row code — and compared with the tables' rows on every column. The time columns (joined_at,
+// emitted_at) depend on landing times: they are checked to be set, not compared.
+import type { RejectRecord } from '../../shared/firestore/rejects.ts';
+import { loadTable, readRows } from '../../shared/iceberg/index.ts';
+import type { JoinSpec, OutputColumn, OutputKind } from '../../shared/spec/model.ts';
+import { OUTPUT_KINDS, tableOf } from '../../shared/spec/model.ts';
+import type { ObjectStore } from '../../shared/storage/port.ts';
+import type { SentRecord, SpecGroundTruth, SpecTruthRow } from './produce-spec.ts';
+import type { VerifyResult } from './verify.ts';
+
+/** A value as the tables hold it: string → string, int/float/double → number, long, timestamp,
+ *  timestamptz and decimal (unscaled) → bigint, boolean → boolean, date → days since the epoch. */
+export type TableValue = string | number | bigint | boolean | null;
+
+/** A row of one of the two tables, its columns by name. */
+export interface SpecTableRow {
+  readonly table: OutputKind;
+  readonly values: Readonly<Record<string, TableValue>>;
+}
+
+const DAY_MS = 86_400_000;
+
+function decimalOf(type: string): { precision: number; scale: number } | undefined {
+  const m = /^decimal\((\d+),\s*(\d+)\)$/.exec(type);
+  return m === null ? undefined : { precision: Number(m[1]), scale: Number(m[2]) };
+}
+
+/** Epoch microseconds of an ISO-8601 date-time (`YYYY-MM-DD[T ]hh:mm[:ss[.f…]]`, zone optional). */
+function epochMicros(text: string): bigint {
+  const m =
+    /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(
+      text,
+    );
+  if (m === null) throw new Error(`expected an ISO-8601 date-time, but was: ${JSON.stringify(text)}`);
+  const ms = Date.UTC(
+    Number(m[1]),
+    Number(m[2]) - 1,
+    Number(m[3]),
+    Number(m[4]),
+    Number(m[5]),
+    Number(m[6] ?? 0),
+  );
+  const micros = BigInt((m[7] ?? '').padEnd(6, '0').slice(0, 6));
+  let offsetMin = 0;
+  const z = m[8];
+  if (z !== undefined && z !== 'Z') {
+    const d = z.replace(':', '');
+    offsetMin = (z.startsWith('-') ? -1 : 1) * (Number(d.slice(1, 3)) * 60 + Number(d.slice(3, 5)));
+  }
+  return BigInt(ms - offsetMin * 60_000) * 1000n + micros;
+}
+
+/** The table value of a record's JSON value for a field of `type` (undefined = missing → null). */
+export function expectedTableValue(type: string, v: unknown): TableValue {
+  if (v === undefined || v === null) return null;
+  switch (type) {
+    case 'string':
+    case 'boolean':
+    case 'int':
+    case 'double':
+      return v as TableValue;
+    case 'float':
+      return Math.fround(v as number);
+    case 'long':
+      return BigInt(v as number);
+    case 'date': {
+      const [y, mo, d] = String(v).split('-').map(Number) as [number, number, number];
+      return Date.UTC(y, mo - 1, d) / DAY_MS;
+    }
+    case 'timestamp':
+    case 'timestamptz':
+      return epochMicros(String(v));
+  }
+  const d = decimalOf(type);
+  if (d === undefined) throw new Error(`expected a type verify knows, but came ${type}`);
+  const text = String(v);
+  const neg = text.startsWith('-');
+  const [whole = '0', fraction = ''] = text.replace(/^-/, '').split('.');
+  const unscaled = BigInt(`${whole}${fraction.padEnd(d.scale, '0')}`);
+  return neg ? -unscaled : unscaled;
+}
+
+/** The columns compared by value (not the landing-time columns). */
+function isTimeColumn(c: OutputColumn): boolean {
+  return c.source.kind === 'pipeline' && c.source.value !== 'reason';
+}
+const SET = '<set>';
+
+/** One expected row, as its table and column values (time columns as `<set>`). */
+export function expectedRow(spec: JoinSpec, row: SpecTruthRow): SpecTableRow {
+  const kind: OutputKind = row.reason === 'joined' ? 'joined' : 'unmatched';
+  const values: Record<string, TableValue> = {};
+  const recordOf = (side: 'left' | 'right'): SentRecord | null => (side === 'left' ? row.left : row.right);
+  for (const c of tableOf(spec, kind).columns) {
+    const s = c.source;
+    if (s.kind === 'key') {
+      const key = row.left?.[spec.left.key] ?? row.right?.[spec.right.key];
+      values[c.name] = expectedTableValue(c.type, key);
+    } else if (s.kind === 'field') {
+      const stream = s.side === 'left' ? spec.left : spec.right;
+      const type = stream.fields.find((f) => f.name === s.field)?.type ?? c.type;
+      values[c.name] = expectedTableValue(type, recordOf(s.side)?.[s.field]);
+    } else if (s.value === 'reason') {
+      values[c.name] = row.reason;
+    } else {
+      values[c.name] = SET;
+    }
+  }
+  return { table: kind, values };
+}
+
+/** A row as one comparable string: its table, then its spec columns in order (time columns set or not). */
+export function specRowKey(spec: JoinSpec, row: SpecTableRow): string {
+  const parts = tableOf(spec, row.table).columns.map((c) => {
+    const v = row.values[c.name];
+    const shown = isTimeColumn(c) ? (v === null || v === undefined ? null : SET) : (v ?? null);
+    return `${c.name}=${typeof shown === 'bigint' ? `${shown}n` : JSON.stringify(shown)}`;
+  });
+  return `${row.table} ${parts.join(' ')}`;
+}
+
+function reasonOf(spec: JoinSpec, row: SpecTableRow): string {
+  if (row.table === 'joined') return 'joined';
+  const c = spec.unmatched.columns.find((x) => x.source.kind === 'pipeline' && x.source.value === 'reason');
+  return c === undefined ? 'unmatched' : String(row.values[c.name]);
+}
+
+/** Pure comparison of the expected rows (from the truth) with the tables' rows, and of the rejects. */
+export function compareSpecWithTruth(
+  spec: JoinSpec,
+  truth: SpecGroundTruth,
+  actual: readonly SpecTableRow[],
+  rejects: readonly Pick<RejectRecord, 'object'>[],
+): VerifyResult {
+  const specProblems =
+    truth.spec === spec.name
+      ? []
+      : [
+          `the ground truth was produced for spec ${JSON.stringify(truth.spec)}, but verify runs with ${JSON.stringify(spec.name)}`,
+        ];
+  const count = (rows: readonly SpecTableRow[]) => {
+    const m = new Map<string, number>();
+    for (const r of rows) {
+      const k = specRowKey(spec, r);
+      m.set(k, (m.get(k) ?? 0) + 1);
+    }
+    return m;
+  };
+  const want = count(truth.rows.map((r) => expectedRow(spec, r)));
+  const got = count(actual);
+  const missing: string[] = [];
+  const unexpected: string[] = [];
+  const duplicated: string[] = [];
+  for (const [k, n] of want) {
+    const g = got.get(k) ?? 0;
+    if (g < n) missing.push(n > 1 ? `${k} (${g} of ${n})` : k);
+    if (g > n) duplicated.push(`${k} ×${g}`);
+  }
+  for (const [k] of got) if (!want.has(k)) unexpected.push(k);
+  const rejectProblems: string[] = [...specProblems];
+  const rejectCounts = new Map<string, number>();
+  for (const r of rejects) rejectCounts.set(r.object, (rejectCounts.get(r.object) ?? 0) + 1);
+  for (const [object, n] of Object.entries(truth.rejects)) {
+    const g = rejectCounts.get(object) ?? 0;
+    if (g !== n) rejectProblems.push(`${object}: expected ${n} rejected record(s), found ${g}`);
+  }
+  for (const [object] of rejectCounts)
+    if (truth.rejects[object] === undefined)
+      rejectProblems.push(`${object}: rejected, but the truth expects no reject`);
+  const byReason: Record<string, number> = {};
+  for (const r of actual) {
+    const reason = reasonOf(spec, r);
+    byReason[reason] = (byReason[reason] ?? 0) + 1;
+  }
+  return {
+    pass:
+      missing.length === 0 &&
+      unexpected.length === 0 &&
+      duplicated.length === 0 &&
+      rejectProblems.length === 0,
+    expectedRows: truth.rows.length,
+    actualRows: actual.length,
+    missing,
+    unexpected,
+    duplicated,
+    rejectProblems,
+    byReason,
+  };
+}
+
+/** Reads both tables (current snapshots): every row with every column of the table's schema. */
+export async function readSpecTableRows(
+  store: ObjectStore,
+  locations: { joined: string; unmatched: string },
+): Promise<SpecTableRow[]> {
+  const out: SpecTableRow[] = [];
+  for (const kind of OUTPUT_KINDS) {
+    let table: Awaited<ReturnType<typeof loadTable>>;
+    try {
+      table = await loadTable(store, locations[kind]);
+    } catch {
+      continue; // not created yet: no rows
+    }
+    for await (const r of readRows(table)) out.push({ table: kind, values: r as Record<string, TableValue> });
+  }
+  return out;
+}
+
+/** The name of the joined table's key column (unique there: one joined row per key). */
+export function keyColumnOf(spec: JoinSpec, kind: OutputKind = 'joined'): string | undefined {
+  return tableOf(spec, kind).columns.find((c) => c.source.kind === 'key')?.name;
+}
