@@ -20,13 +20,17 @@ import {
   planWorkload,
   uploadFiles,
 } from '../infra/ops/produce.ts';
+import { isSpecTruth } from '../infra/ops/produce-spec.ts';
 import { uploadDirectory } from '../infra/ops/upload.ts';
 import { compareWithTruth, formatVerify, readTableRows } from '../infra/ops/verify.ts';
+import { compareSpecWithTruth, readSpecTableRows } from '../infra/ops/verify-spec.ts';
 import { type Config, loadConfig } from '../shared/config.ts';
 import { collections, createFirestore } from '../shared/firestore/client.ts';
 import { listRejects, type RejectRecord } from '../shared/firestore/rejects.ts';
 import { listDataFiles, listSnapshots, loadTable, readRows } from '../shared/iceberg/index.ts';
 import { tableLocationOf } from '../shared/pipeline/compact.ts';
+import { loadJoinSpec } from '../shared/spec/load.ts';
+import type { JoinSpec } from '../shared/spec/model.ts';
 import { createObjectStore, createStorageClient } from '../shared/storage/index.ts';
 import type { TableKind } from '../shared/tables.ts';
 import { CliError, exitWithFailure, Interrupted } from './errors.ts';
@@ -40,7 +44,7 @@ import {
   probability,
   snapshotId,
 } from './options.ts';
-import { formatDuration, table } from './output.ts';
+import { displayValue, formatDuration, table } from './output.ts';
 import { addSpecFlag, specEnv } from './spec-flag.ts';
 import { describeTable, formatTableSummary } from './table-summary.ts';
 import { dataDirFlag, projectOption, resolveTarget, type Target } from './target.ts';
@@ -122,9 +126,11 @@ async function rejectsOf(
 export function registerOpsCommands(program: Command): void {
   const produce = program
     .command('produce')
-    .description('simulate the original producer: upload order and payment files, write the ground truth')
+    .description(
+      "simulate the original producer: upload order and payment files (or the join spec's two streams), write the ground truth",
+    )
     .addOption(dataDirOption())
-    .option('--count <n>', 'orders to simulate', positiveInt, 100)
+    .option('--count <n>', 'orders (keys of the left stream) to simulate', positiveInt, 100)
     .option(
       '--rate <pairs/s>',
       'pairs per second (0 = as fast as possible); the original producer: one pair every 3 s',
@@ -141,29 +147,46 @@ export function registerOpsCommands(program: Command): void {
     )
     .option('--truth <file>', 'where to write the ground truth', 'truth.json')
     .option('--bucket <name>', 'input bucket (default: the configured one)');
+  addSpecFlag(produce);
+  produce.addHelpText(
+    'after',
+    "\nWithout --spec, the events are those of the join spec the target runs (the local stack's, or STREAMJOIN_SPEC).",
+  );
   withProject(produce);
   examples(
     produce,
     'streamjoin produce --count 500 --rate 0 --faults --truth truth.json',
     'streamjoin produce --count 100 --format jsonl --events-per-file 50 --gzip',
+    'streamjoin produce --spec specs/shipments-deliveries.yaml --count 200 --faults',
   );
   produce.action(
     act(async (o: Record<string, unknown>) => {
+      // A named spec is read first: a bad one stops here, before anything is touched.
+      const namedSpec = typeof o['spec'] === 'string' ? loadJoinSpec(o['spec']) : undefined;
       const t = await resolveTarget(
         { dataDir: String(o['dataDir']), project: o['project'] as string | undefined },
         { what: 'uploading test data' },
       );
       const { config } = t;
+      const spec = namedSpec ?? config.joinSpec;
+      const named = namedSpec !== undefined;
+      if (named && spec.name !== config.joinSpec.name) {
+        console.error(
+          `streamjoin: producing events of join spec ${spec.name}, but the target runs ${config.joinSpec.name}`,
+        );
+      }
       const faults: FaultMix = o['faults'] === true ? DEMO_FAULTS : NO_FAULTS;
       const plan = planWorkload({
+        spec,
         count: o['count'] as number,
         seed: o['seed'] as number,
         eventsPerFile: o['eventsPerFile'] as number,
         format: o['format'] as (typeof FILE_FORMATS)[number],
         gzip: o['gzip'] === true,
         faults,
-        ordersPrefix: config.ordersPrefix,
-        paymentsPrefix: config.paymentsPrefix,
+        // A spec named here brings its prefixes; otherwise the target's (its spec's, or their variables).
+        ordersPrefix: named ? spec.left.prefix : config.ordersPrefix,
+        paymentsPrefix: named ? spec.right.prefix : config.paymentsPrefix,
         startMs: Date.now(),
       });
       writeFileSync(String(o['truth']), `${JSON.stringify(plan.truth, null, 1)}\n`);
@@ -195,7 +218,7 @@ export function registerOpsCommands(program: Command): void {
       );
       if (plan.files.some((f) => f.phase === 'late')) {
         console.log(
-          'note: late payments were uploaded right away; they are late only if their orders timed out first (`demo` sequences this).',
+          `note: late ${spec.right.name} events were uploaded right away; they are late only if their ${spec.left.name} timed out first (\`demo\` sequences this).`,
         );
       }
     }),
@@ -274,32 +297,44 @@ export function registerOpsCommands(program: Command): void {
     .description('compare both tables with a ground truth file; exits 1 on FAIL')
     .addOption(dataDirOption())
     .requiredOption('--truth <file>', 'ground truth written by produce or demo');
+  addSpecFlag(verify);
   withProject(verify);
   examples(
     verify,
     'streamjoin verify --truth truth.json',
     'streamjoin verify --truth .streamjoin/truth.json',
+    'streamjoin verify --truth truth.json --spec specs/shipments-deliveries.yaml',
   );
   verify.action(
-    act(async (o: { dataDir: string; truth: string; project?: string }) => {
+    act(async (o: { dataDir: string; truth: string; project?: string; spec?: string }) => {
       if (!existsSync(o.truth)) {
         throw new CliError(`no ground truth file at ${o.truth}`, {
           hint: '`streamjoin produce --truth FILE` and `streamjoin demo` (in <data-dir>/truth.json) write one',
         });
       }
-      const truth = JSON.parse(readFileSync(o.truth, 'utf8'));
+      const truth: unknown = JSON.parse(readFileSync(o.truth, 'utf8'));
+      const namedSpec = o.spec === undefined ? undefined : loadJoinSpec(o.spec);
       const t = await resolveTarget(o, { what: 'reading the tables', allowStopped: true });
+      // --spec: the tables of that spec (its namespace and names); otherwise the target's.
+      const config = namedSpec === undefined ? t.config : withTablesOf(t.config, namedSpec);
       const store = createObjectStore({
-        projectId: t.config.projectId,
-        emulatorHost: t.config.storageEmulatorHost,
+        projectId: config.projectId,
+        emulatorHost: config.storageEmulatorHost,
       });
-      const rows = await readTableRows(store, {
-        joined: tableLocationOf(t.config, 'joined'),
-        unmatched: tableLocationOf(t.config, 'unmatched'),
-      });
+      const locations = {
+        joined: tableLocationOf(config, 'joined'),
+        unmatched: tableLocationOf(config, 'unmatched'),
+      };
       const { rejects, note } = await rejectsOf(t, { limit: 1_000_000 });
       if (note !== undefined) console.error(`streamjoin: ${note}`);
-      const r = compareWithTruth(truth, rows, rejects);
+      // A spec's truth holds the records of each row: compared on every column of the spec's tables.
+      const r = isSpecTruth(truth)
+        ? compareSpecWithTruth(config.joinSpec, truth, await readSpecTableRows(store, locations), rejects)
+        : compareWithTruth(
+            truth as Parameters<typeof compareWithTruth>[0],
+            await readTableRows(store, locations),
+            rejects,
+          );
       console.log(formatVerify(r));
       if (!r.pass) process.exitCode = 1;
     }),
@@ -365,14 +400,32 @@ interface TableOpts {
   table: TableKind;
   json?: boolean;
   project?: string;
+  spec?: string;
 }
 
-/** The configuration that locates the tables: STREAMJOIN_WAREHOUSE=file://… needs no stack or project. */
+/**
+ * The configuration that locates the tables: STREAMJOIN_WAREHOUSE=file://… needs no stack or project.
+ * The tables are those of the target's join spec (namespace and table names), or of --spec when named.
+ */
 async function tableTarget(o: TableOpts): Promise<Config> {
+  const spec = o.spec === undefined ? undefined : loadJoinSpec(o.spec);
   const wh = process.env['STREAMJOIN_WAREHOUSE'] ?? '';
-  if (o.project === undefined && wh.startsWith('file://') && readStack(path.resolve(o.dataDir)) === undefined)
-    return loadConfig(process.env);
-  return (await resolveTarget(o, { what: 'reading the tables', allowStopped: true })).config;
+  const config =
+    o.project === undefined && wh.startsWith('file://') && readStack(path.resolve(o.dataDir)) === undefined
+      ? loadConfig(process.env)
+      : (await resolveTarget(o, { what: 'reading the tables', allowStopped: true })).config;
+  return spec === undefined ? config : withTablesOf(config, spec);
+}
+
+/** `config` reading the tables of `spec`: its namespace and table names (a spec the pipeline need not run). */
+export function withTablesOf(config: Config, spec: JoinSpec): Config {
+  return Object.freeze({
+    ...config,
+    joinSpec: spec,
+    namespace: spec.namespace,
+    joinedTable: spec.joined.name,
+    unmatchedTable: spec.unmatched.name,
+  });
 }
 
 function registerTableCommands(program: Command): void {
@@ -385,7 +438,11 @@ function registerTableCommands(program: Command): void {
         .addOption(
           new Option('--table <which>', 'which table').choices(['joined', 'unmatched']).default('joined'),
         )
-        .option('--json', 'JSON output'),
+        .option('--json', 'JSON output')
+        .option(
+          '--spec <file>',
+          "read the tables of this join spec (its namespace and table names; default: the target's spec)",
+        ),
     );
   const openTable = async (o: TableOpts) => {
     const config = await tableTarget(o);
@@ -479,18 +536,16 @@ function registerTableCommands(program: Command): void {
     act(async (o: TableOpts & { snapshot?: bigint; limit: number }) => {
       const { table: t } = await openTable(o);
       const out: Record<string, unknown>[] = [];
+      const md = t.metadata;
+      const schema = md.schemas.find((x) => x.schemaId === md.currentSchemaId) ?? md.schemas[0];
+      const types = new Map(
+        schema?.fields.map((f) => [f.name, typeof f.type === 'string' ? f.type : undefined]),
+      );
       for await (const r of readRows(t, {
         limit: o.limit,
         ...(o.snapshot === undefined ? {} : { snapshotId: o.snapshot }),
       })) {
-        out.push(
-          Object.fromEntries(
-            Object.entries(r).map(([k, v]) => [
-              k,
-              typeof v === 'bigint' && /_at$/.test(k) ? new Date(Number(v / 1000n)).toISOString() : v,
-            ]),
-          ),
-        );
+        out.push(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, displayValue(types.get(k), v)])));
       }
       if (o.json) return void console.log(JSON.stringify(out, big, 2));
       if (out.length === 0) return void console.log('no rows');

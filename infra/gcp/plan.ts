@@ -548,6 +548,13 @@ function grantBinding(project: string, region: string, account: AccountRole | st
   };
 }
 
+/** An English plural of a stream's name, for the plan's summary (order → orders, delivery → deliveries). */
+export function plural(name: string): string {
+  if (/[^aeiou]y$/.test(name)) return `${name.slice(0, -1)}ies`;
+  if (/(s|x|z|ch|sh)$/.test(name)) return `${name}es`;
+  return `${name}s`;
+}
+
 function specHash(parts: Json): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 20);
 }
@@ -1248,7 +1255,7 @@ export function planDeploy(config: Config, o: PlanDeployOptions): Plan {
     summary: [
       [
         'input bucket',
-        `gs://${inputBucket}/ (orders under ${config.ordersPrefix}, payments under ${config.paymentsPrefix}; trigger in ${ref(INPUT_LOCATION)})`,
+        `gs://${inputBucket}/ (${plural(config.joinSpec.left.name)} under ${config.ordersPrefix}, ${plural(config.joinSpec.right.name)} under ${config.paymentsPrefix}; trigger in ${ref(INPUT_LOCATION)})`,
       ],
       ['warehouse', config.warehouse],
       [

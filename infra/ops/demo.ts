@@ -275,7 +275,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const uploadedAt = { ...up1.uploadedAt, ...up2.uploadedAt };
     const completedAt = new Map<string, number>();
     for (const f of plan.files) for (const id of f.completes) completedAt.set(id, uploadedAt[f.name]!);
-    const committed = await commitTimes(store, locations.joined, keyColumn);
+    // A table nothing was committed to (the run failed) has no commit times, snapshots or files.
+    const committed = await commitTimes(store, locations.joined, keyColumn).catch(
+      () => new Map<string, number>(),
+    );
     checkAbort();
     const lat = [...completedAt]
       .flatMap(([id, t]) => (committed.has(id) ? [committed.get(id)! - t] : []))
@@ -283,9 +286,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const snapshots: Record<string, number> = {};
     const dataFiles: Record<string, number> = {};
     for (const [k, loc] of Object.entries(locations)) {
-      const t = await loadTable(store, loc);
-      snapshots[k] = t.metadata.snapshots.length;
-      dataFiles[k] = (await listDataFiles(t)).length;
+      const t = await loadTable(store, loc).catch(() => undefined);
+      snapshots[k] = t?.metadata.snapshots.length ?? 0;
+      dataFiles[k] = t === undefined ? 0 : (await listDataFiles(t)).length;
     }
     const stats = (await fetch(`${rec.urls.storage}/_admin/stats`).then((r) => r.json())) as {
       duplicatesSent: number;

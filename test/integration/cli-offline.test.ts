@@ -114,6 +114,11 @@ const CASES: Record<string, Case[]> = {
     { args: [...project], code: 1, message: NO_CREDENTIALS, fix: /gcloud auth application-default login/ },
     { args: ['--count', 'abc'], code: 1, message: BAD_FLAG('--count', 'abc') },
     { args: ['--rate', 'fast'], code: 1, message: BAD_FLAG('--rate', 'fast') },
+    {
+      args: ['--spec', 'no-such-spec.yaml'],
+      code: 1,
+      message: /expected a readable join spec file at "no-such-spec\.yaml", but there is no such file/,
+    },
   ],
   upload: [
     { args: ['../empty-dir'], code: 1, message: NO_STACK, fix: /--project P/ },
@@ -132,6 +137,11 @@ const CASES: Record<string, Case[]> = {
   verify: [
     { args: ['--truth', 'truth.json'], code: 1, message: NO_STACK },
     { args: ['--truth', 'missing.json'], code: 1, message: /no ground truth file at missing\.json/ },
+    {
+      args: ['--truth', 'truth.json', '--spec', 'no-such-spec.json'],
+      code: 1,
+      message: /expected a readable join spec file at "no-such-spec\.json", but there is no such file/,
+    },
   ],
   rejects: [
     { args: [], code: 1, message: NO_STACK, fix: /streamjoin local up/ },
@@ -187,6 +197,11 @@ const CASES: Record<string, Case[]> = {
   ],
   'table rows': [
     { args: [], code: 1, message: NO_STACK },
+    {
+      args: ['--spec', 'no-such-spec.json'],
+      code: 1,
+      message: /expected a readable join spec file at "no-such-spec\.json", but there is no such file/,
+    },
     { args: ['--limit', '0'], code: 1, message: BAD_FLAG('--limit', '0') },
   ],
   demo: [
