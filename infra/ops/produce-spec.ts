@@ -8,6 +8,7 @@ import { defaultJoinSpec } from '../../shared/spec/load.ts';
 import type { JoinSpec, StreamField, StreamSpec } from '../../shared/spec/model.ts';
 import type { RecordValue } from '../../shared/spec/records.ts';
 import { firstDifference } from '../../shared/spec/support.ts';
+import { decimalText } from '../../shared/spec/values.ts';
 import {
   isoLocal,
   type PackEvent,
@@ -86,14 +87,6 @@ const DAY_MS = 86_400_000;
 function decimalOf(type: string): { precision: number; scale: number } | undefined {
   const m = /^decimal\((\d+),\s*(\d+)\)$/.exec(type);
   return m === null ? undefined : { precision: Number(m[1]), scale: Number(m[2]) };
-}
-
-/** `unscaled` as a decimal text with `scale` digits after the point (`-1234`, 2 → `-12.34`). */
-export function decimalText(unscaled: bigint, scale: number): string {
-  const neg = unscaled < 0n;
-  const digits = (neg ? -unscaled : unscaled).toString().padStart(scale + 1, '0');
-  const text = scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
-  return neg ? `-${text}` : text;
 }
 
 const pad = (n: number, w: number) => String(n).padStart(w, '0');

@@ -6,13 +6,11 @@ import type { RejectRecord } from '../../shared/firestore/rejects.ts';
 import { loadTable, readRows } from '../../shared/iceberg/index.ts';
 import type { JoinSpec, OutputColumn, OutputKind } from '../../shared/spec/model.ts';
 import { OUTPUT_KINDS, tableOf } from '../../shared/spec/model.ts';
+import type { RecordValue } from '../../shared/spec/records.ts';
+import { type TableValue, tableValueOf } from '../../shared/spec/values.ts';
 import type { ObjectStore } from '../../shared/storage/port.ts';
 import type { SentRecord, SpecGroundTruth, SpecTruthRow } from './produce-spec.ts';
 import type { VerifyResult } from './verify.ts';
-
-/** A value as the tables hold it: string → string, int/float/double → number, long, timestamp,
- *  timestamptz and decimal (unscaled) → bigint, boolean → boolean, date → days since the epoch. */
-export type TableValue = string | number | bigint | boolean | null;
 
 /** A row of one of the two tables, its columns by name. */
 export interface SpecTableRow {
@@ -20,66 +18,11 @@ export interface SpecTableRow {
   readonly values: Readonly<Record<string, TableValue>>;
 }
 
-const DAY_MS = 86_400_000;
-
-function decimalOf(type: string): { precision: number; scale: number } | undefined {
-  const m = /^decimal\((\d+),\s*(\d+)\)$/.exec(type);
-  return m === null ? undefined : { precision: Number(m[1]), scale: Number(m[2]) };
-}
-
-/** Epoch microseconds of an ISO-8601 date-time (`YYYY-MM-DD[T ]hh:mm[:ss[.f…]]`, zone optional). */
-function epochMicros(text: string): bigint {
-  const m =
-    /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(
-      text,
-    );
-  if (m === null) throw new Error(`expected an ISO-8601 date-time, but was: ${JSON.stringify(text)}`);
-  const ms = Date.UTC(
-    Number(m[1]),
-    Number(m[2]) - 1,
-    Number(m[3]),
-    Number(m[4]),
-    Number(m[5]),
-    Number(m[6] ?? 0),
-  );
-  const micros = BigInt((m[7] ?? '').padEnd(6, '0').slice(0, 6));
-  let offsetMin = 0;
-  const z = m[8];
-  if (z !== undefined && z !== 'Z') {
-    const d = z.replace(':', '');
-    offsetMin = (z.startsWith('-') ? -1 : 1) * (Number(d.slice(1, 3)) * 60 + Number(d.slice(3, 5)));
-  }
-  return BigInt(ms - offsetMin * 60_000) * 1000n + micros;
-}
-
-/** The table value of a record's JSON value for a field of `type` (undefined = missing → null). */
+/** The table value of a record's JSON value for a field of `type` (undefined = missing → null): the
+ *  agreed representation, by shared/spec/values.ts (the writers' conversion of a single value; the rows
+ *  themselves — which side, which column, which reason — are computed here from the truth alone). */
 export function expectedTableValue(type: string, v: unknown): TableValue {
-  if (v === undefined || v === null) return null;
-  switch (type) {
-    case 'string':
-    case 'boolean':
-    case 'int':
-    case 'double':
-      return v as TableValue;
-    case 'float':
-      return Math.fround(v as number);
-    case 'long':
-      return BigInt(v as number);
-    case 'date': {
-      const [y, mo, d] = String(v).split('-').map(Number) as [number, number, number];
-      return Date.UTC(y, mo - 1, d) / DAY_MS;
-    }
-    case 'timestamp':
-    case 'timestamptz':
-      return epochMicros(String(v));
-  }
-  const d = decimalOf(type);
-  if (d === undefined) throw new Error(`expected a type verify knows, but came ${type}`);
-  const text = String(v);
-  const neg = text.startsWith('-');
-  const [whole = '0', fraction = ''] = text.replace(/^-/, '').split('.');
-  const unscaled = BigInt(`${whole}${fraction.padEnd(d.scale, '0')}`);
-  return neg ? -unscaled : unscaled;
+  return v === undefined ? null : tableValueOf(type, v as RecordValue);
 }
 
 /** The columns compared by value (not the landing-time columns). */

@@ -5,9 +5,9 @@ import { displayValue } from '../../../cli/output.ts';
 
 test('displayValue: by column type', () => {
   const cases: { type: string | undefined; value: unknown; shown: unknown }[] = [
-    { type: 'timestamptz', value: 1_795_608_000_000_000n, shown: '2026-11-25T12:00:00.000Z' },
+    { type: 'timestamptz', value: 1_795_608_000_000_000n, shown: '2026-11-25T12:00:00.000000Z' },
     { type: 'timestamptz', value: 1_795_608_000_000_123n, shown: '2026-11-25T12:00:00.000123Z' },
-    { type: 'timestamp', value: 1_795_608_000_500_000n, shown: '2026-11-25T12:00:00.500' },
+    { type: 'timestamp', value: 1_795_608_000_500_000n, shown: '2026-11-25T12:00:00.500000' },
     { type: 'timestamp', value: -1n, shown: '1969-12-31T23:59:59.999999' },
     { type: 'date', value: 20_782, shown: '2026-11-25' },
     { type: 'date', value: -1, shown: '1969-12-31' },
