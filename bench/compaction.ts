@@ -1,13 +1,16 @@
 // Benchmark of table maintenance (issue 15), against the Firestore emulator and a file:// warehouse:
 //  - a simulated day at production cadence: 288 appends (one per 5-minute compact run) of a micro-batch
-//    of 30,000 joined rows into one day partition, runCompact after each append: bytes rewritten ÷ bytes
-//    appended, files in the partition at the end, total compaction seconds (--files-per-append N splits
-//    each append into N files, as ticks × shards do between two compact runs);
+//    of 30,000 joined rows into one day partition, split into 5 files as deployed (a tick every minute
+//    between two compact runs, one file per tick and flush shard; --files-per-append 1,5 runs both
+//    shapes), runCompact after each append, then the first run after the day (the partition has been
+//    quiet for STREAMJOIN_COMPACT_QUIET_AFTER): bytes rewritten ÷ bytes appended, files in the partition
+//    at the end, total compaction seconds, and the manifests orphan cleanup read;
 //  - reader cost after that day: a full scan of the partition (seconds, data files opened);
 //  - compaction peak RSS (getrusage maxrss of a child process doing only runCompact) for 1,000,000 and
-//    10,000,000 rows in files of 50,000 rows: flat with size when the rewrite streams.
+//    10,000,000 rows in files of 50,000 rows, in the compact function's deployed configuration (memory
+//    and NODE_OPTIONS from infra/gcp/settings.ts): flat with size when the rewrite streams.
 //
-//   npx node bench/compaction.ts [--quick] [--no-day] [--files-per-append N] [--rss-10m]       (or npm run bench -- --only compaction)
+//   npx node bench/compaction.ts [--quick] [--no-day] [--files-per-append 5|1,5] [--rss-10m]       (or npm run bench -- --only compaction)
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -22,6 +25,7 @@ import {
   listDataFiles,
   loadOrCreateTable,
   loadTable,
+  reachableFiles,
   readRows,
 } from '../shared/iceberg/index.ts';
 import { createLogger } from '../shared/log.ts';
@@ -29,33 +33,38 @@ import { encodeDataFile } from '../shared/parquet/index.ts';
 import { type CompactDeps, runCompact, tableLocationOf } from '../shared/pipeline/compact.ts';
 import { isSmallFile } from '../shared/pipeline/compaction-policy.ts';
 import { FileObjectStore } from '../shared/storage/file-store.ts';
-import { createObjectStore } from '../shared/storage/index.ts';
 import { joinUri } from '../shared/storage/port.ts';
 import { type DataFileStats, JOINED_TABLE, type Row } from '../shared/tables.ts';
 import { buildTable } from './memory.ts';
 import { generateJoinedRows } from './parquet.ts';
-import { type BenchFigure, peakRssMiB, round, runJsonChild } from './support.ts';
+import { type BenchFigure, deployedCompactInstance, round, runCompactChild } from './support.ts';
 
 const HERE = fileURLToPath(import.meta.url);
 const silent = createLogger({ level: 'silent' });
 const MiB = 2 ** 20;
 /** The goal of issue 15 for compaction's peak RSS, whatever the size of what it rewrites. */
 const RSS_GOAL_MIB = 256;
-/**
- * V8 limits of the RSS child: what Node gives V8 in a 512 MiB container (it sizes the heap from the
- * cgroup's memory limit: old generation a quarter of it, the young generation at its minimum). On this
- * 23 GiB build machine V8 would otherwise size its heap for 23 GiB and let garbage pile up to hundreds
- * of MiB before collecting it; the default-sizing figure is printed beside it for information.
- */
-const INSTANCE_V8_FLAGS = ['--max-old-space-size=128', '--max-semi-space-size=1'];
+/** The deployed shape: files per append (a tick every minute between two 5-minute compact runs). */
+export const DEPLOYED_FILES_PER_APPEND = 5;
+
+/** `--files-per-append 1,5` → [1, 5]; throws on anything but positive integers. */
+export function parseFilesPerAppend(raw: string): number[] {
+  const out = raw.split(',').map((x) => Number(x.trim()));
+  if (raw.trim() === '' || out.some((n) => !Number.isInteger(n) || n < 1 || n > 1000)) {
+    throw new Error(
+      `--files-per-append expects positive integers separated by commas, such as 5 or 1,5, but got: ${JSON.stringify(raw)}`,
+    );
+  }
+  return out;
+}
 
 export interface CompactionBenchOptions {
   readonly emulatorHost?: string;
   readonly quick?: boolean;
   /** The simulated day and the reader after it (default true). */
   readonly day?: boolean;
-  /** Files per append in the simulated day (default 1: one micro-batch file per compact run). */
-  readonly filesPerAppend?: number;
+  /** Files per append of each simulated day to run (default [5], the deployed shape). */
+  readonly filesPerAppend?: readonly number[];
   /** Peak RSS cases, in rows (multiples of 50,000). Default [1,000,000]; 10,000,000 takes minutes. */
   readonly rssRows?: readonly number[];
   readonly log?: (line: string) => void;
@@ -81,6 +90,15 @@ interface DayReport {
   compactSeconds: number;
   slowestCompactSeconds: number;
   maxSmallFiles: number;
+  maxFiles: number;
+  /** Before the quiet run: what the day's own runs rewrote, and the files they left. */
+  dayRewrittenBytes: number;
+  dayFiles: number;
+  quietRewrittenBytes: number;
+  quietSeconds: number;
+  /** Manifest lists + manifests orphan cleanup read in the day's last run, and what an uncached run reads. */
+  orphanReadsLastRun: number;
+  orphanReadsUncached: number;
   files: number;
   partitionBytes: number;
   targetFileSize: number;
@@ -122,6 +140,13 @@ async function simulateDay(
       compactSeconds: 0,
       slowestCompactSeconds: 0,
       maxSmallFiles: 0,
+      maxFiles: 0,
+      dayRewrittenBytes: 0,
+      dayFiles: 0,
+      quietRewrittenBytes: 0,
+      quietSeconds: 0,
+      orphanReadsLastRun: 0,
+      orphanReadsUncached: 0,
       files: 0,
       partitionBytes: 0,
       targetFileSize: config.targetFileSize,
@@ -154,17 +179,40 @@ async function simulateDay(
       r.compactSeconds += seconds;
       r.slowestCompactSeconds = Math.max(r.slowestCompactSeconds, seconds);
       if ((res?.rewrittenFiles ?? 0) > 0) r.rewrites++;
+      r.orphanReadsLastRun = res?.orphanManifestReads ?? 0;
       table = await loadTable(store, loc);
       const live = await listDataFiles(table);
       const after = new Set(live.map((e) => e.dataFile.filePath));
       for (const [p, d] of before) if (!after.has(p)) r.rewrittenBytes += d.fileSizeInBytes;
       const small = live.filter((e) => isSmallFile(e.dataFile.fileSizeInBytes, policy)).length;
       r.maxSmallFiles = Math.max(r.maxSmallFiles, small);
+      r.maxFiles = Math.max(r.maxFiles, live.length);
       if ((a + 1) % 48 === 0) {
         log(
           `  day: ${a + 1}/${shape.appends} appends, ${live.length} files, rewritten ÷ appended ${round(r.rewrittenBytes / r.appendedBytes, 2)}, compaction ${round(r.compactSeconds, 1)} s`,
         );
       }
+    }
+    {
+      const read = { manifestLists: 0, manifests: 0 };
+      await reachableFiles(table, undefined, read);
+      r.orphanReadsUncached = read.manifestLists + read.manifests;
+    }
+    r.dayRewrittenBytes = r.rewrittenBytes;
+    r.dayFiles = (await listDataFiles(table)).length;
+    // The day is over: the first compact run once the partition has been quiet for
+    // STREAMJOIN_COMPACT_QUIET_AFTER (its clock moved past that; everything else as deployed).
+    {
+      const before = new Map((await listDataFiles(table)).map((e) => [e.dataFile.filePath, e.dataFile]));
+      const later = Date.now() + config.compactQuietAfterMs + 60_000;
+      const t0 = performance.now();
+      await runCompact({ ...deps, now: () => later }, { tables: ['joined'] });
+      r.quietSeconds = (performance.now() - t0) / 1000;
+      r.compactSeconds += r.quietSeconds;
+      table = await loadTable(store, loc);
+      const after = new Set((await listDataFiles(table)).map((e) => e.dataFile.filePath));
+      for (const [p, d] of before) if (!after.has(p)) r.quietRewrittenBytes += d.fileSizeInBytes;
+      r.rewrittenBytes += r.quietRewrittenBytes;
     }
     const live = await listDataFiles(table);
     r.files = live.length;
@@ -183,39 +231,6 @@ async function simulateDay(
   } finally {
     await db.terminate();
   }
-}
-
-interface RssReport {
-  rewrittenFiles: number;
-  rewrittenInto: number;
-  seconds: number;
-  maxRssMiB: number;
-}
-
-async function childCompact(warehouse: string, host: string): Promise<void> {
-  const config = benchConfig(warehouse, host);
-  const db = createFirestore(config);
-  const t0 = performance.now();
-  const [r] = await runCompact(
-    {
-      db,
-      collections: collections(db, config.collectionPrefix),
-      counter: new OpCounter(),
-      store: createObjectStore({ projectId: config.projectId }),
-      config,
-      log: silent,
-    },
-    { tables: ['joined'] },
-  );
-  const seconds = (performance.now() - t0) / 1000;
-  await db.terminate();
-  const report: RssReport = {
-    rewrittenFiles: r?.rewrittenFiles ?? 0,
-    rewrittenInto: r?.rewrittenInto ?? 0,
-    seconds,
-    maxRssMiB: peakRssMiB(),
-  };
-  console.log(JSON.stringify(report));
 }
 
 export async function runCompactionBench(
@@ -237,7 +252,8 @@ export async function runCompactionBench(
     const figures: BenchFigure[] = [];
 
     if (options.day !== false) {
-      figures.push(...(await dayFigures(dir, host, quick, options.filesPerAppend ?? 1, log)));
+      for (const n of options.filesPerAppend ?? [DEPLOYED_FILES_PER_APPEND])
+        figures.push(...(await dayFigures(dir, host, quick, n, log)));
     }
     for (const rows of options.rssRows ?? [1_000_000])
       figures.push(...(await rssFigures(dir, host, rows, log)));
@@ -268,13 +284,15 @@ async function dayFigures(
   const daySeconds = (performance.now() - t0) / 1000;
   const wa = day.rewrittenBytes / day.appendedBytes;
   const filesGoal = Math.floor(1 + day.partitionBytes / day.targetFileSize + 8);
-  const cond = `${shape.appends} appends (one per 5-minute compact run) of ${shape.filesPerAppend} files × ${shape.rowsPerFile.toLocaleString('en')} joined rows into one day partition, runCompact after each (default settings: target ${round(day.targetFileSize / MiB, 0)} MiB, STREAMJOIN_MIN_FILES_TO_COMPACT 9), file:// warehouse, Firestore emulator: ${day.rows.toLocaleString('en')} rows, ${round(day.appendedBytes / MiB, 1)} MiB appended, ${day.rewrites} rewrites, at most ${day.maxSmallFiles} small files after any run; the day took ${round(daySeconds, 0)} s in all (bench/compaction.ts)`;
+  const config = benchConfig('file:///unused/', host);
+  const shapeName = `${shape.filesPerAppend} file${shape.filesPerAppend === 1 ? '' : 's'} per append`;
+  const cond = `${shape.appends} appends (one per 5-minute compact run) of ${shape.filesPerAppend} files × ${shape.rowsPerFile.toLocaleString('en')} joined rows into one day partition, runCompact after each, then the first run once the partition was quiet (default settings: target ${round(day.targetFileSize / MiB, 0)} MiB, STREAMJOIN_MIN_FILES_TO_COMPACT ${config.minFilesToCompact}, STREAMJOIN_QUIET_MAX_SMALL_FILES ${config.quietMaxSmallFiles}, STREAMJOIN_COMPACT_QUIET_AFTER ${config.compactQuietAfterMs / 60_000} min), file:// warehouse, Firestore emulator: ${day.rows.toLocaleString('en')} rows, ${round(day.appendedBytes / MiB, 1)} MiB appended, ${day.rewrites} rewrites during the day (rewritten ÷ appended ${round(day.dayRewrittenBytes / day.appendedBytes, 2)}, at most ${day.maxSmallFiles} small files and ${day.maxFiles} files after any run, ${day.dayFiles} at the end of the day), the quiet run rewrote ${round(day.quietRewrittenBytes / MiB, 1)} MiB in ${round(day.quietSeconds, 1)} s; the day took ${round(daySeconds, 0)} s in all (bench/compaction.ts)`;
   log(
-    `  day: rewritten ÷ appended ${round(wa, 2)}; ${day.files} files (${round(day.partitionBytes / MiB, 1)} MiB) at the end; compaction ${round(day.compactSeconds, 1)} s in all (slowest run ${round(day.slowestCompactSeconds, 2)} s); full scan ${round(day.scanSeconds, 2)} s over ${day.scanFiles} files`,
+    `  day (${shapeName}): rewritten ÷ appended ${round(wa, 2)} (${round(day.dayRewrittenBytes / day.appendedBytes, 2)} during the day); ${day.files} files (${round(day.partitionBytes / MiB, 1)} MiB) at the end (${day.dayFiles} before the quiet run, at most ${day.maxFiles} during the day); compaction ${round(day.compactSeconds, 1)} s in all (slowest run ${round(day.slowestCompactSeconds, 2)} s); full scan ${round(day.scanSeconds, 2)} s over ${day.scanFiles} files`,
   );
   figures.push(
     {
-      name: 'simulated day: bytes rewritten ÷ bytes appended',
+      name: `simulated day (${shapeName}): bytes rewritten ÷ bytes appended`,
       value: round(wa, 2),
       unit: '×',
       goal: '≤ 3',
@@ -282,7 +300,7 @@ async function dayFigures(
       conditions: cond,
     },
     {
-      name: 'simulated day: files in the partition at the end',
+      name: `simulated day (${shapeName}): files in the partition at the end`,
       value: day.files,
       unit: 'files',
       goal: `≤ ${filesGoal} (1 + size ÷ target + 8)`,
@@ -290,19 +308,25 @@ async function dayFigures(
       conditions: cond,
     },
     {
-      name: 'simulated day: total compaction time',
+      name: `simulated day (${shapeName}): total compaction time`,
       value: round(day.compactSeconds, 1),
       unit: 's',
       conditions: `${cond}; slowest single run ${round(day.slowestCompactSeconds, 2)} s`,
     },
     {
-      name: 'reader after the day: full scan of the partition',
+      name: `orphan cleanup (${shapeName}): manifest lists + manifests read in the day's last run`,
+      value: day.orphanReadsLastRun,
+      unit: 'files',
+      conditions: `${cond}; the instance's manifest cache warm (a compact instance between runs): an uncached run reads all ${day.orphanReadsUncached} of the retained snapshots' manifest lists and manifests`,
+    },
+    {
+      name: `reader after the day (${shapeName}): full scan of the partition`,
       value: round(day.scanSeconds, 2),
       unit: 's',
       conditions: `${cond}; the pipeline's reader (readRows) over all ${day.scanRows.toLocaleString('en')} rows, ${day.scanFiles} data files opened`,
     },
     {
-      name: 'reader after the day: data files opened by a full scan',
+      name: `reader after the day (${shapeName}): data files opened by a full scan`,
       value: day.scanFiles,
       unit: 'files',
       conditions: cond,
@@ -312,56 +336,53 @@ async function dayFigures(
   return figures;
 }
 
-/** Peak RSS of one compaction run over `rows` rows in files of 50,000 rows (one partition). */
+/** Peak RSS of one compaction run over `rows` rows in files of 50,000 rows (one partition), in the compact
+ *  function's deployed configuration (infra/gcp/settings.ts: memory, NODE_OPTIONS). */
 async function rssFigures(
   dir: string,
   host: string,
   rows: number,
   log: (line: string) => void,
 ): Promise<BenchFigure[]> {
-  const figures: BenchFigure[] = [];
   const nFiles = Math.ceil(rows / 50_000);
-  for (const flags of [INSTANCE_V8_FLAGS, []]) {
-    const warehouse = `file://${dir}/rss-${nFiles}-${flags.length}/`;
-    const tb = performance.now();
-    await buildTable(warehouse, nFiles, 50_000);
-    const buildSeconds = (performance.now() - tb) / 1000;
-    const rep = await runJsonChild<RssReport>(
-      process.execPath,
-      [...flags, HERE, '--child-compact', warehouse, host],
-      { timeoutMs: 3600_000 },
+  const instance = deployedCompactInstance();
+  const goal = Math.min(RSS_GOAL_MIB, instance.memoryMiB);
+  const warehouse = `file://${dir}/rss-${nFiles}/`;
+  const tb = performance.now();
+  await buildTable(warehouse, nFiles, 50_000);
+  const buildSeconds = (performance.now() - tb) / 1000;
+  const rep = await runCompactChild(warehouse, host, instance.nodeOptions);
+  await rm(new URL(warehouse), { recursive: true, force: true });
+  const heap = `the deployed compact instance: ${instance.memory}, NODE_OPTIONS=${instance.nodeOptions || '(none)'}`;
+  log(
+    `  compaction ${rows.toLocaleString('en')} rows (${heap}): ${rep.rewrittenFiles} files → ${rep.rewrittenInto} in ${round(rep.seconds, 1)} s (built in ${round(buildSeconds, 1)} s); peak RSS ${round(rep.maxRssMiB, 0)} MiB`,
+  );
+  if (rep.rewrittenFiles !== nFiles) {
+    throw new Error(
+      `expected compaction to rewrite all ${nFiles} files, but it rewrote ${rep.rewrittenFiles}`,
     );
-    await rm(new URL(warehouse), { recursive: true, force: true });
-    const heap = flags.length === 0 ? 'default V8 heap sizing on this machine' : flags.join(' ');
-    log(
-      `  compaction ${rows.toLocaleString('en')} rows (${heap}): ${rep.rewrittenFiles} files → ${rep.rewrittenInto} in ${round(rep.seconds, 1)} s (built in ${round(buildSeconds, 1)} s); peak RSS ${round(rep.maxRssMiB, 0)} MiB`,
-    );
-    if (rep.rewrittenFiles !== nFiles) {
-      throw new Error(
-        `expected compaction to rewrite all ${nFiles} files, but it rewrote ${rep.rewrittenFiles}`,
-      );
-    }
-    figures.push({
-      name: `compaction peak RSS, ${rows.toLocaleString('en')} rows${flags.length === 0 ? ' (default V8 heap sizing)' : ''}`,
+  }
+  return [
+    {
+      name: `compaction peak RSS, ${rows.toLocaleString('en')} rows`,
       value: round(rep.maxRssMiB, 0),
       unit: 'MiB',
-      ...(flags.length === 0 ? {} : { goal: `≤ ${RSS_GOAL_MIB}`, meets: rep.maxRssMiB <= RSS_GOAL_MIB }),
+      goal: `≤ ${goal}`,
+      meets: rep.maxRssMiB <= goal,
       conditions: `runCompact in a child process (${heap}) on a file:// joined table of ${nFiles} Parquet files × 50,000 rows (one partition day, ${round(rep.seconds, 1)} s, ${round(rows / rep.seconds, 0)} rows/s): ${rep.rewrittenFiles} files streamed row group by row group into ${rep.rewrittenInto}`,
-    });
-  }
-  return figures;
+    },
+  ];
 }
 
 if (process.argv[1] === HERE) {
   const args = process.argv.slice(2);
-  if (args[0] === '--child-compact') await childCompact(args[1]!, args[2]!);
-  else {
+  {
     const { figures } = await runCompactionBench({
       quick: args.includes('--quick'),
       day: !args.includes('--no-day'),
       filesPerAppend: args.includes('--files-per-append')
-        ? Number(args[args.indexOf('--files-per-append') + 1])
-        : 1,
+        ? parseFilesPerAppend(args[args.indexOf('--files-per-append') + 1] ?? '')
+        : [DEPLOYED_FILES_PER_APPEND],
       rssRows: args.includes('--rss-10m') ? [1_000_000, 10_000_000] : [1_000_000],
     });
     for (const f of figures)

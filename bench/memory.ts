@@ -4,7 +4,7 @@
 //    (the retry resumes where it stopped), unless --memory-full ingests the whole file;
 //  - parse + validate of the whole file (the streaming part of ingest, no Firestore);
 //  - compaction (shared/pipeline/compact.ts runCompact) rewriting 20 files of 50,000 rows = 1,000,000 rows
-//    into one file.
+//    into one file, in the compact function's deployed configuration (memory, NODE_OPTIONS).
 //
 //   npx node bench/memory.ts [--quick] [--memory-full]
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -22,17 +22,25 @@ import { parseEventFile } from '../shared/ingest/parse-event-file.ts';
 import { validateEvent } from '../shared/ingest/validate.ts';
 import { createLogger } from '../shared/log.ts';
 import { encodeDataFile } from '../shared/parquet/index.ts';
-import { runCompact, tableLocationOf } from '../shared/pipeline/compact.ts';
+import { tableLocationOf } from '../shared/pipeline/compact.ts';
 import { ingestObject } from '../shared/pipeline/ingest.ts';
 import { FileObjectStore } from '../shared/storage/file-store.ts';
-import { createObjectStore } from '../shared/storage/index.ts';
 import { joinUri } from '../shared/storage/port.ts';
 import { type DataFileStats, JOINED_TABLE, type Row } from '../shared/tables.ts';
 import { generateJoinedRows } from './parquet.ts';
-import { type BenchFigure, peakRssMiB, round, runJsonChild } from './support.ts';
+import {
+  type BenchFigure,
+  deployedCompactInstance,
+  peakRssMiB,
+  round,
+  runCompactChild,
+  runJsonChild,
+} from './support.ts';
 
 const HERE = fileURLToPath(import.meta.url);
 const GOAL_MIB = 512;
+/** Issue 15's goal for compaction, whatever the size of what it rewrites (and within the instance). */
+const COMPACT_GOAL_MIB = 256;
 const silent = createLogger({ level: 'silent' });
 
 export interface MemoryBenchOptions {
@@ -152,38 +160,6 @@ async function childParse(file: string): Promise<void> {
   );
 }
 
-async function childCompact(warehouse: string, host: string): Promise<void> {
-  const config = loadConfig({
-    GOOGLE_CLOUD_PROJECT: 'bench-memory',
-    FIRESTORE_EMULATOR_HOST: host,
-    STREAMJOIN_WAREHOUSE: warehouse,
-    METADATA_SERVER_DETECTION: 'none',
-  });
-  const db = createFirestore(config);
-  const t0 = performance.now();
-  const [r] = await runCompact(
-    {
-      db,
-      collections: collections(db, config.collectionPrefix),
-      counter: new OpCounter(),
-      store: createObjectStore({ projectId: config.projectId }),
-      config,
-      log: silent,
-    },
-    { tables: ['joined'] },
-  );
-  const seconds = (performance.now() - t0) / 1000;
-  await db.terminate();
-  console.log(
-    JSON.stringify({
-      rewrittenFiles: r?.rewrittenFiles ?? 0,
-      rewrittenInto: r?.rewrittenInto ?? 0,
-      seconds,
-      maxRssMiB: peakRssMiB(),
-    }),
-  );
-}
-
 /** A joined table with `files` data files of `rowsPerFile` rows (one partition day), one append. */
 export async function buildTable(warehouse: string, files: number, rowsPerFile: number): Promise<string> {
   const config = loadConfig({
@@ -283,40 +259,26 @@ export async function runMemoryBench(options: MemoryBenchOptions = {}): Promise<
     const rowsPerFile = 50_000;
     const nFiles = quick ? 10 : 20;
     const rows = nFiles * rowsPerFile;
-    type CompactReport = {
-      rewrittenFiles: number;
-      rewrittenInto: number;
-      seconds: number;
-      maxRssMiB: number;
-    };
-    // Twice: with V8's default heap sizing, and with the old space capped at 256 MiB (what NODE_OPTIONS
-    // would set on a 512 MiB instance): the gap is garbage V8 had no reason to collect yet.
-    for (const heapCap of [undefined, 256]) {
-      const warehouse = `file://${path.join(dir, `warehouse-${heapCap ?? 'default'}`)}/`;
-      const t0 = performance.now();
-      await buildTable(warehouse, nFiles, rowsPerFile);
-      const buildSeconds = (performance.now() - t0) / 1000;
-      const comp = await runJsonChild<CompactReport>(process.execPath, [
-        ...(heapCap === undefined ? [] : [`--max-old-space-size=${heapCap}`]),
-        HERE,
-        '--child-compact',
-        warehouse,
-        host,
-      ]);
-      const heap = heapCap === undefined ? 'default V8 heap sizing' : `--max-old-space-size=${heapCap}`;
-      log(
-        `  compaction (${heap}): ${comp.rewrittenFiles} files (${rows.toLocaleString('en')} rows, built in ${round(buildSeconds, 1)} s) → ${comp.rewrittenInto} in ${round(comp.seconds, 1)} s; peak RSS ${round(comp.maxRssMiB, 0)} MiB`,
-      );
-      figures.push({
-        name: `compaction peak RSS, ${rows.toLocaleString('en')} rows${heapCap === undefined ? '' : ` (V8 old space capped at ${heapCap} MiB)`}`,
-        value: round(comp.maxRssMiB, 0),
-        unit: 'MiB',
-        ...(heapCap === undefined
-          ? { goal: `≤ ${GOAL_MIB}`, meets: comp.maxRssMiB <= GOAL_MIB && comp.rewrittenFiles === nFiles }
-          : {}),
-        conditions: `runCompact in a child process (${heap}) on a file:// joined table of ${nFiles} Parquet files × ${rowsPerFile.toLocaleString('en')} rows (one partition day): bin-packed into ${comp.rewrittenInto} file(s), ${comp.rewrittenFiles} rewritten, in ${round(comp.seconds, 1)} s (${round(rows / comp.seconds, 0)} rows/s)`,
-      });
-    }
+    // The compact function's instance as deployed (infra/gcp/settings.ts): its NODE_OPTIONS, its memory.
+    const instance = deployedCompactInstance();
+    const goal = Math.min(COMPACT_GOAL_MIB, instance.memoryMiB);
+    const warehouse = `file://${path.join(dir, 'warehouse-compact')}/`;
+    const t0 = performance.now();
+    await buildTable(warehouse, nFiles, rowsPerFile);
+    const buildSeconds = (performance.now() - t0) / 1000;
+    const comp = await runCompactChild(warehouse, host, instance.nodeOptions);
+    const heap = `the deployed compact instance: ${instance.memory}, NODE_OPTIONS=${instance.nodeOptions || '(none)'}`;
+    log(
+      `  compaction (${heap}): ${comp.rewrittenFiles} files (${rows.toLocaleString('en')} rows, built in ${round(buildSeconds, 1)} s) → ${comp.rewrittenInto} in ${round(comp.seconds, 1)} s; peak RSS ${round(comp.maxRssMiB, 0)} MiB`,
+    );
+    figures.push({
+      name: `compaction peak RSS, ${rows.toLocaleString('en')} rows`,
+      value: round(comp.maxRssMiB, 0),
+      unit: 'MiB',
+      goal: `≤ ${goal}`,
+      meets: comp.maxRssMiB <= goal && comp.rewrittenFiles === nFiles,
+      conditions: `runCompact in a child process (${heap}) on a file:// joined table of ${nFiles} Parquet files × ${rowsPerFile.toLocaleString('en')} rows (one partition day): streamed into ${comp.rewrittenInto} file(s), ${comp.rewrittenFiles} rewritten, in ${round(comp.seconds, 1)} s (${round(rows / comp.seconds, 0)} rows/s)`,
+    });
     return { figures };
   } finally {
     await emulator?.stop();
@@ -328,7 +290,6 @@ if (process.argv[1] === HERE) {
   const args = process.argv.slice(2);
   if (args[0] === '--child-ingest') await childIngest(args[1]!, args[2]!, args[3]!);
   else if (args[0] === '--child-parse') await childParse(args[1]!);
-  else if (args[0] === '--child-compact') await childCompact(args[1]!, args[2]!);
   else {
     process.env['JAVA_TOOL_OPTIONS'] ??= '-Xmx3g'; // a million states do not fit the default 512 MiB heap
     const { figures } = await runMemoryBench({

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--only ingest,evict,reconcile,parquet,iceberg,e2e,memory,ingest-memory,flush,compaction,compaction-10m] [--memory-full] [--out FILE]`:
+// `npm run bench [-- --quick] [--only ingest,evict,reconcile,parquet,iceberg,e2e,memory,ingest-memory,flush,compaction,compaction-10m] [--memory-full] [--files-per-append 5|1,5] [--out FILE]`:
 // every benchmark of issue 8 in one run on this machine — ingest throughput vs the emulator's raw
 // throughput, Firestore operations and cost per joined pair, reconciliation cost, Parquet vs pyarrow, Iceberg commit latency
 // with history, end-to-end latency and the highest sustained rate on the local stack, peak RSS of ingest
@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { startFirestoreEmulator } from '../infra/local/firestore-emulator.ts';
 import { freePort } from '../infra/local/processes.ts';
 import { stackDown } from '../infra/local/stack.ts';
-import { runCompactionBench } from './compaction.ts';
+import { parseFilesPerAppend, runCompactionBench } from './compaction.ts';
 import { runE2eBench } from './e2e.ts';
 import { runEvictBench } from './evict.ts';
 import { runFlushBacklogBench } from './flush-backlog.ts';
@@ -44,6 +44,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
     'memory-full': { type: 'boolean', default: false },
+    'files-per-append': { type: 'string' },
     out: { type: 'string', default: path.join(path.dirname(fileURLToPath(import.meta.url)), 'results.json') },
   },
   strict: true,
@@ -184,7 +185,15 @@ try {
   await section('compaction', async () => {
     // Table maintenance (issue 15): a simulated day of appends with compaction after each, the reader
     // after it, and compaction's peak RSS for 1,000,000 rows.
-    const { figures: f } = await runCompactionBench({ emulatorHost: emulator!.host, quick, log });
+    // --files-per-append 1,5: the day in both shapes (default: the deployed one, 5).
+    const { figures: f } = await runCompactionBench({
+      emulatorHost: emulator!.host,
+      quick,
+      log,
+      ...(values['files-per-append'] === undefined
+        ? {}
+        : { filesPerAppend: parseFilesPerAppend(values['files-per-append']) }),
+    });
     return f;
   });
   await section('compaction-10m', async () => {

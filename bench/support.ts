@@ -2,6 +2,14 @@
 // child processes that report their own peak RSS, percentiles, and free ports for a private local stack.
 import { spawn } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { loadDeploySettings, memoryBytes } from '../infra/gcp/settings.ts';
+import { loadConfig } from '../shared/config.ts';
+import { collections, createFirestore } from '../shared/firestore/client.ts';
+import { OpCounter } from '../shared/firestore/op-counter.ts';
+import { createLogger } from '../shared/log.ts';
+import { runCompact } from '../shared/pipeline/compact.ts';
+import { createObjectStore } from '../shared/storage/index.ts';
 
 export interface BenchFigure {
   readonly name: string;
@@ -112,4 +120,84 @@ export async function forEachConcurrent<T>(
       }
     }),
   );
+}
+
+/**
+ * The compact function's instance as the deploy creates it (infra/gcp/settings.ts, with the
+ * STREAMJOIN_COMPACT_* variables of this environment): its memory and the NODE_OPTIONS (V8 heap flags)
+ * the deploy sets on it. The benches run compaction's child process with exactly these flags.
+ */
+export function deployedCompactInstance(env: Record<string, string | undefined> = process.env): {
+  readonly memory: string;
+  readonly memoryMiB: number;
+  readonly nodeOptions: string;
+} {
+  const spec = loadDeploySettings(env).functions.compact;
+  return {
+    memory: spec.memory,
+    memoryMiB: memoryBytes(spec.memory) / 2 ** 20,
+    nodeOptions: spec.nodeOptions,
+  };
+}
+
+export interface CompactChildReport {
+  readonly rewrittenFiles: number;
+  readonly rewrittenInto: number;
+  readonly seconds: number;
+  readonly maxRssMiB: number;
+}
+
+const SUPPORT = fileURLToPath(import.meta.url);
+
+/**
+ * Runs one runCompact of the joined table under `warehouse` (Firestore at `host`) in a child process
+ * started with `nodeOptions` as its NODE_OPTIONS (nothing else of this process's flags), and returns
+ * what it did with its peak RSS.
+ */
+export function runCompactChild(
+  warehouse: string,
+  host: string,
+  nodeOptions: string,
+  timeoutMs = 3600_000,
+): Promise<CompactChildReport> {
+  return runJsonChild<CompactChildReport>(process.execPath, [SUPPORT, '--child-compact', warehouse, host], {
+    env: { NODE_OPTIONS: nodeOptions },
+    timeoutMs,
+  });
+}
+
+/** The child of runCompactChild: one runCompact of the joined table, its report as JSON on stdout. */
+async function childCompact(warehouse: string, host: string): Promise<void> {
+  const config = loadConfig({
+    GOOGLE_CLOUD_PROJECT: 'bench-compaction',
+    FIRESTORE_EMULATOR_HOST: host,
+    STREAMJOIN_WAREHOUSE: warehouse,
+    METADATA_SERVER_DETECTION: 'none',
+  });
+  const db = createFirestore(config);
+  const t0 = performance.now();
+  const [r] = await runCompact(
+    {
+      db,
+      collections: collections(db, config.collectionPrefix),
+      counter: new OpCounter(),
+      store: createObjectStore({ projectId: config.projectId }),
+      config,
+      log: createLogger({ level: 'silent' }),
+    },
+    { tables: ['joined'] },
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  await db.terminate();
+  const report: CompactChildReport = {
+    rewrittenFiles: r?.rewrittenFiles ?? 0,
+    rewrittenInto: r?.rewrittenInto ?? 0,
+    seconds,
+    maxRssMiB: peakRssMiB(),
+  };
+  console.log(JSON.stringify(report));
+}
+
+if (process.argv[1] === SUPPORT && process.argv[2] === '--child-compact') {
+  await childCompact(process.argv[3]!, process.argv[4]!);
 }

@@ -335,10 +335,24 @@ export const SETTINGS = {
   ),
   minFilesToCompact: setting(
     'STREAMJOIN_MIN_FILES_TO_COMPACT',
-    '9',
+    '17',
     'an integer in [2, 10000]',
     int(2, 10_000),
-    'A partition keeps fewer small files than this: when it has this many, its smallest files are merged (and each next one no bigger than those merged so far; shared/pipeline/compaction-policy.ts).',
+    'A partition being written keeps fewer small files than this: when it has this many, its smallest files are merged (and each next one no bigger than those merged so far; shared/pipeline/compaction-policy.ts).',
+  ),
+  quietMaxSmallFiles: setting(
+    'STREAMJOIN_QUIET_MAX_SMALL_FILES',
+    '8',
+    'an integer in [1, 10000]',
+    int(1, 10_000),
+    'A quiet partition (nothing added for STREAMJOIN_COMPACT_QUIET_AFTER, e.g. a past day) keeps at most this many small files: its smallest files are merged down to it.',
+  ),
+  compactQuietAfterMs: setting(
+    'STREAMJOIN_COMPACT_QUIET_AFTER',
+    '1h',
+    'a duration ≥ 1s',
+    duration(1000),
+    'A partition none of whose files was added for this long is quiet (its day is over): compaction merges it down to STREAMJOIN_QUIET_MAX_SMALL_FILES small files.',
   ),
   snapshotRetentionMs: setting(
     'STREAMJOIN_SNAPSHOT_RETENTION',

@@ -35,6 +35,8 @@ export const GUARDS = {
     'a new metadata version counts as committed only if it is the head or the head descends from it (a stale base cannot fork the table by re-creating a version expiry deleted)',
   'iceberg.hint-monotonic':
     'version-hint.text is only ever raised (read with its generation, replaced conditionally), so it stays above every deleted metadata version',
+  'orphan.recheck-uncached':
+    'orphan cleanup deletes a file its manifest cache found unreferenced only after a fresh read of every manifest list and manifest agrees (the cache alone never condemns a file a live snapshot references)',
   'compact.keep-file-on-unknown-outcome':
     'a rewrite whose commit outcome is unknown keeps its compacted file (a commit that may have landed references it)',
 } as const;

@@ -566,11 +566,13 @@ function functionStep(
   role: FunctionRole,
   o: PlanDeployOptions,
   inputBucket: string,
-  env: Record<string, string>,
+  sharedEnv: Record<string, string>,
 ): GcloudStep {
   const { project, region } = o;
   const name = role.name;
   const spec = o.settings.functions[name];
+  // The function's own V8 flags (settings.ts FunctionSpec.nodeOptions), beside the shared settings.
+  const env = spec.nodeOptions === '' ? sharedEnv : { ...sharedEnv, NODE_OPTIONS: spec.nodeOptions };
   const trigger =
     role.trigger.kind === 'bucket'
       ? [

@@ -18,6 +18,11 @@ export interface FunctionSpec {
   readonly concurrency: number;
   readonly maxInstances: number;
   readonly minInstances: number;
+  /**
+   * NODE_OPTIONS of the function's instances ('' = none): V8 heap flags, so that the heap is sized the
+   * same on the instance and wherever the bench measures it (bench/support.ts deployedCompactConfig).
+   */
+  readonly nodeOptions: string;
 }
 
 export interface DeploySettings {
@@ -62,6 +67,16 @@ const location = (raw: string): string => {
 };
 const timeZone = (raw: string): string => {
   if (!/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/.test(raw)) throw new BadValue();
+  return raw;
+};
+/** Node/V8 flags only (`--name` or `--name=value`, space-separated), or `none` ('' by default). */
+const nodeOptions = (raw: string): string => {
+  if (raw === 'none') return '';
+  if (
+    raw !== '' &&
+    !/^--[a-z][a-z0-9-]*(=[A-Za-z0-9._-]+)?( --[a-z][a-z0-9-]*(=[A-Za-z0-9._-]+)?)*$/.test(raw)
+  )
+    throw new BadValue();
   return raw;
 };
 /** Cloud Storage accepts 0 (soft delete off) or 7 to 90 days. */
@@ -143,6 +158,13 @@ function functionSettings(
       int(0, 100),
       `Instances of ${name} kept warm (each costs money at idle).`,
     ),
+    nodeOptions: deploySetting(
+      `${up}_NODE_OPTIONS`,
+      defaults.nodeOptions,
+      'Node flags such as --max-old-space-size=128, space-separated, or none',
+      nodeOptions,
+      `NODE_OPTIONS of ${name}'s instances.`,
+    ),
   };
 }
 
@@ -155,6 +177,12 @@ function functionSettings(
  * (`npm run bench -- --only ingest-memory`, docs/deploy.md "Sizing ingest"). tick and compact run
  * alone: one instance, one request, so an overlapping scheduler call is refused (429) and retried
  * instead of contending for the same rows.
+ *
+ * compact streams its rewrites row group by row group, so its memory does not grow with the files:
+ * 512 MiB with V8 held to a 128 MiB old space and 1 MiB semi-spaces (what Node would choose itself in a
+ * container of about 512 MiB, but pinned, so the bench measures exactly the deployed heap on any
+ * machine: `npm run bench -- --only compaction` runs its child with these NODE_OPTIONS and checks the
+ * peak RSS against 256 MiB, for 1,000,000 and 10,000,000 rows; docs/deploy.md "Sizing compact").
  */
 export const FUNCTION_DEFAULTS: Readonly<
   Record<FunctionName, { readonly defaults: Record<keyof FunctionSpec, string>; readonly maxTimeout: number }>
@@ -167,6 +195,7 @@ export const FUNCTION_DEFAULTS: Readonly<
       concurrency: '8',
       maxInstances: '20',
       minInstances: '0',
+      nodeOptions: '',
     },
     maxTimeout: EVENT_MAX_TIMEOUT_S,
   },
@@ -178,17 +207,19 @@ export const FUNCTION_DEFAULTS: Readonly<
       concurrency: '1',
       maxInstances: '1',
       minInstances: '0',
+      nodeOptions: '',
     },
     maxTimeout: HTTP_MAX_TIMEOUT_S,
   },
   compact: {
     defaults: {
-      memory: '2Gi',
+      memory: '512Mi',
       cpu: '1',
       timeoutSeconds: '540s',
       concurrency: '1',
       maxInstances: '1',
       minInstances: '0',
+      nodeOptions: '--max-old-space-size=128 --max-semi-space-size=1',
     },
     maxTimeout: HTTP_MAX_TIMEOUT_S,
   },
@@ -202,6 +233,7 @@ export const FUNCTION_DEFAULTS: Readonly<
       concurrency: '1',
       maxInstances: '1',
       minInstances: '0',
+      nodeOptions: '',
     },
     maxTimeout: HTTP_MAX_TIMEOUT_S,
   },
@@ -271,6 +303,7 @@ export function loadDeploySettings(env: Record<string, string | undefined> = pro
       concurrency: read(s.concurrency)!,
       maxInstances: read(s.maxInstances)!,
       minInstances: read(s.minInstances)!,
+      nodeOptions: read(s.nodeOptions)!,
     };
   };
   const functions = Object.fromEntries(FUNCTIONS.map((name) => [name, fn(name)])) as Record<

@@ -14,7 +14,10 @@ export {
   type ExpireOptions,
   type ExpireResult,
   expireSnapshots,
+  MANIFEST_CACHE,
+  ManifestCache,
   type OrphanOptions,
+  type ReadCount,
   reachableFiles,
   snapshotsToExpire,
 } from './maintenance.ts';

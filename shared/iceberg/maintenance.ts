@@ -1,8 +1,11 @@
 // Table maintenance: expire old snapshots (spec "Snapshot Retention Policy") and delete the files only
 // they referenced; delete orphan files (written by crashed or lost commits) older than a safety window.
+import { guardOn } from '../guards.ts';
+import type { ObjectStore } from '../storage/port.ts';
 import { joinUri } from '../storage/port.ts';
 import { type CommitOptions, commitWithRetry } from './commit.ts';
 import { readManifestEntries, readManifestList } from './snapshot-producer.ts';
+import { decodeManifest } from './spec/manifest-codec.ts';
 import { isLive } from './spec/manifests.ts';
 import { ancestorsOf } from './spec/summary.ts';
 import {
@@ -144,39 +147,143 @@ async function unreferencedMetadataFiles(table: Table): Promise<string[]> {
   return out;
 }
 
+/**
+ * What manifest lists and manifests hold, by path, kept between runs of a warm instance so that orphan
+ * cleanup reads only the manifest lists and manifests it has not seen (those of snapshots added since
+ * the last run) instead of every snapshot's every run. Iceberg writes each of these files once under a
+ * fresh name (the spec's manifests and manifest lists are immutable), so a path's content does not
+ * change; the cache is still never the only reason to delete a file (guard orphan.recheck-uncached).
+ * Only paths are kept, each string once (a data file is listed by many merged manifests, a manifest by
+ * many manifest lists); at most `maxEntries` references in all, least recently used lists and manifests
+ * out first (and everything once more than `maxEntries` distinct paths were seen).
+ */
+export class ManifestCache {
+  readonly maxEntries: number;
+  #lists = new Map<string, readonly string[]>();
+  #live = new Map<string, readonly string[]>();
+  #strings = new Map<string, string>();
+  #size = 0;
+  constructor(maxEntries = 500_000) {
+    this.maxEntries = maxEntries;
+  }
+
+  clear(): void {
+    this.#lists.clear();
+    this.#live.clear();
+    this.#strings.clear();
+    this.#size = 0;
+  }
+
+  /** The manifests a manifest list names. */
+  async manifestList(store: ObjectStore, uri: string, read: ReadCount): Promise<readonly string[]> {
+    const hit = this.#lists.get(uri);
+    if (hit !== undefined) {
+      this.#lists.delete(uri);
+      this.#lists.set(uri, hit);
+      return hit;
+    }
+    const list = (await readManifestList(store, uri)).map((m) => this.#intern(m.manifestPath));
+    read.manifestLists++;
+    this.#put(this.#lists, uri, list);
+    return list;
+  }
+
+  /** The data files a manifest has live (ADDED or EXISTING). */
+  async liveFiles(store: ObjectStore, manifestPath: string, read: ReadCount): Promise<readonly string[]> {
+    const hit = this.#live.get(manifestPath);
+    if (hit !== undefined) {
+      this.#live.delete(manifestPath);
+      this.#live.set(manifestPath, hit);
+      return hit;
+    }
+    const live = decodeManifest(await store.read(manifestPath))
+      .filter(isLive)
+      .map((e) => this.#intern(e.dataFile.filePath));
+    read.manifests++;
+    this.#put(this.#live, manifestPath, live);
+    return live;
+  }
+
+  #intern(s: string): string {
+    const known = this.#strings.get(s);
+    if (known !== undefined) return known;
+    this.#strings.set(s, s);
+    return s;
+  }
+
+  #put(map: Map<string, readonly string[]>, key: string, value: readonly string[]): void {
+    if (this.#strings.size > this.maxEntries) this.clear();
+    map.set(this.#intern(key), value);
+    this.#size += value.length + 1;
+    while (this.#size > this.maxEntries && (this.#live.size > 0 || this.#lists.size > 0)) {
+      const from = this.#live.size > 0 ? this.#live : this.#lists;
+      const [k, v] = from.entries().next().value as [string, readonly string[]];
+      from.delete(k);
+      this.#size -= v.length + 1;
+    }
+  }
+}
+
+/** Manifest lists and manifests read (not served by the cache). */
+export interface ReadCount {
+  manifestLists: number;
+  manifests: number;
+}
+
+/** The process's cache for orphan cleanup (a compact instance serves one run at a time). */
+export const MANIFEST_CACHE = new ManifestCache();
+
 export interface OrphanOptions {
   /** Only objects last updated before this (epoch ms) are deleted: commits in flight write newer ones. */
   readonly olderThanMs: number;
   /** Report without deleting. */
   readonly dryRun?: boolean;
+  /** Where manifest contents are remembered between runs (default MANIFEST_CACHE; null: read all). */
+  readonly cache?: ManifestCache | null;
 }
 
 /**
  * Every URI the table's current metadata reaches: metadata files, manifest lists, manifests, and the
  * data files some snapshot has live (a DELETED entry is informational: no reader opens that file).
+ * With a cache, manifest lists and manifests it holds are not read again.
  */
-export async function reachableFiles(table: Table): Promise<Set<string>> {
+export async function reachableFiles(
+  table: Table,
+  cache?: ManifestCache,
+  read: ReadCount = { manifestLists: 0, manifests: 0 },
+): Promise<Set<string>> {
+  const c = cache ?? new ManifestCache(Number.MAX_SAFE_INTEGER);
   const md = table.metadata;
   const out = new Set<string>([table.metadataUri, versionHintUri(table.location)]);
   for (const e of md.metadataLog) out.add(e.metadataFile);
-  for (const s of md.snapshots) out.add(s.manifestList);
-  const manifests = await manifestsOf(table, md.snapshots);
-  for (const m of manifests.keys()) out.add(m);
-  for (const d of await dataFilesOf(table, manifests.values(), 'live')) out.add(d);
+  const manifests = new Set<string>();
+  for (const s of md.snapshots) {
+    out.add(s.manifestList);
+    for (const m of await c.manifestList(table.store, s.manifestList, read)) manifests.add(m);
+  }
+  for (const m of manifests) {
+    out.add(m);
+    for (const d of await c.liveFiles(table.store, m, read)) out.add(d);
+  }
   return out;
 }
 
-/** Deletes objects under the table location that nothing reaches and that are older than the window. */
+/**
+ * Deletes objects under the table location that nothing reaches and that are older than the window.
+ * Manifest contents come from the cache where it has them; reports what it had to read.
+ */
 export async function deleteOrphanFiles(
   table: Table,
   options: OrphanOptions,
-): Promise<{ table: Table; deletedFiles: string[] }> {
+): Promise<{ table: Table; deletedFiles: string[]; read: ReadCount }> {
   const current = await refreshTable(table);
-  const reachable = await reachableFiles(current);
+  const cache = options.cache === null ? undefined : (options.cache ?? MANIFEST_CACHE);
+  const read: ReadCount = { manifestLists: 0, manifests: 0 };
+  const reachable = await reachableFiles(current, cache, read);
   // Metadata files are deleted only below the hint (see expireSnapshots).
   const hintRaised =
     options.dryRun === true || (await raiseVersionHint(current.store, current.location, current.version));
-  const orphans: string[] = [];
+  let orphans: string[] = [];
   for await (const o of current.store.list(`${current.location}/`)) {
     if (reachable.has(o.uri)) continue;
     const v = metadataVersionOf(o.uri);
@@ -184,6 +291,18 @@ export async function deleteOrphanFiles(
     if (o.updated.getTime() >= options.olderThanMs) continue;
     orphans.push(o.uri);
   }
+  // Guard orphan.recheck-uncached: what the cache remembered never alone condemns a file; before
+  // anything but an old metadata file (reached from the metadata itself, not from manifests) is
+  // deleted, every manifest list and manifest of the table is read again and the cache refilled.
+  if (
+    cache !== undefined &&
+    orphans.some((o) => metadataVersionOf(o) === undefined) &&
+    guardOn('orphan.recheck-uncached')
+  ) {
+    cache.clear();
+    const fresh = await reachableFiles(current, cache, read);
+    orphans = orphans.filter((o) => !fresh.has(o));
+  }
   if (options.dryRun !== true) await deleteAll(current, orphans);
-  return { table: current, deletedFiles: orphans };
+  return { table: current, deletedFiles: orphans, read };
 }

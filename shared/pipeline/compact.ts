@@ -57,6 +57,8 @@ export interface TableCompactResult {
   readonly rewritesUnknown: number;
   readonly expiredSnapshots: number;
   readonly deletedFiles: number;
+  /** Manifest lists and manifests orphan cleanup read (not served by its cache). */
+  readonly orphanManifestReads?: number;
   /** Why nothing was done for this table: another engine changed it beyond what the pipeline writes. */
   readonly blocked?: string;
 }
@@ -206,6 +208,7 @@ async function compactTable(
   let rewritesUnknown = 0;
   let expiredSnapshots = 0;
   let deletedFiles = 0;
+  let orphanReads: number | undefined;
   if (maintenance) {
     // 2. Bin-pack small files per partition.
     const rw = await rewriteSmallFiles(deps, table, kind);
@@ -238,6 +241,7 @@ async function compactTable(
     if (waiting.empty || !guardOn('compact.orphan-waits-for-batches')) {
       const orphans = await deleteOrphanFiles(table, { olderThanMs: now - deps.config.orphanSafetyMs });
       orphanFiles = orphans.deletedFiles.length;
+      orphanReads = orphans.read.manifestLists + orphans.read.manifests;
     }
     deletedFiles = ex.deletedFiles.length + orphanFiles;
   }
@@ -252,6 +256,7 @@ async function compactTable(
     rewritesUnknown,
     expiredSnapshots,
     deletedFiles,
+    ...(orphanReads === undefined ? {} : { orphanManifestReads: orphanReads }),
   };
 }
 
@@ -272,9 +277,15 @@ export function rewriteCandidates(
 
 /**
  * Groups of files to rewrite, at most one per partition (see compaction-policy.ts: the smallest files of
- * a partition that holds minFilesToCompact small files or more, merged by size ratio). Pure.
+ * a partition that holds minFilesToCompact small files or more, merged by size ratio; of a quiet
+ * partition, the fewest smallest ones that bring it down to quietMaxSmallFiles). A partition is quiet
+ * when `quiet` says so of its files (compaction: none was added in STREAMJOIN_COMPACT_QUIET_AFTER). Pure.
  */
-export function planRewrite(files: readonly ResolvedEntry[], policy: CompactionPolicy): ResolvedEntry[][] {
+export function planRewrite(
+  files: readonly ResolvedEntry[],
+  policy: CompactionPolicy,
+  quiet: (partitionFiles: readonly ResolvedEntry[]) => boolean = () => false,
+): ResolvedEntry[][] {
   const byPartition = new Map<string, ResolvedEntry[]>();
   for (const f of files) {
     const key = partitionKey(f.dataFile.partition);
@@ -287,10 +298,23 @@ export function planRewrite(files: readonly ResolvedEntry[], policy: CompactionP
     const picked = planPartitionRewrite(
       list.map((f) => ({ size: f.dataFile.fileSizeInBytes, name: f.dataFile.filePath })),
       policy,
+      { quiet: quiet(list) },
     );
     if (picked.length > 1) groups.push(picked.map((i) => list[i]!));
   }
   return groups;
+}
+
+/**
+ * Whether no file of a partition was added since `sinceMs`: each file's time is its adding snapshot's
+ * (a file whose snapshot has expired is older than every retained one, so it counts as old). Pure.
+ */
+export function quietSince(
+  md: TableMetadata,
+  sinceMs: number,
+): (partitionFiles: readonly ResolvedEntry[]) => boolean {
+  const at = new Map(md.snapshots.map((s) => [s.snapshotId, s.timestampMs]));
+  return (files) => files.every((f) => (at.get(f.snapshotId) ?? 0) < sinceMs);
 }
 
 /** A nested value met while compacting: the group is not rewritten. */
@@ -356,7 +380,12 @@ async function rewriteSmallFiles(
     deps.log.warn({ table: kind, ignored: settings.ignored }, 'table properties ignored by maintenance');
   }
   const { policy } = settings;
-  const groups = planRewrite(rewriteCandidates(table.metadata, live, targets), policy);
+  const now = (deps.now ?? Date.now)();
+  const groups = planRewrite(
+    rewriteCandidates(table.metadata, live, targets),
+    policy,
+    quietSince(table.metadata, now - settings.quietAfterMs),
+  );
   let removed = 0;
   let added = 0;
   let unknown = 0;

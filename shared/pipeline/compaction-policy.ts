@@ -5,15 +5,20 @@
 // previous one (size tiers, as Cassandra's size-tiered buckets), so files of similar size go together
 // and a large file is not rewritten for the sake of a tiny one. Pure: a function of file sizes.
 //
-// Why this shape (issue 15). The pipeline appends a micro-batch to the day's partition every few
-// minutes. Rewriting "all small files of the partition once there are 8" (bin-pack alone) rewrites the
-// day's growing file after almost every append: write amplification grows with the partition. Here a
-// partition keeps at most `minFilesToCompact - 1` small files; when one more arrives, the smallest ones
-// are merged, which keeps each byte rewritten about log(appends) times (RocksDB's universal compaction):
-// about 2.6 times over a day of 288 one-file appends, about 3.4 when each append brings 5-20 tick files
-// (merging an append's own files costs 1 of it; with at most 8 small files kept, the binomial bound
-// leaves little below that). Files of at least `minFileRatio` of the target are done: never rewritten
-// (Iceberg's min-file-size-bytes default, 0.75 × target).
+// Why this shape (issue 15). The pipeline appends to the day's partition every compact run (5 minutes),
+// and each append brings several files (one per tick and flush shard: about 5). Every byte compaction
+// rewrites costs a read and a write, so the figure to keep low is bytes rewritten ÷ bytes appended over
+// the day. With at most K small files kept after each run, universal compaction rewrites each byte about
+// d times where C(K + d, d) ≈ appends (RocksDB; the binomial bound of LSM merge policies), and files that
+// arrive several at a time must each be merged at least once: for 288 appends of 5 files, K = 8 costs
+// 3.4-3.9 (measured 3.35-3.82), K = 16 about 2.5-2.9 (table-driven in
+// test/unit/pipeline/compaction-policy.test.ts). So a partition being written (a "hot" one) keeps up to
+// `minFilesToCompact - 1` = 16 small files, and once no file has been added to it for a while (the day
+// is over: a "quiet" partition) its smallest files are merged, the fewest that bring it down to
+// `quietMaxSmallFiles` (8) — a small fraction of the day, paid once, as a major compaction of cold data
+// in LSM stores. Readers of the current day open at most 16 files, of a past day at most 8 small ones
+// plus those of the target size. Files of at least `minFileRatio` of the target are done: never
+// rewritten (Iceberg's min-file-size-bytes default, 0.75 × target).
 import { StreamjoinError } from '../errors.ts';
 
 export interface CompactionPolicy {
@@ -34,6 +39,9 @@ export interface CompactionPolicy {
   readonly maxGroupBytes?: number;
   /** At most this many files in one group (each is one more read). Default 1,000. */
   readonly maxGroupFiles?: number;
+  /** A quiet partition (no file added for a while) keeps at most this many small files: beyond that its
+   *  smallest files are merged, the fewest that get there (no size-ratio extension). Default 8. */
+  readonly quietMaxSmallFiles?: number;
 }
 
 export const POLICY_DEFAULTS = {
@@ -41,6 +49,7 @@ export const POLICY_DEFAULTS = {
   sizeRatio: 1,
   tierRatio: 2,
   maxGroupFiles: 1000,
+  quietMaxSmallFiles: 8,
 } as const;
 
 /** A file as the policy sees it. */
@@ -63,6 +72,7 @@ export function resolvePolicy(p: CompactionPolicy): Required<CompactionPolicy> {
   const tierRatio = p.tierRatio ?? POLICY_DEFAULTS.tierRatio;
   const maxGroupBytes = p.maxGroupBytes ?? 2 * p.targetFileSize;
   const maxGroupFiles = p.maxGroupFiles ?? POLICY_DEFAULTS.maxGroupFiles;
+  const quietMaxSmallFiles = p.quietMaxSmallFiles ?? POLICY_DEFAULTS.quietMaxSmallFiles;
   check(
     'targetFileSize',
     p.targetFileSize,
@@ -85,6 +95,12 @@ export function resolvePolicy(p: CompactionPolicy): Required<CompactionPolicy> {
     Number.isInteger(maxGroupFiles) && maxGroupFiles >= 2,
     'an integer ≥ 2',
   );
+  check(
+    'quietMaxSmallFiles',
+    quietMaxSmallFiles,
+    Number.isInteger(quietMaxSmallFiles) && quietMaxSmallFiles >= 1,
+    'an integer ≥ 1',
+  );
   return {
     targetFileSize: p.targetFileSize,
     minFilesToCompact: p.minFilesToCompact,
@@ -93,6 +109,7 @@ export function resolvePolicy(p: CompactionPolicy): Required<CompactionPolicy> {
     tierRatio,
     maxGroupBytes,
     maxGroupFiles,
+    quietMaxSmallFiles,
   };
 }
 
@@ -105,20 +122,40 @@ export function isSmallFile(size: number, policy: CompactionPolicy): boolean {
  * The files of ONE partition to merge now (indices into `files`, smallest first), or [] when the
  * partition is fine as it is:
  *  - files of at least minFileRatio × target are never taken;
- *  - nothing happens while fewer than minFilesToCompact files are small;
+ *  - nothing happens while fewer than minFilesToCompact files are small (and, for a quiet partition,
+ *    while at most quietMaxSmallFiles are);
  *  - otherwise the smallest files are taken, as many as bring the partition back to
  *    minFilesToCompact - 1 small files (at least two), and then each next larger file while it is at
  *    most sizeRatio × the bytes taken so far and at most tierRatio × the previous file taken (so
  *    similar sizes merge together, and a big file waits until enough small ones have gathered to be
- *    worth rewriting it and files of its own size join it), within maxGroupBytes/Files.
+ *    worth rewriting it and files of its own size join it), within maxGroupBytes/Files;
+ *  - a quiet partition (`quiet`: nothing was added to it for a while) with more than
+ *    quietMaxSmallFiles small files but fewer than minFilesToCompact: exactly the smallest files that
+ *    bring it down to quietMaxSmallFiles (at least two), nothing more — the cheapest merge that does.
  */
-export function planPartitionRewrite(files: readonly SizedFile[], policy: CompactionPolicy): number[] {
+export function planPartitionRewrite(
+  files: readonly SizedFile[],
+  policy: CompactionPolicy,
+  options: { readonly quiet?: boolean } = {},
+): number[] {
   const p = resolvePolicy(policy);
   const small = files
     .map((f, i) => ({ size: f.size, name: f.name, i }))
     .filter((f) => isSmallFile(f.size, p))
     .sort((a, b) => a.size - b.size || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  if (small.length < p.minFilesToCompact) return [];
+  if (small.length < p.minFilesToCompact) {
+    if (options.quiet !== true || small.length <= p.quietMaxSmallFiles) return [];
+    const need = Math.max(2, small.length - p.quietMaxSmallFiles + 1);
+    const out: number[] = [];
+    let bytes = 0;
+    for (const f of small) {
+      if (out.length >= need || out.length >= p.maxGroupFiles) break;
+      if (out.length >= 2 && bytes + f.size > p.maxGroupBytes) break;
+      out.push(f.i);
+      bytes += f.size;
+    }
+    return out;
+  }
   const need = Math.max(2, small.length - (p.minFilesToCompact - 1) + 1);
   const out: number[] = [];
   let bytes = 0;
@@ -142,6 +179,8 @@ export interface MaintenanceSettings {
   readonly maxSnapshotAgeMs: number;
   /** Expiry keeps at least this many of main's snapshots (history.expire.min-snapshots-to-keep). */
   readonly minSnapshotsToKeep: number;
+  /** A partition none of whose files was added in this long is quiet (see planPartitionRewrite). */
+  readonly quietAfterMs: number;
   /** Properties set on the table that could not be used (not a positive integer): the setting applies. */
   readonly ignored: readonly string[];
 }
@@ -168,6 +207,8 @@ export function maintenanceSettingsOf(
     readonly minFilesToCompact: number;
     readonly snapshotRetentionMs: number;
     readonly minSnapshotsToKeep: number;
+    readonly compactQuietAfterMs: number;
+    readonly quietMaxSmallFiles: number;
   },
 ): MaintenanceSettings {
   const ignored: string[] = [];
@@ -185,7 +226,9 @@ export function maintenanceSettingsOf(
     policy: {
       targetFileSize: read(MAINTENANCE_PROPERTIES.targetFileSize, config.targetFileSize),
       minFilesToCompact: config.minFilesToCompact,
+      quietMaxSmallFiles: config.quietMaxSmallFiles,
     },
+    quietAfterMs: config.compactQuietAfterMs,
     maxSnapshotAgeMs: read(MAINTENANCE_PROPERTIES.maxSnapshotAgeMs, config.snapshotRetentionMs),
     minSnapshotsToKeep: read(MAINTENANCE_PROPERTIES.minSnapshotsToKeep, config.minSnapshotsToKeep),
     ignored,

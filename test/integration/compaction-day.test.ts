@@ -81,11 +81,12 @@ function pyicebergSnapshotRows(
 }
 
 describe('compaction over a day of appends (local GCS, Firestore emulator)', () => {
-  it('every snapshot reads back with the rows appended so far (pyiceberg, Java); write amplification ≤ 3; at most 8 small files', async () => {
+  it('every snapshot reads back with the rows appended so far (pyiceberg, Java); write amplification ≤ 3; at most 8 small files, 4 once quiet', async () => {
     const bucket = 'compaction-day';
     await h.storage.createBucket(bucket);
     const store = new GcsObjectStore(h.storage);
-    const config = { ...h.config, warehouse: `gs://${bucket}/wh/` };
+    // The day's partition goes quiet after it: merged down to 4 small files (the hot bound is 8 here).
+    const config = { ...h.config, warehouse: `gs://${bucket}/wh/`, quietMaxSmallFiles: 4 };
     const deps: CompactDeps = {
       db: h.fs.db,
       collections: h.collections,
@@ -141,8 +142,28 @@ describe('compaction over a day of appends (local GCS, Firestore emulator)', () 
       ).length;
       maxSmall = Math.max(maxSmall, small);
     }
+    // The first run once the partition has been quiet for STREAMJOIN_COMPACT_QUIET_AFTER (the day is over).
+    {
+      const before = new Map((await listDataFiles(table)).map((e) => [e.dataFile.filePath, e.dataFile]));
+      const later = Date.now() + config.compactQuietAfterMs + 60_000;
+      await runCompact({ ...deps, now: () => later }, { tables: ['joined'] });
+      table = await loadTable(store, loc);
+      const after = new Set((await listDataFiles(table)).map((e) => e.dataFile.filePath));
+      for (const [p, d] of before) if (!after.has(p)) rewritten += d.fileSizeInBytes;
+      for (const s of table.metadata.snapshots) {
+        if (!expected.has(String(s.snapshotId))) {
+          assert.equal(s.summary['operation'], 'replace', 'the quiet run adds only replace snapshots');
+          expected.set(String(s.snapshotId), [...keys]);
+          replaces++;
+        }
+      }
+    }
     const live = await listDataFiles(table);
     const total = live.reduce((n, e) => n + e.dataFile.fileSizeInBytes, 0);
+    const smallAtEnd = live.filter((e) =>
+      isSmallFile(e.dataFile.fileSizeInBytes, { targetFileSize: config.targetFileSize, minFilesToCompact: 9 }),
+    ).length;
+    assert.ok(smallAtEnd <= 4, `at most 4 small files once quiet, saw ${smallAtEnd}`);
     assert.ok(replaces >= 3, `compaction ran ${replaces} times`);
     assert.ok(
       live.some(

@@ -138,6 +138,31 @@ test('the deploy plan: function flags', async () => {
         a.startsWith('--set-env-vars=') && a.includes('STREAMJOIN_WAREHOUSE=gs://sample-project-warehouse/'),
     ),
   );
+  // compact's V8 flags (settings.ts FUNCTION_DEFAULTS, what the compaction bench measures) go to compact
+  // alone, with its 512 MiB; the other functions keep Node's own heap sizing.
+  const envOf = (fn: string) =>
+    step(plan, `function:${fn}`).argv.find((a) => a.startsWith('--set-env-vars='))!;
+  assert.match(envOf('compact'), /NODE_OPTIONS=--max-old-space-size=128 --max-semi-space-size=1(,|$)/);
+  assert.ok(flags(step(plan, 'function:compact').argv).has('--memory=512Mi'));
+  for (const fn of ['ingest', 'tick', 'reconcile']) assert.doesNotMatch(envOf(fn), /NODE_OPTIONS/);
+});
+
+test('NODE_OPTIONS of a function: flags only, `none` for none', () => {
+  const cases: { value: string; expected: string | RegExp }[] = [
+    { value: '--max-old-space-size=256', expected: '--max-old-space-size=256' },
+    { value: 'none', expected: '' },
+    {
+      value: '--require=./evil.js; rm -rf /',
+      expected: /STREAMJOIN_COMPACT_NODE_OPTIONS must be Node flags/,
+    },
+    { value: 'max-old-space-size=1', expected: /STREAMJOIN_COMPACT_NODE_OPTIONS must be Node flags/ },
+  ];
+  for (const c of cases) {
+    const env = { STREAMJOIN_COMPACT_NODE_OPTIONS: c.value };
+    if (typeof c.expected === 'string')
+      assert.equal(loadDeploySettings(env).functions.compact.nodeOptions, c.expected);
+    else assert.throws(() => loadDeploySettings(env), c.expected);
+  }
 });
 
 const grantsOf = (plan: Plan, action: 'ensure' | 'remove') =>
