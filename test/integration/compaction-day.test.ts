@@ -161,7 +161,10 @@ describe('compaction over a day of appends (local GCS, Firestore emulator)', () 
     const live = await listDataFiles(table);
     const total = live.reduce((n, e) => n + e.dataFile.fileSizeInBytes, 0);
     const smallAtEnd = live.filter((e) =>
-      isSmallFile(e.dataFile.fileSizeInBytes, { targetFileSize: config.targetFileSize, minFilesToCompact: 9 }),
+      isSmallFile(e.dataFile.fileSizeInBytes, {
+        targetFileSize: config.targetFileSize,
+        minFilesToCompact: 9,
+      }),
     ).length;
     assert.ok(smallAtEnd <= 4, `at most 4 small files once quiet, saw ${smallAtEnd}`);
     assert.ok(replaces >= 3, `compaction ran ${replaces} times`);
