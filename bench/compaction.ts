@@ -280,7 +280,9 @@ async function dayFigures(
     rowsPerFile: Math.round((quick ? 5000 : 30_000) / filesPerAppend),
   };
   const t0 = performance.now();
-  const day = await simulateDay(`file://${dir}/day/`, host, shape, log);
+  const warehouse = `${dir}/day-${filesPerAppend}`;
+  const day = await simulateDay(`file://${warehouse}/`, host, shape, log);
+  await rm(warehouse, { recursive: true, force: true });
   const daySeconds = (performance.now() - t0) / 1000;
   const wa = day.rewrittenBytes / day.appendedBytes;
   const filesGoal = Math.floor(1 + day.partitionBytes / day.targetFileSize + 8);
