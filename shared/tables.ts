@@ -1,8 +1,11 @@
 // The two output tables: columns, Iceberg field ids (stable forever — never renumber), types and
 // nullability. DESIGN §2: the original job's eight columns first, pipeline columns after.
 
+/** The column types of the shipped default tables (a spec's tables may have any Iceberg primitive). */
 export const COLUMN_TYPES = ['string', 'int', 'timestamptz'] as const;
-export type ColumnType = (typeof COLUMN_TYPES)[number];
+/** An Iceberg primitive type name: string, int, long, float, double, boolean, date, timestamp,
+ *  timestamptz or decimal(P, S) (the types a join spec's fields may have). */
+export type ColumnType = string;
 
 export interface Column {
   readonly id: number;
@@ -13,14 +16,28 @@ export interface Column {
   readonly doc?: string;
 }
 
+/** A partition field of a new table: a transform of one of its columns. */
+export interface PartitionFieldDef {
+  /** The column it is computed from. */
+  readonly source: string;
+  /** Iceberg partition field id (spec: partition field ids start at 1000). */
+  readonly fieldId: number;
+  readonly name: string;
+  /** identity, year, month, day, hour, bucket[N], truncate[W] or void (Iceberg's transform names). */
+  readonly transform: string;
+}
+
 export interface TableDef {
   readonly kind: TableKind;
   readonly columns: readonly Column[];
-  /** The timestamptz column partitioned by day(). */
-  readonly partitionSource: string;
-  /** Iceberg partition field id (spec: partition field ids start at 1000). */
-  readonly partitionFieldId: number;
-  readonly partitionName: string;
+  /** The partition spec a new table gets, in order (the default tables: day() of one timestamptz). */
+  readonly partition: readonly PartitionFieldDef[];
+}
+
+/** The day() partition field of a table partitioned by exactly that, or undefined. */
+export function dayPartitionOf(def: TableDef): PartitionFieldDef | undefined {
+  const p = def.partition[0];
+  return def.partition.length === 1 && p?.transform === 'day' ? p : undefined;
 }
 
 export const TABLE_KINDS = ['joined', 'unmatched'] as const;
@@ -39,9 +56,7 @@ export const JOINED_TABLE: TableDef = {
     { id: 8, name: 'payment_amount', type: 'int', required: true },
     { id: 9, name: 'joined_at', type: 'timestamptz', required: true, doc: 'When the pair was joined' },
   ],
-  partitionSource: 'joined_at',
-  partitionFieldId: 1000,
-  partitionName: 'joined_at_day',
+  partition: [{ source: 'joined_at', fieldId: 1000, name: 'joined_at_day', transform: 'day' }],
 };
 
 export const UNMATCHED_REASONS = [
@@ -67,9 +82,7 @@ export const UNMATCHED_TABLE: TableDef = {
     { id: 9, name: 'reason', type: 'string', required: true, doc: UNMATCHED_REASONS.join(', ') },
     { id: 10, name: 'emitted_at', type: 'timestamptz', required: true, doc: 'When the row was emitted' },
   ],
-  partitionSource: 'emitted_at',
-  partitionFieldId: 1000,
-  partitionName: 'emitted_at_day',
+  partition: [{ source: 'emitted_at', fieldId: 1000, name: 'emitted_at_day', transform: 'day' }],
 };
 
 export const TABLES: Readonly<Record<TableKind, TableDef>> = {
@@ -77,8 +90,10 @@ export const TABLES: Readonly<Record<TableKind, TableDef>> = {
   unmatched: UNMATCHED_TABLE,
 };
 
-/** A row as the pipeline holds it: timestamps as epoch microseconds (bigint), ints as numbers. */
-export type RowValue = string | number | bigint | null;
+/** A row as the pipeline holds it, by column type (shared/spec/values.ts): timestamps as epoch
+ *  microseconds, longs and decimals' unscaled values as bigint; ints, floats, doubles and dates (days) as
+ *  numbers; booleans. */
+export type RowValue = string | number | bigint | boolean | null;
 export type Row = Readonly<Record<string, RowValue>>;
 
 /** A bound or partition value as the writer computed it (bytes for binary, fixed, uuid and decimal

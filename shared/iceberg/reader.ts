@@ -19,7 +19,10 @@ import { readPositionDeletes } from './deletes-io.ts';
 import { readManifestEntries, readManifestList, snapshotById } from './snapshot-producer.ts';
 import { DeleteIndex, type SpecEntry } from './spec/deletes.ts';
 import { isLive } from './spec/manifests.ts';
+import { bytesToDecimal } from './spec/single-value.ts';
+import { parsePrimitive } from './spec/type-info.ts';
 import {
+  type IcebergType,
   MANIFEST_CONTENT,
   type ResolvedEntry,
   type Schema,
@@ -138,9 +141,42 @@ function prefetchedBuffer(file: AsyncBuffer, range: Uint8Array, rangeStart: numb
   };
 }
 
-function toRowValue(v: unknown): RowValue {
+/**
+ * A decoded Parquet value as the table value of its Iceberg type (shared/spec/values.ts): long,
+ * timestamp(tz) and decimal (unscaled) as bigint, int/float/double/date (days) as numbers, booleans;
+ * a type the pipeline does not write (uuid, binary, nested) as text.
+ */
+function toRowValue(type: IcebergType, v: unknown): RowValue {
   if (v === undefined || v === null) return null;
-  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint') return v;
+  const p = typeof type === 'string' ? parsePrimitive(type) : undefined;
+  switch (p?.kind) {
+    case 'long':
+    case 'timestamp':
+    case 'timestamptz':
+    case 'time':
+      if (typeof v === 'bigint') return v;
+      if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
+      break;
+    case 'decimal':
+      if (typeof v === 'bigint') return v;
+      if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
+      if (v instanceof Uint8Array) return bytesToDecimal(v);
+      break;
+    case 'boolean':
+      if (typeof v === 'boolean') return v;
+      break;
+    case 'date':
+    case 'int':
+    case 'float':
+    case 'double':
+      if (typeof v === 'number') return v;
+      break;
+    case 'string':
+      if (typeof v === 'string') return v;
+      break;
+  }
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean')
+    return v;
   return String(v);
 }
 
@@ -185,6 +221,13 @@ const RAW_PARSERS = {
   uuidFromBytes: (bytes: Uint8Array) => bytes,
 };
 
+/** Display values: timestamps as micros, dates as days (table values); strings decoded. */
+const DISPLAY_PARSERS = {
+  timestampFromMicroseconds: (micros: bigint) => micros,
+  timestampFromMilliseconds: (millis: bigint) => BigInt(millis) * 1000n,
+  dateFromDays: (days: number) => days,
+};
+
 export interface ReadFileOptions {
   /**
    * Values as the writer takes them back (compaction): decimals as unscaled values, uuid/fixed/binary
@@ -218,6 +261,7 @@ export async function* readDataFileRecords(
   const deleted = options.deletedPositions;
   const raw = options.raw === true;
   const names = schema.fields.map((f) => f.name);
+  const types = schema.fields.map((f) => f.type);
   for await (const batch of readDataFileBatches(store, uri, byteLength, schema, options)) {
     const columns: (ArrayLike<unknown> | undefined)[] = [];
     for (let c = 0; c < names.length; c++) columns.push(await batch.column(c));
@@ -228,7 +272,7 @@ export async function* readDataFileRecords(
       for (let c = 0; c < names.length; c++) {
         const col = columns[c];
         const v = col === undefined ? null : col[i];
-        out[names[c]!] = raw ? (v === undefined ? null : v) : toRowValue(v);
+        out[names[c]!] = raw ? (v === undefined ? null : v) : toRowValue(types[c]!, v);
       }
       yield { pos, row: out };
     }
@@ -272,8 +316,9 @@ export async function* readDataFileBatches(
 ): AsyncGenerator<RowBatch> {
   const file = asyncBuffer(store, uri, byteLength);
   const footer = await parquetMetadataAsync(file);
+  // Decimals undecorated in both modes: their unscaled values, never a rounded float.
+  const metadata = withRawDecimals(footer);
   const raw = options.raw === true;
-  const metadata = raw ? withRawDecimals(footer) : footer;
   const byId = topLevelColumnsById(metadata);
   const parquetNames = schema.fields.map((f) => byId.get(f.id));
   const wanted = new Set(parquetNames.filter((n): n is string => n !== undefined));
@@ -328,9 +373,7 @@ async function readColumnRange(
     rowStart: start,
     rowEnd: end,
     compressors: COMPRESSORS,
-    ...(raw
-      ? { parsers: RAW_PARSERS, utf8: false }
-      : { parsers: { timestampFromMicroseconds: (micros: bigint) => micros } }),
+    ...(raw ? { parsers: RAW_PARSERS, utf8: false } : { parsers: DISPLAY_PARSERS }),
     onChunk: (chunk) => {
       if (chunk.columnName === column) list.push(chunk);
     },
@@ -460,6 +503,7 @@ export async function* readRows(table: Table, options: ReadRowsOptions = {}): As
       equality.push({ names, keys: await equalityKeysOf(table.store, d, schema, equalityCache) });
     }
     const f = data.entry.dataFile;
+    const typeOf = new Map(schema.fields.map((x) => [x.name, x.type]));
     const read = readDataFileRecords(table.store, f.filePath, f.fileSizeInBytes, schema, {
       ...(deletedPositions === undefined ? {} : { deletedPositions }),
       raw: equality.length > 0,
@@ -467,7 +511,7 @@ export async function* readRows(table: Table, options: ReadRowsOptions = {}): As
     for await (const { row } of read) {
       if (equality.some((e) => e.keys.has(e.names.map((name) => keyPart(row[name])).join('|')))) continue;
       const out: Record<string, RowValue> = {};
-      for (const [k, v] of Object.entries(row)) out[k] = toRowValue(v);
+      for (const [k, v] of Object.entries(row)) out[k] = toRowValue(typeOf.get(k) ?? 'string', v);
       yield out;
       if (++n >= limit) return;
     }

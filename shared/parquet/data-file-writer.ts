@@ -11,9 +11,12 @@ import { pipeline } from 'node:stream/promises';
 import { brotliCompressSync, gzipSync, constants as zlibConstants, zstdCompressSync } from 'node:zlib';
 import { compress as snappyCompress } from 'snappyjs';
 import { StreamjoinError } from '../errors.ts';
-import type { NestedField } from '../iceberg/spec/types.ts';
+import { partitionKey } from '../iceberg/spec/manifests.ts';
+import { applyTransform, partitionPath } from '../iceberg/spec/transforms.ts';
+import { parseTransform, transformResultType } from '../iceberg/spec/type-info.ts';
+import type { NestedField, PartitionValue } from '../iceberg/spec/types.ts';
 import type { ObjectStore } from '../storage/port.ts';
-import type { DataFileStats, Row, StatValue, TableDef } from '../tables.ts';
+import { type DataFileStats, dayPartitionOf, type Row, type StatValue, type TableDef } from '../tables.ts';
 import { PARQUET_CREATED_BY } from '../version.ts';
 import { type Bound, type ColumnEncoder, createColumnEncoder, FloatingEncoder } from './column-encoder.ts';
 import {
@@ -142,35 +145,76 @@ export function pageCompressor(codec: CodecName, level: number | undefined): (pa
   }
 }
 
-/** The TableDef of one of the pipeline's tables as a file schema: its columns, day(partition source). */
+/** The TableDef of one of the pipeline's tables as a file schema: its columns and its partitioning (a
+ *  new table's: day() of the partition source for the default tables, any transforms for a spec's). */
 export function fileSchemaOfTableDef(def: TableDef): FileSchema {
-  const source = def.columns.find((c) => c.name === def.partitionSource);
+  const fileColumns = def.columns.map((c) => ({
+    field: { id: c.id, name: c.name, required: c.required, type: c.type },
+    key: c.name,
+  }));
+  const day = dayPartitionOf(def);
+  if (day === undefined)
+    return { tableName: def.kind, columns: fileColumns, partition: transformPartition(def) };
+  const source = def.columns.find((c) => c.name === day.source);
   if (source === undefined || source.type !== 'timestamptz') {
     throw new StreamjoinError(
       'config',
-      `${def.kind} table: partition source "${def.partitionSource}" must be a timestamptz column`,
+      `${def.kind} table: partition source "${day.source}" must be a timestamptz column`,
     );
   }
-  const tuple = (day: number): PartitionTuple => ({ key: String(day), values: { [def.partitionName]: day } });
+  const tuple = (d: number): PartitionTuple => ({ key: String(d), values: { [day.name]: d } });
   return {
     tableName: def.kind,
-    columns: def.columns.map((c) => ({
-      field: { id: c.id, name: c.name, required: c.required, type: c.type },
-      key: c.name,
-    })),
+    columns: fileColumns,
     partition: {
       of: (row) => tuple(rowPartitionDay(row as Row, def)),
       forDay: tuple,
-      dayOf: (t) => t.values[def.partitionName] as number,
+      dayOf: (t) => t.values[day.name] as number,
       mismatch: (row, got, want) => {
-        const day = Number(got.key);
-        const micros = row[def.partitionSource] as bigint;
+        const d = Number(got.key);
+        const micros = row[day.source] as bigint;
         return (
-          `column "${def.partitionSource}" (partition source) is ${formatMicros(micros)}, on day ${day} (${formatDay(day)}), ` +
+          `column "${day.source}" (partition source) is ${formatMicros(micros)}, on day ${d} (${formatDay(d)}), ` +
           `but this data file holds day ${want.key} (${formatDay(Number(want.key))}): one file per partition day; split the rows with splitRowsByDay() first`
         );
       },
     },
+  };
+}
+
+/** Any partition of a TableDef: each field's transform of its source column (Iceberg's transforms). */
+function transformPartition(def: TableDef): FilePartition {
+  const fields = def.partition.map((p) => {
+    const source = def.columns.find((c) => c.name === p.source);
+    const resultType = source === undefined ? undefined : transformResultType(p.transform, source.type);
+    if (source === undefined || resultType === undefined) {
+      throw new StreamjoinError(
+        'config',
+        `${def.kind} table: partition field ${p.name} must be a transform of a column (identity, year, month, day, hour, bucket[N], truncate[W], void), but was ${p.transform}(${p.source})${source === undefined ? ', and there is no such column' : ` of ${source.type}`}`,
+      );
+    }
+    return {
+      name: p.name,
+      source: p.source,
+      sourceType: source.type,
+      transform: parseTransform(p.transform),
+      resultType,
+    };
+  });
+  const of = (row: WriteRow): PartitionTuple => {
+    const values: Record<string, PartitionValue> = {};
+    for (const f of fields) values[f.name] = applyTransform(f.transform, f.sourceType, row[f.source]);
+    return { key: partitionKey(values), values: values as PartitionTuple['values'] };
+  };
+  const pathOf = (t: PartitionTuple) =>
+    partitionPath(
+      fields,
+      fields.map((f) => (t.values[f.name] ?? null) as PartitionValue),
+    );
+  return {
+    of,
+    mismatch: (_row, got, want) =>
+      `its partition ${pathOf(got)} is not this data file's ${pathOf(want)}: one file per partition`,
   };
 }
 

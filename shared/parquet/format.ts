@@ -40,17 +40,9 @@ export const PAGE_TYPE = { DATA_PAGE: 0 } as const;
 
 export const PARQUET_MAGIC = Buffer.from('PAR1', 'ascii');
 
-/** How each Iceberg type is stored (Iceberg spec, "Parquet" appendix: string → binary UTF8,
- *  int → int32, timestamptz → int64 TIMESTAMP_MICROS adjusted to UTC). */
+/** How an Iceberg primitive type is stored (Iceberg spec, "Parquet" appendix): its physical type. */
 export function physicalTypeOf(type: ColumnType): number {
-  switch (type) {
-    case 'string':
-      return PHYSICAL_TYPE.BYTE_ARRAY;
-    case 'int':
-      return PHYSICAL_TYPE.INT32;
-    case 'timestamptz':
-      return PHYSICAL_TYPE.INT64;
-  }
+  return physicalOf(type).physical;
 }
 
 /** Physical storage of an Iceberg primitive (Iceberg spec, "Parquet" appendix). */

@@ -2,7 +2,7 @@
 // epoch microseconds, and splitting rows so that every data file holds a single day.
 
 import { StreamjoinError } from '../errors.ts';
-import type { Row, TableDef } from '../tables.ts';
+import { dayPartitionOf, type Row, type TableDef } from '../tables.ts';
 
 export const MICROS_PER_DAY = 86_400_000_000n;
 
@@ -35,16 +35,29 @@ export function formatMicros(micros: bigint): string {
 
 /** The partition day of a row: the table's partition source must hold bigint epoch micros. */
 export function rowPartitionDay(row: Row, table: TableDef): number {
-  const value = row[table.partitionSource];
+  const source = dayPartitionSource(table);
+  const value = row[source];
   if (typeof value !== 'bigint') {
     throw new StreamjoinError(
       'invalid-input',
-      `${table.kind} table: column "${table.partitionSource}" (partition source) expects a timestamptz ` +
+      `${table.kind} table: column "${source}" (partition source) expects a timestamptz ` +
         `as bigint epoch microseconds, but was: ${describeValue(value)}`,
-      { context: { table: table.kind, column: table.partitionSource } },
+      { context: { table: table.kind, column: source } },
     );
   }
   return partitionDayOf(value);
+}
+
+/** The source column of a table partitioned by day() of one column (what the day helpers need). */
+export function dayPartitionSource(table: TableDef): string {
+  const p = dayPartitionOf(table);
+  if (p === undefined) {
+    throw new StreamjoinError(
+      'config',
+      `${table.kind} table: expected a partition by day() of one column, but it is partitioned by ${table.partition.map((f) => `${f.transform}(${f.source})`).join(', ') || 'nothing'}`,
+    );
+  }
+  return p.source;
 }
 
 /** Groups rows by partition day, days ascending, rows in their original order within a day. */

@@ -29,8 +29,18 @@ import { guardOn } from '../guards.ts';
 import type { TableLayout, WriterSettings } from '../iceberg/write-layout.ts';
 import type { Logger } from '../log.ts';
 import type { FileSchema, PartitionTuple } from '../parquet/data-file-writer.ts';
+import { dayPartitionSource, partitionDayOf } from '../parquet/partition.ts';
+import { decodeValue } from '../spec/values.ts';
 import { joinUri } from '../storage/port.ts';
-import { type DataFileStats, type Row, TABLES, type TableDef, type TableKind } from '../tables.ts';
+import {
+  type DataFileStats,
+  dayPartitionOf,
+  type Row,
+  type RowValue,
+  TABLES,
+  type TableDef,
+  type TableKind,
+} from '../tables.ts';
 import { Channel } from './channel.ts';
 import { deserializeStats, type SerializedStats, serializeStats } from './stats-codec.ts';
 
@@ -150,26 +160,40 @@ export class RowIdDigest {
   }
 }
 
-/** Outbox row → table row: timestamps are stored as epoch micros (number) and become bigint. */
+/**
+ * Outbox row → table row, by column type (shared/spec/values.ts decodeValue: bigints as their digits).
+ * Rows stored before that held timestamps as epoch micros in a number: those are taken as they are.
+ */
 export function outboxToRow(table: TableDef, stored: Record<string, unknown>): Row {
-  const row: Record<string, string | number | bigint | null> = {};
+  const row: Record<string, RowValue> = {};
   for (const c of table.columns) {
     const v = stored[c.name];
     if (v === undefined || v === null) row[c.name] = null;
-    else if (c.type === 'timestamptz') row[c.name] = BigInt(v as number);
-    else row[c.name] = v as string | number;
+    else if (typeof v === 'number' && Number.isSafeInteger(v) && BIGINT_TYPES.test(c.type))
+      row[c.name] = BigInt(v);
+    else row[c.name] = decodeValue(c.type, v);
   }
   return row;
 }
+/** Types whose table values are bigints. */
+const BIGINT_TYPES = /^(long|timestamp|timestamptz|decimal\(.*\))$/;
 
 function dayOf(table: TableDef, stored: Record<string, unknown>): number {
-  const micros = stored[table.partitionSource];
-  if (typeof micros !== 'number') {
-    throw new StreamjoinError('internal', `outbox row has no ${table.partitionSource}`, {
+  const source = dayPartitionSource(table);
+  const raw = stored[source];
+  // Epoch micros: a number (rows written before values.ts) or its digits (encodeValue).
+  const micros =
+    typeof raw === 'number' && Number.isSafeInteger(raw)
+      ? BigInt(raw)
+      : typeof raw === 'string' && /^-?\d+$/.test(raw)
+        ? BigInt(raw)
+        : undefined;
+  if (micros === undefined) {
+    throw new StreamjoinError('internal', `outbox row has no ${source}`, {
       context: { stored },
     });
   }
-  return Math.floor(micros / 86_400_000_000);
+  return partitionDayOf(micros);
 }
 
 function isoDay(day: number): string {
@@ -195,7 +219,8 @@ export function layoutFileUri(
 
 /** Deterministic data file URI of a batch's rows of one day. */
 export function dataFileUri(tableUri: string, table: TableDef, batchId: string, day: number): string {
-  return joinUri(tableUri, `data/${table.partitionName}=${isoDay(day)}/${batchId}.parquet`);
+  const name = dayPartitionOf(table)?.name ?? dayPartitionSource(table);
+  return joinUri(tableUri, `data/${name}=${isoDay(day)}/${batchId}.parquet`);
 }
 
 interface BatchDoc {

@@ -1,13 +1,13 @@
 // A staged batch's data file statistics as a Firestore map and back. Bounds keep their earlier form
-// (numbers and strings as they are, bigints as strings listed in `bigintBounds`); the partition tuple,
+// (numbers, strings and booleans as they are, bigints as strings listed in `bigintBounds`); the partition tuple,
 // whose values may be bigints or bytes, is one tagged JSON string. Pure.
 import { StreamjoinError } from '../errors.ts';
 import type { DataFileStats, StatValue } from '../tables.ts';
 
 /** DataFileStats as a Firestore map. */
 export type SerializedStats = Omit<DataFileStats, 'lowerBounds' | 'upperBounds' | 'partition'> & {
-  lowerBounds: Record<string, string | number>;
-  upperBounds: Record<string, string | number>;
+  lowerBounds: Record<string, string | number | boolean>;
+  upperBounds: Record<string, string | number | boolean>;
   bigintBounds: number[];
   /** The partition tuple, tagged JSON (see encodeTagged). */
   partitionJson?: string;
@@ -37,16 +37,16 @@ export function decodeTagged(text: string): unknown {
 export function serializeStats(s: DataFileStats): SerializedStats {
   const big = new Set<number>();
   const conv = (b: Readonly<Record<number, StatValue>>) => {
-    const out: Record<string, string | number> = {};
+    const out: Record<string, string | number | boolean> = {};
     for (const [k, v] of Object.entries(b)) {
       if (typeof v === 'bigint') {
         big.add(Number(k));
         out[k] = v.toString();
-      } else if (typeof v === 'string' || typeof v === 'number') out[k] = v;
+      } else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[k] = v;
       else {
         throw new StreamjoinError(
           'internal',
-          `expected string, number or bigint bounds in a flushed file's stats, but field ${k} has ${typeof v}`,
+          `expected string, number, boolean or bigint bounds in a flushed file's stats, but field ${k} has ${typeof v}`,
         );
       }
     }
@@ -66,9 +66,10 @@ export function serializeStats(s: DataFileStats): SerializedStats {
 
 export function deserializeStats(s: SerializedStats): DataFileStats {
   const big = new Set(s.bigintBounds);
-  const conv = (b: Record<string, string | number>) => {
-    const out: Record<number, string | number | bigint> = {};
-    for (const [k, v] of Object.entries(b)) out[Number(k)] = big.has(Number(k)) ? BigInt(v) : v;
+  const conv = (b: Record<string, string | number | boolean>) => {
+    const out: Record<number, string | number | bigint | boolean> = {};
+    for (const [k, v] of Object.entries(b))
+      out[Number(k)] = big.has(Number(k)) && typeof v !== 'boolean' ? BigInt(v) : v;
     return out;
   };
   const { bigintBounds: _, partitionJson, ...rest } = s;

@@ -26,19 +26,21 @@ export function schemaFromTableDef(def: TableDef, schemaId = 0): Schema {
 }
 
 export function partitionSpecFromTableDef(def: TableDef, schema: Schema, specId = 0): PartitionSpec {
-  const source = schema.fields.find((f) => f.name === def.partitionSource);
-  if (source === undefined) {
-    throw new Error(
-      `expected partition source column ${JSON.stringify(def.partitionSource)} in the schema, but the columns are: ${schema.fields.map((f) => f.name).join(', ')}`,
-    );
-  }
-  const field: PartitionField = {
-    sourceId: source.id,
-    fieldId: def.partitionFieldId,
-    name: def.partitionName,
-    transform: 'day',
-  };
-  return { specId, fields: [field] };
+  const fields = def.partition.map((p): PartitionField => {
+    const source = schema.fields.find((f) => f.name === p.source);
+    if (source === undefined) {
+      throw new Error(
+        `expected partition source column ${JSON.stringify(p.source)} in the schema, but the columns are: ${schema.fields.map((f) => f.name).join(', ')}`,
+      );
+    }
+    if (transformResultType(p.transform, source.type) === undefined) {
+      throw new Error(
+        `expected a transform of ${describeType(source.type)} for partition field ${p.name}, but was: ${p.transform}`,
+      );
+    }
+    return { sourceId: source.id, fieldId: p.fieldId, name: p.name, transform: p.transform };
+  });
+  return { specId, fields };
 }
 
 /** "Order id 0 is reserved for the unsorted order." */

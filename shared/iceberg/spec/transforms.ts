@@ -110,14 +110,16 @@ export function applyTransform(t: ParsedTransform, source: PrimitiveType, value:
     case 'truncate': {
       const w = t.width;
       switch (p.kind) {
+        // In the source type's arithmetic, as Java computes it: within W of the type's minimum the
+        // result wraps around (Java TruncateInteger/TruncateLong), so it is always a valid int/long.
         case 'int': {
           const v = Number(value);
-          return v - (((v % w) + w) % w);
+          return (v - (((v % w) + w) % w)) | 0;
         }
         case 'long': {
           const v = toBigInt(value, source);
           const W = BigInt(w);
-          return v - (((v % W) + W) % W);
+          return BigInt.asIntN(64, v - (((v % W) + W) % W));
         }
         case 'decimal': {
           const v = unscaledOf(value);
@@ -157,12 +159,13 @@ function pad(n: number, w: number): string {
 export function humanString(t: ParsedTransform, resultType: PrimitiveType, value: PartitionValue): string {
   if (value === null) return 'null';
   switch (t.kind) {
+    // Java's TransformUtil: years as %04d (year 1 is "0001").
     case 'year':
-      return String(1970 + Number(value));
+      return pad(1970 + Number(value), 4);
     case 'month': {
       const m = Number(value);
       const y = Math.floor(m / 12);
-      return `${1970 + y}-${pad(m - y * 12 + 1, 2)}`;
+      return `${pad(1970 + y, 4)}-${pad(m - y * 12 + 1, 2)}`;
     }
     case 'day':
       return new Date(Number(value) * 86_400_000).toISOString().slice(0, 10);

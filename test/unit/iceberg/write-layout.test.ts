@@ -52,6 +52,21 @@ describe('transforms', () => {
     { name: 'truncate int', transform: 'truncate[10]', type: 'int', value: 1, expected: 0 },
     { name: 'truncate negative int', transform: 'truncate[10]', type: 'int', value: -1, expected: -10 },
     { name: 'truncate long', transform: 'truncate[10]', type: 'long', value: -1n, expected: -10n },
+    // Java's int/long arithmetic wraps near the minimum (TruncateInteger): the result stays an int/long.
+    {
+      name: 'truncate int at its minimum',
+      transform: 'truncate[10]',
+      type: 'int',
+      value: -2147483648,
+      expected: 2147483646,
+    },
+    {
+      name: 'truncate long at its minimum',
+      transform: 'truncate[10]',
+      type: 'long',
+      value: -(2n ** 63n),
+      expected: 2n ** 63n - 2n,
+    },
     {
       name: 'truncate string by code points',
       transform: 'truncate[3]',

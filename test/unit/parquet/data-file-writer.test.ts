@@ -167,7 +167,7 @@ describe('footer schema', () => {
           name: c.name,
           field_id: c.id,
           repetition_type: c.required ? 'REQUIRED' : 'OPTIONAL',
-          ...expected[c.type],
+          ...expected[c.type as keyof typeof expected],
         })),
       );
     });

@@ -36,12 +36,7 @@ describe('default spec: the tables of shared/tables.ts', () => {
       const p = def.partition[0]!;
       assert.deepEqual(
         { source: p.sourceName, fieldId: p.fieldId, name: p.name, transform: p.transform },
-        {
-          source: TABLES[kind].partitionSource,
-          fieldId: TABLES[kind].partitionFieldId,
-          name: TABLES[kind].partitionName,
-          transform: 'day',
-        },
+        TABLES[kind].partition[0],
       );
     });
     it(`${kind}: the same Iceberg schema and partition spec as a table created today`, () => {
@@ -56,12 +51,31 @@ describe('default spec: the tables of shared/tables.ts', () => {
     assert.deepEqual(tableDefsOf(loadConfig({}).joinSpec), TABLES);
   });
 
-  it('tableDefsOf refuses what the writers cannot take yet, naming it', () => {
-    const other = loadJoinSpec('specs/shipments-deliveries.yaml');
-    assert.throws(
-      () => tableDefsOf(other),
-      /expected the joined table's columns to be of type string, int, timestamptz .*, but \w+ is (double|timestamp)/,
+  it('tableDefsOf takes any column type and partition of another spec (the example spec)', () => {
+    const other = tableDefsOf(loadJoinSpec('specs/shipments-deliveries.yaml'));
+    assert.deepEqual(
+      other.joined.columns.map((c) => [c.id, c.name, c.type, c.required]),
+      [
+        [1, 'shipment_id', 'string', true],
+        [2, 'carrier', 'string', true],
+        [3, 'weight_kg', 'double', true],
+        [4, 'declared_value', 'decimal(12, 2)', true],
+        [5, 'shipped_at', 'timestamp', true],
+        [6, 'fragile', 'boolean', false],
+        [7, 'scan_id', 'string', true],
+        [8, 'delivered_at', 'timestamptz', true],
+        [9, 'delivery_date', 'date', true],
+        [10, 'attempts', 'long', true],
+        [11, 'signed_by', 'string', false],
+        [12, 'matched_at', 'timestamptz', true],
+      ],
     );
+    assert.deepEqual(other.joined.partition, [
+      { source: 'delivered_at', fieldId: 1000, name: 'delivered_at_day', transform: 'day' },
+    ]);
+    assert.deepEqual(other.unmatched.partition, [
+      { source: 'emitted_at', fieldId: 1000, name: 'emitted_at_day', transform: 'day' },
+    ]);
   });
 
   it('the table names and namespace are the configured defaults', () => {
