@@ -27,7 +27,7 @@ export interface OutboxRow {
   /** Deterministic id (the same emission always has the same id). */
   readonly id: string;
   readonly table: TableKind;
-  readonly values: Readonly<Record<string, string | number | null>>;
+  readonly values: Readonly<Record<string, string | number | boolean | null>>;
 }
 
 /** Index fields of a state document, derived from the state by the caller. */

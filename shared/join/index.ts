@@ -1,11 +1,21 @@
-// Public API of the join: the pure state machine (DESIGN §3) and the rows it emits.
+// Public API of the join: the pure state machine (DESIGN §3) over a join spec's two streams, and the
+// rows it emits from the spec's output columns.
+export {
+  type ColumnPlan,
+  type JoinPlan,
+  planOf,
+  type SidePlan,
+  sidePlan,
+  type TablePlan,
+  tablePlan,
+} from './plan.ts';
 export {
   type EmittedRow,
   type EventSource,
-  type OrderFacts,
-  type PaymentFacts,
+  type Facts,
   type RowValues,
   rowId,
+  toOutboxValues,
   toTableRow,
 } from './rows.ts';
 export {
@@ -15,8 +25,9 @@ export {
   type EventOutcome,
   type ExpiryReason,
   type ExpiryResult,
-  eventOrderId,
+  eventKey,
   expireIfDue,
+  identityKey,
   isDue,
   isPurgeable,
   isTerminal,
@@ -28,7 +39,9 @@ export {
   type JoinSettings,
   type JoinState,
   type JoinStatus,
+  joinEventOf,
   MAX_TRACKED_PAYMENT_IDS,
+  normalizeState,
   paymentKey,
   zeroCounters,
 } from './state-machine.ts';

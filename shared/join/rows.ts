@@ -1,8 +1,12 @@
-// Rows the join emits, as plain JSON (they sit in a Firestore outbox before a Parquet writer takes them),
-// with deterministic ids so any writer can deduplicate a row written twice.
+// Rows the join emits, from the join spec's output columns (key / field / pipeline sources, in table
+// order), as JSON-safe values (they sit in a Firestore outbox before a Parquet writer takes them), with
+// deterministic ids so any writer can deduplicate a row written twice. For the shipped default spec the
+// rows and ids are those of the pipeline before issue 17 (test/unit/join/golden.test.ts).
 import { createHash } from 'node:crypto';
-import type { Order, Payment } from '../ingest/validate.ts';
-import type { Row, TableKind, UnmatchedReason } from '../tables.ts';
+import type { StreamRecord } from '../spec/records.ts';
+import type { Row, TableKind } from '../tables.ts';
+import { columnValue, type JoinPlan, type TablePlan, tablePlan } from './plan.ts';
+import { decodeValue, type EncodedValue } from './values.ts';
 
 /** Where an event came from: the object generation and the record's ordinal in it (parseEventFile). */
 export interface EventSource {
@@ -15,106 +19,136 @@ export interface EventSource {
   readonly landedAtMs: number;
 }
 
-export type OrderFacts = Order & { readonly source: EventSource };
-export type PaymentFacts = Payment & { readonly source: EventSource };
+/** One side's event as the join holds it: its validated record (by field name), its identity among the
+ *  events of its key (JoinPlan sides: the default's payment_id), and where it came from. */
+export interface Facts {
+  readonly record: StreamRecord;
+  readonly identity: string;
+  readonly source: EventSource;
+}
 
-/** The table's own columns (everything but the timestamp), keyed by column name as in shared/tables.ts. */
-export type RowValues = Readonly<Record<string, string | number | null>>;
+/** The table's columns except the row's time, keyed by column name, JSON-safe (values.ts). */
+export type RowValues = Readonly<Record<string, EncodedValue>>;
 
 export interface EmittedRow {
   /** 32 hex chars, the same whenever the same state emits the same row (safe as a Firestore doc id). */
   readonly id: string;
   readonly table: TableKind;
-  /** Null for joined rows. */
-  readonly reason: UnmatchedReason | null;
-  readonly orderId: string;
-  readonly paymentId: string | null;
-  /** `joined_at` (joined) or `emitted_at` (unmatched) in epoch MILLISECONDS — a JSON-safe number here;
-   *  toTableRow() turns it into the epoch-microsecond bigint that shared/tables.ts `Row` specifies. */
+  /** Null for joined rows; else one of the spec's reasons. */
+  readonly reason: string | null;
+  /** The join key (as a string). */
+  readonly key: string;
+  /** The right side's identity, or null when the row has no right event. */
+  readonly identity: string | null;
+  /** The row's time (joined_at / emitted_at) in epoch MILLISECONDS — a JSON-safe number here; the
+   *  table holds epoch microseconds (toTableRow, toOutboxValues). */
   readonly atMs: number;
-  /** Column name → value for every column except the timestamp (unmatched rows include `reason`). */
+  /** Column name → value for every column except the row's time columns (unmatched rows include the reason). */
   readonly values: RowValues;
   /** The events this row is made of, for tracing a row back to its files. */
   readonly sources: readonly EventSource[];
 }
 
 /** What a row id is derived from; `epochMs` separates a state from one started afresh after retention. */
-export function rowId(
-  orderId: string,
-  epochMs: number,
-  kind: 'joined' | UnmatchedReason,
-  paymentId: string | null,
-): string {
+export function rowId(key: string, epochMs: number, kind: string, identity: string | null): string {
   return createHash('sha256')
-    .update(`${orderId}\u0000${epochMs}\u0000${kind}\u0000${paymentId ?? ''}`)
+    .update(`${key}\u0000${epochMs}\u0000${kind}\u0000${identity ?? ''}`)
     .digest('hex')
     .slice(0, 32);
 }
 
+function valuesOf(
+  table: TablePlan,
+  plan: JoinPlan,
+  key: string,
+  left: Facts | null,
+  right: Facts | null,
+  reason: string | null,
+): RowValues {
+  const out: Record<string, EncodedValue> = {};
+  for (const c of table.columns) {
+    const s = c.source;
+    if (s.kind === 'key') {
+      const v = left?.record[plan.left.stream.key] ?? right?.record[plan.right.stream.key];
+      out[c.name] = v === undefined ? key : columnValue(c.type, v, c.name);
+    } else if (s.kind === 'field') {
+      const f = s.side === 'left' ? left : right;
+      out[c.name] = f === null ? null : columnValue(c.type, f.record[s.field], c.name);
+    } else if (s.value === 'reason') out[c.name] = reason;
+  }
+  return out;
+}
+
+function sourcesOf(left: Facts | null, right: Facts | null): EventSource[] {
+  const sources: EventSource[] = [];
+  if (left !== null) sources.push(left.source);
+  if (right !== null) sources.push(right.source);
+  return sources;
+}
+
 export function joinedRow(
-  order: OrderFacts,
-  payment: PaymentFacts,
+  plan: JoinPlan,
+  key: string,
+  left: Facts,
+  right: Facts,
   epochMs: number,
   atMs: number,
 ): EmittedRow {
   return {
-    id: rowId(order.orderId, epochMs, 'joined', payment.paymentId),
+    id: rowId(key, epochMs, 'joined', right.identity),
     table: 'joined',
     reason: null,
-    orderId: order.orderId,
-    paymentId: payment.paymentId,
+    key,
+    identity: right.identity,
     atMs,
-    values: {
-      order_id: order.orderId,
-      order_date: order.orderDate,
-      created_at: order.createdAt,
-      customer_id: order.customerId,
-      order_amount: order.amount,
-      payment_id: payment.paymentId,
-      payment_date: payment.paymentDate,
-      payment_amount: payment.amount,
-    },
-    sources: [order.source, payment.source],
+    values: valuesOf(plan.joined, plan, key, left, right, null),
+    sources: sourcesOf(left, right),
   };
 }
 
 export function unmatchedRow(
-  orderId: string,
-  reason: UnmatchedReason,
-  order: OrderFacts | null,
-  payment: PaymentFacts | null,
+  plan: JoinPlan,
+  key: string,
+  reason: string,
+  left: Facts | null,
+  right: Facts | null,
   epochMs: number,
   atMs: number,
 ): EmittedRow {
-  const sources: EventSource[] = [];
-  if (order !== null) sources.push(order.source);
-  if (payment !== null) sources.push(payment.source);
   return {
-    id: rowId(orderId, epochMs, reason, payment?.paymentId ?? null),
+    id: rowId(key, epochMs, reason, right?.identity ?? null),
     table: 'unmatched',
     reason,
-    orderId,
-    paymentId: payment?.paymentId ?? null,
+    key,
+    identity: right?.identity ?? null,
     atMs,
-    values: {
-      order_id: orderId,
-      order_date: order?.orderDate ?? null,
-      created_at: order?.createdAt ?? null,
-      customer_id: order?.customerId ?? null,
-      order_amount: order?.amount ?? null,
-      payment_id: payment?.paymentId ?? null,
-      payment_date: payment?.paymentDate ?? null,
-      payment_amount: payment?.amount ?? null,
-      reason,
-    },
-    sources,
+    values: valuesOf(plan.unmatched, plan, key, left, right, reason),
+    sources: sourcesOf(left, right),
   };
 }
 
-/** The row as the table holds it (shared/tables.ts `Row`): the timestamp column in epoch microseconds. */
-export function toTableRow(row: EmittedRow): Row {
-  const micros = BigInt(row.atMs) * 1000n;
-  return row.table === 'joined'
-    ? { ...row.values, joined_at: micros }
-    : { ...row.values, emitted_at: micros };
+/** The row's time columns as the table holds them: epoch microseconds. */
+function microsOf(row: EmittedRow): bigint {
+  return BigInt(row.atMs) * 1000n;
+}
+
+/** The row as the outbox holds it (every column, JSON-safe: the time as decimal microseconds). */
+export function toOutboxValues(plan: JoinPlan, row: EmittedRow): RowValues {
+  const table = tablePlan(plan, row.table);
+  if (table.timeColumns.length === 0) return row.values;
+  const at = microsOf(row).toString();
+  const out: Record<string, EncodedValue> = { ...row.values };
+  for (const c of table.timeColumns) out[c] = at;
+  return out;
+}
+
+/** The row as the table holds it (shared/tables.ts `Row`): every column by its type (values.ts). */
+export function toTableRow(plan: JoinPlan, row: EmittedRow): Row {
+  const table = tablePlan(plan, row.table);
+  const out: Record<string, string | number | bigint | null> = {};
+  for (const c of table.columns) {
+    if (table.timeColumns.includes(c.name)) out[c.name] = microsOf(row);
+    else out[c.name] = decodeValue(c.type, row.values[c.name] ?? null) as string | number | bigint | null;
+  }
+  return out;
 }

@@ -1,4 +1,6 @@
-// The join of orders and payments per order_id (DESIGN §3) as pure functions of (state, event): an
+// The join of the two streams of a join spec per key (DESIGN §3: orders and payments per order_id for the
+// default spec; the left side is one event per key, the right side several per key told apart by their
+// identity) as pure functions of (state, event): an
 // event's time is when its object LANDED in the bucket (`event.source.landedAtMs`, the object's
 // `timeCreated`), never when a function ran, so the rows are a function of the objects and their landing
 // times. The Firestore adapter wraps applyEvent / expireIfDue in one read-modify-write with the outbox.
@@ -13,21 +15,19 @@
 // has run. JOINED and EXPIRED states apply later events at once.
 import { createHash } from 'node:crypto';
 import { StreamjoinError } from '../errors.ts';
-import type { Order, Payment } from '../ingest/validate.ts';
-import type { UnmatchedReason } from '../tables.ts';
-import {
-  type EmittedRow,
-  type EventSource,
-  joinedRow,
-  type OrderFacts,
-  type PaymentFacts,
-  unmatchedRow,
-} from './rows.ts';
+import { defaultJoinSpec } from '../spec/load.ts';
+import type { JoinSpec, Side } from '../spec/model.ts';
+import type { StreamRecord } from '../spec/records.ts';
+import { type JoinPlan, planOf, sidePlan } from './plan.ts';
+import { type EmittedRow, type EventSource, type Facts, joinedRow, unmatchedRow } from './rows.ts';
 
+/** WAITING_PAYMENT: the left event waits for the right side; WAITING_ORDER: right events wait for the
+ *  left one (the names of the default spec, kept for every spec: they are stored and indexed). */
 export const JOIN_STATUSES = ['WAITING_PAYMENT', 'WAITING_ORDER', 'JOINED', 'EXPIRED'] as const;
 export type JoinStatus = (typeof JOIN_STATUSES)[number];
 
-export type ExpiryReason = Extract<UnmatchedReason, 'order_timeout' | 'payment_orphan'>;
+/** The spec's leftTimeout or rightOrphan reason (`order_timeout`, `payment_orphan`). */
+export type ExpiryReason = string;
 
 /** Structurally a subset of shared/config.ts `Config`, so the config object can be passed as is. */
 export interface JoinSettings {
@@ -37,17 +37,38 @@ export interface JoinSettings {
   readonly paymentTimeoutMs: number;
   /** How long a JOINED/EXPIRED state is kept to recognise duplicates. */
   readonly tombstoneRetentionMs: number;
+  /** What is joined: streams, key, identity, reasons and output columns. Absent: the shipped default. */
+  readonly joinSpec?: JoinSpec;
 }
 
-export type JoinEvent =
-  | { readonly kind: 'order'; readonly order: Order; readonly source: EventSource }
-  | { readonly kind: 'payment'; readonly payment: Payment; readonly source: EventSource };
+/** One valid event of either side: its key and identity (JoinPlan) and its record by field name. */
+export interface JoinEvent {
+  readonly side: Side;
+  readonly key: string;
+  /** Tells the event apart from others of its side and key (the left side's is its key). */
+  readonly identity: string;
+  readonly record: StreamRecord;
+  readonly source: EventSource;
+}
 
-/** One order_id's join state (a Firestore document). All times are epoch milliseconds of landing time. */
+/** The event of a validated record of `side`: key and identity taken as the spec says. */
+export function joinEventOf(
+  plan: JoinPlan,
+  side: Side,
+  record: StreamRecord,
+  source: EventSource,
+): JoinEvent {
+  const sp = sidePlan(plan, side);
+  return { side, key: sp.keyOf(record), identity: sp.identityOf(record), record, source };
+}
+
+/** One key's join state (a Firestore document). All times are epoch milliseconds of landing time. */
 export interface JoinState {
-  /** Schema version of this document (1: before landing time; read by normalizeState). */
-  readonly v: 2;
-  readonly orderId: string;
+  /** Schema version of this document (1: before landing time; 2: orders and payments built in; 3: any
+   *  spec's records. Older ones are read by normalizeState). */
+  readonly v: 3;
+  /** The join key (as a string). */
+  readonly key: string;
   readonly status: JoinStatus;
   /** Landing time of this state's first event (in landing order); part of row ids, so a state started
    *  afresh after retention emits new ids. */
@@ -65,19 +86,19 @@ export interface JoinState {
   /** EXPIRED: the deadline its window closed at. An event that landed before it but comes now was ingested
    *  late (after the tick closed the window); null otherwise. */
   readonly closedAtMs: number | null;
-  /** The first order (in landing order while waiting; first one wins once decided). */
-  readonly order: OrderFacts | null;
-  /** The payment that waits (WAITING_ORDER) or was paired with the order (JOINED, payment_late);
-   *  extra payments are not kept, only their keys. */
-  readonly payment: PaymentFacts | null;
-  /** paymentKey() of every payment_id seen for this order_id, to tell a duplicate from an extra payment.
-   *  Digests rather than ids keep the document small whatever the ids (≤ 4 KiB each) look like. */
-  readonly paymentKeys: readonly string[];
+  /** The first left event (in landing order while waiting; first one wins once decided). */
+  readonly left: Facts | null;
+  /** The right event that waits (WAITING_ORDER) or was paired with the left one (JOINED, right late);
+   *  extra right events are not kept, only their identities' digests. */
+  readonly right: Facts | null;
+  /** identityKey() of every right identity seen for this key, to tell a duplicate from an extra.
+   *  Digests rather than identities keep the document small whatever they look like. */
+  readonly rightKeys: readonly string[];
   /** Waiting states: the other distinct events seen so far, in landing order, not yet decided. [] otherwise. */
   readonly pending: readonly JoinEvent[];
 }
 
-/** Past this many distinct payment_ids per order, new keys are not recorded (the document must stay under
+/** Past this many distinct right identities per key, new ones are not recorded (the document must stay under
  *  Firestore's 1 MiB). A redelivered extra beyond it would be emitted again with the same row id. */
 export const MAX_TRACKED_PAYMENT_IDS = 10_000;
 
@@ -85,6 +106,7 @@ export const MAX_TRACKED_PAYMENT_IDS = 10_000;
  *  emitted at once as payment_extra (the document must stay small; a commit stays under 500 writes). */
 export const MAX_PENDING_PAYMENTS = 100;
 
+/** Named after the default spec's sides: orders are the left side, payments the right side. */
 export interface JoinCounters {
   joined: number;
   orderTimeout: number;
@@ -100,16 +122,10 @@ export interface JoinCounters {
   ingestedLate: number;
 }
 
-/** What the event itself did (rows it released are in `emitted`/`counters`). */
-export const EVENT_OUTCOMES = [
-  'waiting',
-  'joined',
-  'payment_extra',
-  'payment_late',
-  'order_late',
-  'duplicate',
-] as const;
-export type EventOutcome = (typeof EVENT_OUTCOMES)[number];
+/** What the event itself did (rows it released are in `emitted`/`counters`): one of these, or the
+ *  spec's rightExtra, rightLate or leftLate reason (`payment_extra`, `payment_late`, `order_late`). */
+export const EVENT_OUTCOMES = ['waiting', 'joined', 'duplicate'] as const;
+export type EventOutcome = (typeof EVENT_OUTCOMES)[number] | (string & {});
 
 export interface JoinResult {
   readonly state: JoinState;
@@ -151,13 +167,16 @@ export function addCounters(into: JoinCounters, from: JoinCounters): JoinCounter
   return into;
 }
 
-/** A short digest of a payment_id (96 bits, base64url): what JoinState.paymentKeys holds. */
-export function paymentKey(paymentId: string): string {
-  return createHash('sha256').update(paymentId).digest('base64url').slice(0, 16);
+/** A short digest of a right identity (96 bits, base64url): what JoinState.rightKeys holds. For the
+ *  default spec the identity is the payment_id, so states stored before issue 17 keep matching. */
+export function identityKey(identity: string): string {
+  return createHash('sha256').update(identity).digest('base64url').slice(0, 16);
 }
+/** The default spec's name for identityKey. */
+export const paymentKey = identityKey;
 
-export function eventOrderId(event: JoinEvent): string {
-  return event.kind === 'order' ? event.order.orderId : event.payment.orderId;
+export function eventKey(event: JoinEvent): string {
+  return event.key;
 }
 
 /** The event's time: when its object landed. */
@@ -165,11 +184,11 @@ export function eventTime(event: JoinEvent): number {
   return event.source.landedAtMs;
 }
 
-/** Landing order: time, then a deterministic tie-break (orders first, then the source's name and ordinal). */
+/** Landing order: time, then a deterministic tie-break (left first, then the source's name and ordinal). */
 export function compareEvents(a: JoinEvent, b: JoinEvent): number {
   const d = eventTime(a) - eventTime(b);
   if (d !== 0) return d;
-  if (a.kind !== b.kind) return a.kind === 'order' ? -1 : 1;
+  if (a.side !== b.side) return a.side === 'left' ? -1 : 1;
   const ka = `${a.source.bucket}/${a.source.object}#${a.source.generation}`;
   const kb = `${b.source.bucket}/${b.source.object}#${b.source.generation}`;
   if (ka !== kb) return ka < kb ? -1 : 1;
@@ -190,55 +209,125 @@ export function isPurgeable(state: JoinState, atMs: number): boolean {
   return isTerminal(state) && state.purgeAtMs !== null && state.purgeAtMs <= atMs;
 }
 
-/** A state as stored by any version: version 1 (processing time) had no pending events, no closedAtMs and
- *  no landing time on its facts (its times were processing times: taken as landing times). */
-export function normalizeState(state: JoinState): JoinState {
-  if (state.v === 2) return state;
-  const old = state as Omit<JoinState, 'v' | 'pending' | 'closedAtMs'> & { v: number };
-  const land = <F extends OrderFacts | PaymentFacts>(f: F | null, at: number): F | null =>
-    f === null || typeof f.source.landedAtMs === 'number'
-      ? f
-      : { ...f, source: { ...f.source, landedAtMs: at } };
+function planFor(settings: JoinSettings): JoinPlan {
+  return planOf(settings.joinSpec ?? defaultJoinSpec());
+}
+
+/** Field names of the default spec's records in the stored form of version 1 and 2 (camelCase). */
+const LEGACY_ORDER_FIELDS = [
+  ['orderId', 'order_id'],
+  ['orderDate', 'order_date'],
+  ['createdAt', 'created_at'],
+  ['customerId', 'customer_id'],
+  ['amount', 'amount'],
+] as const;
+const LEGACY_PAYMENT_FIELDS = [
+  ['paymentId', 'payment_id'],
+  ['orderId', 'order_id'],
+  ['paymentDate', 'payment_date'],
+  ['createdAt', 'created_at'],
+  ['amount', 'amount'],
+] as const;
+
+type LegacyFacts = Record<string, unknown> & { source: EventSource };
+
+function legacyFacts(plan: JoinPlan, side: Side, f: LegacyFacts | null, landedAtMs: number): Facts | null {
+  if (f === null || f === undefined) return null;
+  const record: Record<string, StreamRecord[string]> = {};
+  for (const [from, to] of side === 'left' ? LEGACY_ORDER_FIELDS : LEGACY_PAYMENT_FIELDS)
+    record[to] = (f[from] ?? null) as StreamRecord[string];
+  const source = typeof f.source.landedAtMs === 'number' ? f.source : { ...f.source, landedAtMs };
+  return { record, identity: sidePlan(plan, side).identityOf(record), source };
+}
+
+/**
+ * A state as stored by any version. Version 2 (before issue 17) held the default spec's order and payment
+ * in camelCase (`order`, `payment`, `paymentKeys`, `orderId`; pending events by kind): they become its
+ * records by wire name, with the same identities (payment_id) and digests. Version 1 (processing time)
+ * had no pending events, no closedAtMs and no landing time on its facts (its times were processing
+ * times: taken as landing times).
+ */
+export function normalizeState(state: JoinState, plan: JoinPlan = planOf(defaultJoinSpec())): JoinState {
+  if (state.v === 3) return state;
+  const old = state as unknown as {
+    v: number;
+    orderId: string;
+    status: JoinStatus;
+    epochMs: number;
+    updatedAtMs: number;
+    deadlineMs: number | null;
+    purgeAtMs: number | null;
+    expiredAs: string | null;
+    closedAtMs?: number | null;
+    order: LegacyFacts | null;
+    payment: LegacyFacts | null;
+    paymentKeys: readonly string[];
+    pending?: ReadonlyArray<{
+      kind: 'order' | 'payment';
+      order?: Record<string, unknown>;
+      payment?: Record<string, unknown>;
+      source: EventSource;
+    }>;
+  };
+  const pending = (old.pending ?? []).map((e): JoinEvent => {
+    const side: Side = e.kind === 'order' ? 'left' : 'right';
+    const facts = legacyFacts(
+      plan,
+      side,
+      { ...(e.order ?? e.payment ?? {}), source: e.source },
+      old.epochMs,
+    )!;
+    return { side, key: old.orderId, identity: facts.identity, record: facts.record, source: facts.source };
+  });
   return {
-    ...old,
-    v: 2,
-    order: land(old.order, old.epochMs),
-    payment: land(old.payment, old.epochMs),
-    closedAtMs: old.status === 'EXPIRED' ? old.updatedAtMs : null,
-    pending: [],
+    v: 3,
+    key: old.orderId,
+    status: old.status,
+    epochMs: old.epochMs,
+    updatedAtMs: old.updatedAtMs,
+    deadlineMs: old.deadlineMs,
+    purgeAtMs: old.purgeAtMs,
+    expiredAs: old.expiredAs,
+    closedAtMs: old.v >= 2 ? (old.closedAtMs ?? null) : old.status === 'EXPIRED' ? old.updatedAtMs : null,
+    left: legacyFacts(plan, 'left', old.order, old.epochMs),
+    right: legacyFacts(plan, 'right', old.payment, old.epochMs),
+    rightKeys: old.paymentKeys ?? [],
+    pending,
   };
 }
 
 /**
- * Applies one valid event (its time: `event.source.landedAtMs`) to the state of its order_id (undefined:
- * no state yet). Throws StreamjoinError 'internal' only on a programming error (state of another order_id).
+ * Applies one valid event (its time: `event.source.landedAtMs`) to the state of its key (undefined:
+ * no state yet). Throws StreamjoinError 'internal' only on a programming error (state of another key).
  */
 export function applyEvent(
   state: JoinState | undefined,
   event: JoinEvent,
   settings: JoinSettings,
 ): JoinResult {
-  const orderId = eventOrderId(event);
-  if (state !== undefined && state.orderId !== orderId) {
+  const plan = planFor(settings);
+  const key = event.key;
+  const current0 = state === undefined ? undefined : normalizeState(state, plan);
+  if (current0 !== undefined && current0.key !== key) {
     throw new StreamjoinError(
       'internal',
-      `applyEvent: expected a state for order_id ${JSON.stringify(orderId)}, but was one for ${JSON.stringify(state.orderId)}`,
+      `applyEvent: expected a state for ${plan.left.stream.key} ${JSON.stringify(key)}, but was one for ${JSON.stringify(current0.key)}`,
     );
   }
   const counters = zeroCounters();
-  let current = state === undefined ? undefined : normalizeState(state);
+  let current = current0;
   if (current !== undefined && isPurgeable(current, eventTime(event))) {
     current = undefined;
     counters.restarted++;
   }
-  if (current === undefined) return decide([event], settings, counters, 'waiting');
-  if (isWaiting(current)) return onWaiting(state!, current, event, settings, counters);
+  if (current === undefined) return decide(plan, [event], settings, counters, 'waiting');
+  if (isWaiting(current)) return onWaiting(plan, state!, current, event, settings, counters);
   // JOINED or EXPIRED: decided; a later event is applied at once.
   const lateForWindowMs =
     current.status === 'EXPIRED' && current.closedAtMs !== null && eventTime(event) < current.closedAtMs
       ? current.closedAtMs
       : null;
-  const step = stepInOrder(current, event, settings, counters);
+  const step = stepInOrder(plan, current, event, settings, counters);
   const duplicate = step.outcome === 'duplicate';
   if (lateForWindowMs !== null && !duplicate) counters.ingestedLate++;
   const changed = step.state !== current;
@@ -258,37 +347,42 @@ export function applyEvent(
  * is emitted at the deadline. Any other state is returned unchanged.
  */
 export function expireIfDue(state: JoinState, watermarkMs: number, settings: JoinSettings): ExpiryResult {
+  const plan = planFor(settings);
   const counters = zeroCounters();
-  const current = normalizeState(state);
+  const current = normalizeState(state, plan);
   if (!isDue(current, watermarkMs)) return { state, emitted: [], counters, changed: false };
-  const sim = inLandingOrder(heldEvents(current), settings);
+  const sim = replay(plan, heldEvents(current), settings);
   addCounters(counters, sim.counters);
   let final = sim.state;
   const emitted = [...sim.rows];
   if (isWaiting(final)) {
-    const expired = expire(final, settings, counters);
+    const expired = expire(plan, final, settings, counters);
     emitted.push(expired.row);
     final = expired.state;
   }
   return { state: final, emitted, counters, changed: true };
 }
 
+function eventOfFacts(side: Side, key: string, f: Facts): JoinEvent {
+  return { side, key, identity: f.identity, record: f.record, source: f.source };
+}
+
 /** The distinct events a waiting state holds, in landing order. */
 function heldEvents(s: JoinState): JoinEvent[] {
-  const first: JoinEvent =
+  const first =
     s.status === 'WAITING_PAYMENT'
-      ? { kind: 'order', order: withoutSource(s.order!), source: s.order!.source }
-      : { kind: 'payment', payment: withoutSource(s.payment!), source: s.payment!.source };
+      ? eventOfFacts('left', s.key, s.left!)
+      : eventOfFacts('right', s.key, s.right!);
   return [first, ...s.pending];
 }
 
-function withoutSource<F extends OrderFacts | PaymentFacts>(f: F): Omit<F, 'source'> {
-  const { source: _source, ...rest } = f;
-  return rest;
+function factsOf(e: JoinEvent): Facts {
+  return { record: e.record, identity: e.identity, source: e.source };
 }
 
 /** A waiting state receives an event: dedupe it against what the state holds, then decide. */
 function onWaiting(
+  plan: JoinPlan,
   stored: JoinState,
   s: JoinState,
   event: JoinEvent,
@@ -297,15 +391,15 @@ function onWaiting(
 ): JoinResult {
   const held = heldEvents(s);
   const sameIndex = held.findIndex((h) =>
-    event.kind === 'order'
-      ? h.kind === 'order'
-      : h.kind === 'payment' && paymentKey(h.payment.paymentId) === paymentKey(event.payment.paymentId),
+    event.side === 'left'
+      ? h.side === 'left'
+      : h.side === 'right' && identityKey(h.identity) === identityKey(event.identity),
   );
-  const keyKnown = event.kind === 'payment' && s.paymentKeys.includes(paymentKey(event.payment.paymentId));
+  const keyKnown = event.side === 'right' && s.rightKeys.includes(identityKey(event.identity));
   if (sameIndex >= 0 || keyKnown) {
-    // A duplicate (the same order_id's order, or a payment_id seen). The copy that landed first is the
+    // A duplicate (the key's left event, or a right identity seen). The copy that landed first is the
     // event (landing order decides, not ingest order): an earlier copy replaces the one held.
-    if (event.kind === 'order') counters.duplicateOrders++;
+    if (event.side === 'left') counters.duplicateOrders++;
     else counters.duplicatePayments++;
     if (sameIndex < 0 || compareEvents(event, held[sameIndex]!) >= 0) {
       return {
@@ -319,31 +413,32 @@ function onWaiting(
     }
     const next = [...held];
     next[sameIndex] = event;
-    return decide(next, settings, counters, 'duplicate', s.paymentKeys);
+    return decide(plan, next, settings, counters, 'duplicate', s.rightKeys);
   }
-  const pendingPayments = s.pending.filter((e) => e.kind === 'payment').length;
-  if (event.kind === 'payment' && pendingPayments >= MAX_PENDING_PAYMENTS) {
-    // Overflow: decided at once as an extra payment of this order_id (see MAX_PENDING_PAYMENTS).
-    const p: PaymentFacts = { ...event.payment, source: event.source };
+  const pendingRight = s.pending.filter((e) => e.side === 'right').length;
+  if (event.side === 'right' && pendingRight >= MAX_PENDING_PAYMENTS) {
+    // Overflow: decided at once as an extra right event of this key (see MAX_PENDING_PAYMENTS).
+    const r = factsOf(event);
     counters.paymentExtra++;
     return {
-      state: { ...s, paymentKeys: withKey(s.paymentKeys, paymentKey(p.paymentId)) },
-      emitted: [unmatchedRow(s.orderId, 'payment_extra', null, p, s.epochMs, eventTime(event))],
+      state: { ...s, rightKeys: withKey(s.rightKeys, identityKey(r.identity)) },
+      emitted: [unmatchedRow(plan, s.key, plan.reasons.rightExtra, null, r, s.epochMs, eventTime(event))],
       counters,
       changed: true,
-      outcome: 'payment_extra',
+      outcome: plan.reasons.rightExtra,
       lateForWindowMs: null,
     };
   }
-  return decide([...held, event], settings, counters, 'waiting', s.paymentKeys);
+  return decide(plan, [...held, event], settings, counters, 'waiting', s.rightKeys);
 }
 
 /**
- * Decides a set of distinct events of one order_id: if applying them in landing order joins the pair, the
+ * Decides a set of distinct events of one key: if applying them in landing order joins the pair, the
  * pair (and every row up to and after it) is final and emitted now; otherwise nothing is decided yet and
  * the result is a waiting state holding them all.
  */
 function decide(
+  plan: JoinPlan,
   events: JoinEvent[],
   settings: JoinSettings,
   counters: JoinCounters,
@@ -351,12 +446,12 @@ function decide(
   knownKeys: readonly string[] = [],
 ): JoinResult {
   const sorted = [...events].sort(compareEvents);
-  const sim = inLandingOrder(sorted, settings);
+  const sim = replay(plan, sorted, settings);
   if (sim.state.status === 'JOINED') {
     addCounters(counters, sim.counters);
-    const keys = knownKeys.reduce(withKey, sim.state.paymentKeys);
+    const keys = knownKeys.reduce(withKey, sim.state.rightKeys);
     return {
-      state: { ...sim.state, paymentKeys: keys },
+      state: { ...sim.state, rightKeys: keys },
       emitted: sim.rows,
       counters,
       changed: true,
@@ -366,14 +461,14 @@ function decide(
   }
   const first = sorted[0]!;
   const base = start(first, settings).state;
-  let keys = base.paymentKeys;
-  for (const e of sorted) if (e.kind === 'payment') keys = withKey(keys, paymentKey(e.payment.paymentId));
+  let keys = base.rightKeys;
+  for (const e of sorted) if (e.side === 'right') keys = withKey(keys, identityKey(e.identity));
   keys = knownKeys.reduce(withKey, keys);
   return {
     state: {
       ...base,
       updatedAtMs: Math.max(...sorted.map(eventTime)),
-      paymentKeys: keys,
+      rightKeys: keys,
       pending: sorted.slice(1),
     },
     emitted: [],
@@ -397,6 +492,14 @@ export function inLandingOrder(
   events: readonly JoinEvent[],
   settings: JoinSettings,
 ): { state: JoinState; rows: EmittedRow[]; counters: JoinCounters } {
+  return replay(planFor(settings), events, settings);
+}
+
+function replay(
+  plan: JoinPlan,
+  events: readonly JoinEvent[],
+  settings: JoinSettings,
+): { state: JoinState; rows: EmittedRow[]; counters: JoinCounters } {
   const counters = zeroCounters();
   const rows: EmittedRow[] = [];
   let state: JoinState | undefined;
@@ -405,7 +508,7 @@ export function inLandingOrder(
       state = start(e, settings).state;
       continue;
     }
-    const step = stepInOrder(state, e, settings, counters);
+    const step = stepInOrder(plan, state, e, settings, counters);
     rows.push(...step.rows);
     state = step.state;
   }
@@ -421,19 +524,25 @@ interface Step {
 }
 
 /** One event on an existing state, in landing order: expire first if the event's time reached the deadline. */
-function stepInOrder(state: JoinState, e: JoinEvent, settings: JoinSettings, counters: JoinCounters): Step {
+function stepInOrder(
+  plan: JoinPlan,
+  state: JoinState,
+  e: JoinEvent,
+  settings: JoinSettings,
+  counters: JoinCounters,
+): Step {
   const rows: EmittedRow[] = [];
   let current = state;
   const t = eventTime(e);
   if (isDue(current, t)) {
-    const expired = expire(current, settings, counters);
+    const expired = expire(plan, current, settings, counters);
     rows.push(expired.row);
     current = expired.state;
   }
   const step =
-    e.kind === 'order'
-      ? onOrder(current, { ...e.order, source: e.source }, t, settings, counters)
-      : onPayment(current, { ...e.payment, source: e.source }, t, settings, counters);
+    e.side === 'left'
+      ? onLeft(plan, current, factsOf(e), t, settings, counters)
+      : onRight(plan, current, factsOf(e), t, settings, counters);
   if (step.row !== undefined) rows.push(step.row);
   return { state: step.state, rows, outcome: step.outcome };
 }
@@ -441,8 +550,8 @@ function stepInOrder(state: JoinState, e: JoinEvent, settings: JoinSettings, cou
 function start(event: JoinEvent, settings: JoinSettings): { state: JoinState } {
   const t = eventTime(event);
   const base = {
-    v: 2,
-    orderId: eventOrderId(event),
+    v: 3,
+    key: event.key,
     epochMs: t,
     updatedAtMs: t,
     purgeAtMs: null,
@@ -450,15 +559,15 @@ function start(event: JoinEvent, settings: JoinSettings): { state: JoinState } {
     closedAtMs: null,
     pending: [],
   } as const;
-  if (event.kind === 'order') {
+  if (event.side === 'left') {
     return {
       state: {
         ...base,
         status: 'WAITING_PAYMENT',
         deadlineMs: t + settings.orderTimeoutMs,
-        order: { ...event.order, source: event.source },
-        payment: null,
-        paymentKeys: [],
+        left: factsOf(event),
+        right: null,
+        rightKeys: [],
       },
     };
   }
@@ -467,25 +576,27 @@ function start(event: JoinEvent, settings: JoinSettings): { state: JoinState } {
       ...base,
       status: 'WAITING_ORDER',
       deadlineMs: t + settings.paymentTimeoutMs,
-      order: null,
-      payment: { ...event.payment, source: event.source },
-      paymentKeys: [paymentKey(event.payment.paymentId)],
+      left: null,
+      right: factsOf(event),
+      rightKeys: [identityKey(event.identity)],
     },
   };
 }
 
 /** The timeout of a waiting state: its row is emitted at the deadline (the moment the window closed). */
 function expire(
+  plan: JoinPlan,
   state: JoinState,
   settings: JoinSettings,
   counters: JoinCounters,
 ): { state: JoinState; row: EmittedRow } {
-  const reason: ExpiryReason = state.status === 'WAITING_PAYMENT' ? 'order_timeout' : 'payment_orphan';
-  if (reason === 'order_timeout') counters.orderTimeout++;
+  const leftWaited = state.status === 'WAITING_PAYMENT';
+  const reason = leftWaited ? plan.reasons.leftTimeout : plan.reasons.rightOrphan;
+  if (leftWaited) counters.orderTimeout++;
   else counters.paymentOrphan++;
   const at = state.deadlineMs!;
   return {
-    row: unmatchedRow(state.orderId, reason, state.order, state.payment, state.epochMs, at),
+    row: unmatchedRow(plan, state.key, reason, state.left, state.right, state.epochMs, at),
     state: {
       ...state,
       status: 'EXPIRED',
@@ -504,28 +615,29 @@ interface Change {
   readonly outcome: EventOutcome;
 }
 
-function onOrder(
+function onLeft(
+  plan: JoinPlan,
   state: JoinState,
-  order: OrderFacts,
+  left: Facts,
   t: number,
   settings: JoinSettings,
   counters: JoinCounters,
 ): Change {
-  // WAITING_PAYMENT, JOINED, EXPIRED after order_timeout, or EXPIRED after order_late: the order is known.
-  if (state.order !== null) {
+  // WAITING_PAYMENT, JOINED, EXPIRED after the left timeout, or EXPIRED after left late: the left is known.
+  if (state.left !== null) {
     counters.duplicateOrders++;
     return { state, outcome: 'duplicate' };
   }
-  const payment = state.payment!;
+  const right = state.right!;
   if (state.status === 'WAITING_ORDER') {
     counters.joined++;
     return {
       outcome: 'joined',
-      row: joinedRow(order, payment, state.epochMs, t),
+      row: joinedRow(plan, state.key, left, right, state.epochMs, t),
       state: {
         ...state,
         status: 'JOINED',
-        order,
+        left,
         updatedAtMs: t,
         deadlineMs: null,
         purgeAtMs: t + settings.tombstoneRetentionMs,
@@ -533,38 +645,39 @@ function onOrder(
       },
     };
   }
-  // EXPIRED after payment_orphan: the order came after its payment gave up waiting.
+  // EXPIRED after the right orphan: the left event came after the right one gave up waiting.
   counters.orderLate++;
   return {
-    outcome: 'order_late',
-    row: unmatchedRow(state.orderId, 'order_late', order, payment, state.epochMs, t),
-    state: { ...state, order, updatedAtMs: t },
+    outcome: plan.reasons.leftLate,
+    row: unmatchedRow(plan, state.key, plan.reasons.leftLate, left, right, state.epochMs, t),
+    state: { ...state, left, updatedAtMs: t },
   };
 }
 
-function onPayment(
+function onRight(
+  plan: JoinPlan,
   state: JoinState,
-  payment: PaymentFacts,
+  right: Facts,
   t: number,
   settings: JoinSettings,
   counters: JoinCounters,
 ): Change {
-  const key = paymentKey(payment.paymentId);
-  if (state.paymentKeys.includes(key)) {
+  const key = identityKey(right.identity);
+  if (state.rightKeys.includes(key)) {
     counters.duplicatePayments++;
     return { state, outcome: 'duplicate' };
   }
-  const paymentKeys = withKey(state.paymentKeys, key);
+  const rightKeys = withKey(state.rightKeys, key);
   if (state.status === 'WAITING_PAYMENT') {
     counters.joined++;
     return {
       outcome: 'joined',
-      row: joinedRow(state.order!, payment, state.epochMs, t),
+      row: joinedRow(plan, state.key, state.left!, right, state.epochMs, t),
       state: {
         ...state,
         status: 'JOINED',
-        payment,
-        paymentKeys,
+        right,
+        rightKeys,
         updatedAtMs: t,
         deadlineMs: null,
         purgeAtMs: t + settings.tombstoneRetentionMs,
@@ -572,21 +685,21 @@ function onPayment(
       },
     };
   }
-  if (state.status === 'EXPIRED' && state.payment === null) {
-    // EXPIRED after order_timeout, first payment: late. (A later distinct one is an extra, as after JOINED.)
+  if (state.status === 'EXPIRED' && state.right === null) {
+    // EXPIRED after the left timeout, first right event: late. (A later distinct one is an extra, as after JOINED.)
     counters.paymentLate++;
     return {
-      outcome: 'payment_late',
-      row: unmatchedRow(state.orderId, 'payment_late', state.order, payment, state.epochMs, t),
-      state: { ...state, payment, paymentKeys, updatedAtMs: t },
+      outcome: plan.reasons.rightLate,
+      row: unmatchedRow(plan, state.key, plan.reasons.rightLate, state.left, right, state.epochMs, t),
+      state: { ...state, right, rightKeys, updatedAtMs: t },
     };
   }
-  // WAITING_ORDER (the order is unknown: payment fields only), JOINED (order fields + the new payment),
-  // EXPIRED with a payment already (order fields if the order is known).
+  // WAITING_ORDER (the left is unknown: right fields only), JOINED (left fields + the new right event),
+  // EXPIRED with a right event already (left fields if the left is known).
   counters.paymentExtra++;
   return {
-    outcome: 'payment_extra',
-    row: unmatchedRow(state.orderId, 'payment_extra', state.order, payment, state.epochMs, t),
-    state: { ...state, paymentKeys, updatedAtMs: t },
+    outcome: plan.reasons.rightExtra,
+    row: unmatchedRow(plan, state.key, plan.reasons.rightExtra, state.left, right, state.epochMs, t),
+    state: { ...state, rightKeys, updatedAtMs: t },
   };
 }

@@ -19,7 +19,7 @@ import {
   type JoinState,
   zeroCounters,
 } from '../join/state-machine.ts';
-import { createJoinStore, type IngestDeps, toOutboxRow } from './ingest.ts';
+import { createJoinStore, type IngestDeps, joinPlanOf, toOutboxRow } from './ingest.ts';
 
 export interface EvictResult {
   readonly expired: number;
@@ -44,7 +44,8 @@ export type EvictDeps = Pick<IngestDeps, 'db' | 'collections' | 'counter' | 'log
     | 'paymentTimeoutMs'
     | 'tombstoneRetentionMs'
     | 'allowedLatenessMs'
-  >;
+  > &
+    Partial<Pick<Config, 'joinSpec'>>;
   /** Test hook, awaited after a shard's query and before its commits (deterministic interleavings). */
   readonly pause?: (point: 'evict.after-query', shard: number) => Promise<void>;
   /** Elapsed-time clock of the budget (ms, monotonic); the processing clock `now` may be frozen in tests. */
@@ -80,6 +81,7 @@ export async function evictRound(deps: EvictDeps): Promise<Omit<EvictResult, 'ro
   const shards = deps.config.indexShards;
   const perShard = Math.max(1, Math.ceil(deps.config.evictBatchSize / shards));
   const store = createJoinStore(deps);
+  const plan = joinPlanOf(deps.config);
   const counters = zeroCounters();
   let expired = 0;
   let more = false;
@@ -112,7 +114,10 @@ export async function evictRound(deps: EvictDeps): Promise<Omit<EvictResult, 'ro
             return { next: undefined, emitted: [] };
           const r = expireIfDue(current, watermark, deps.config);
           shardCounters.set(orderId, r.counters);
-          return { next: r.changed ? r.state : undefined, emitted: r.emitted.map(toOutboxRow) };
+          return {
+            next: r.changed ? r.state : undefined,
+            emitted: r.emitted.map((row) => toOutboxRow(plan, row)),
+          };
         });
       }
       // Guard evict.precondition (in the store's commit): each expiry is planned from the state this

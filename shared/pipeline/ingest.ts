@@ -1,13 +1,14 @@
 // Ingest: one finalized input object → parsed, validated records → the join state machine, with state
-// changes and emitted rows committed atomically per order_id (JoinStore), and bad input quarantined.
+// changes and emitted rows committed atomically per join key (JoinStore), and bad input quarantined.
+// Streams, key, identity, validation and rows follow the loaded join spec (config.joinSpec).
 // Every object generation gets a ledger entry (shared/firestore/ledger.ts) with its outcome:
 // - A file whose changes fit one commit (every one-event file, most small ones) is applied in ONE commit
 //   that also creates its ledger entry (create-only): all of it happens once or not at all, and a file
 //   seen before is recognised whole by that create failing — no extra read.
 // - A larger file is applied in several commits: its ledger entry is read first and written last. A crash
 //   in between leaves no entry, so the retry runs the whole file again (or resumes a large file at its
-//   saved position), and the join state recognises every event already applied (first order wins;
-//   payment_ids are remembered): nothing twice, nothing lost.
+//   saved position), and the join state recognises every event already applied (the first left event
+//   wins; right identities — the default's payment_ids — are remembered): nothing twice, nothing lost.
 import type { Readable } from 'node:stream';
 import {
   type DocumentData,
@@ -35,17 +36,21 @@ import { stageReject } from '../firestore/rejects.ts';
 import { guardOn } from '../guards.ts';
 import type { Issue } from '../ingest/issues.ts';
 import { type ParseSummary, parseEventFile } from '../ingest/parse-event-file.ts';
-import { type EventKind, validateEvent } from '../ingest/validate.ts';
-import type { EmittedRow, EventSource } from '../join/rows.ts';
+import { type JoinPlan, planOf } from '../join/plan.ts';
+import { type EmittedRow, type EventSource, toOutboxValues } from '../join/rows.ts';
 import {
   addCounters,
   applyEvent,
   type JoinCounters,
   type JoinEvent,
   type JoinState,
+  joinEventOf,
   zeroCounters,
 } from '../join/state-machine.ts';
 import type { Logger } from '../log.ts';
+import { defaultJoinSpec } from '../spec/load.ts';
+import type { Side } from '../spec/model.ts';
+import { validateStreamRecord } from '../spec/records.ts';
 
 export interface InputObject {
   readonly bucket: string;
@@ -78,7 +83,8 @@ export interface IngestDeps {
     | 'ingestTimeBudgetMs'
     | 'ledgerRetentionMs'
     | 'rejectsRetentionMs'
-  >;
+  > &
+    Partial<Pick<Config, 'joinSpec'>>;
   /** Opens the object at exactly this generation. */
   readonly openObject: (obj: InputObject) => Readable;
   readonly log: Logger;
@@ -97,7 +103,8 @@ export interface IngestSummary {
   readonly status: 'ingested' | 'ignored' | 'already-done' | 'rejected-file';
   /** What the ledger records for the object (undefined for 'already-done'). */
   readonly outcome?: LedgerOutcome;
-  readonly kind?: EventKind;
+  /** The stream's name (`order`, `payment` for the default spec). */
+  readonly kind?: string;
   readonly records: number;
   readonly rejected: number;
   readonly emitted: number;
@@ -108,32 +115,38 @@ export interface IngestSummary {
   readonly unreadFrom?: number;
 }
 
-/** Records per chunk (its order_ids are read in bulk and committed in parallel parts). */
+/** Records per chunk (its keys are read in bulk and committed in parallel parts). */
 const CHUNK = 1000;
-/** Events of one order_id applied in one commit: at most 2 rows each, so the commit stays within 450
- *  writes; an order_id with more events in a chunk is applied in successive rounds, in file order. */
+/** Events of one key applied in one commit: at most 2 rows each, so the commit stays within 450
+ *  writes; a key with more events in a chunk is applied in successive rounds, in file order. */
 const EVENTS_PER_KEY_ROUND = 200;
 /** Files larger than this keep their progress in their ledger entry (resume after a timeout). */
 const PROGRESS_MIN_BYTES = 1 << 20;
 const ALREADY_EXISTS = 6;
 
-export function eventKindOf(
+/** The side of the join an object's records belong to, by its prefix (the spec's, or the variables that
+ *  override them: config.ordersPrefix is the left stream's, config.paymentsPrefix the right's). */
+export function eventSideOf(
   name: string,
   config: Pick<Config, 'ordersPrefix' | 'paymentsPrefix'>,
-): EventKind | undefined {
-  if (name.startsWith(config.ordersPrefix)) return 'order';
-  if (name.startsWith(config.paymentsPrefix)) return 'payment';
+): Side | undefined {
+  if (name.startsWith(config.ordersPrefix)) return 'left';
+  if (name.startsWith(config.paymentsPrefix)) return 'right';
   return undefined;
+}
+
+/** The join plan of the configured spec (the shipped default when the config carries none). */
+export function joinPlanOf(config: Partial<Pick<Config, 'joinSpec'>>): JoinPlan {
+  return planOf(config.joinSpec ?? defaultJoinSpec());
 }
 
 export function stateIndex(s: JoinState): StateIndex {
   return { status: s.status, deadlineMs: s.deadlineMs, expireAtMs: s.purgeAtMs };
 }
 
-/** EmittedRow → outbox row (timestamp column as epoch micros, a JSON/Firestore-safe number). */
-export function toOutboxRow(r: EmittedRow): OutboxRow {
-  const ts = r.table === 'joined' ? 'joined_at' : 'emitted_at';
-  return { id: r.id, table: r.table, values: { ...r.values, [ts]: r.atMs * 1000 } };
+/** EmittedRow → outbox row: every column JSON-safe (the row's time as decimal epoch microseconds). */
+export function toOutboxRow(plan: JoinPlan, r: EmittedRow): OutboxRow {
+  return { id: r.id, table: r.table, values: toOutboxValues(plan, r) };
 }
 
 export function createJoinStore(
@@ -157,7 +170,10 @@ export async function ingestObject(
   const now = deps.now ?? Date.now;
   const started = now();
   const counters = zeroCounters();
-  const kind = eventKindOf(obj.name, deps.config);
+  const plan = joinPlanOf(deps.config);
+  const side = eventSideOf(obj.name, deps.config);
+  const stream = side === undefined ? undefined : plan[side].stream;
+  const kind = stream?.name;
   const via = options.via ?? 'event';
   const force = options.force === true;
   const base = { records: 0, rejected: 0, emitted: 0, conflicts: 0, counters, resumedAt: 0 };
@@ -172,7 +188,7 @@ export async function ingestObject(
         generation: obj.generation,
         prefixes: [deps.config.ordersPrefix, deps.config.paymentsPrefix],
       },
-      'ignoring an object outside the order and payment prefixes',
+      `ignoring an object outside the ${plan.left.stream.name} and ${plan.right.stream.name} prefixes`,
     );
     await writeFinalEntry(
       deps,
@@ -182,7 +198,9 @@ export async function ingestObject(
     );
     return { status: 'ignored', outcome: 'ignored', ...base };
   }
-  const fileKind: EventKind = kind;
+  const fileKind: string = kind;
+  const fileSide: Side = side!;
+  const fileStream = stream!;
   const tracked = (obj.size ?? 0) >= PROGRESS_MIN_BYTES;
   const alreadyDone = (): IngestSummary => {
     deps.log.info({ file: fileKey, via }, 'already ingested (ledger entry found): nothing to do');
@@ -242,23 +260,22 @@ export async function ingestObject(
     ...(unreadFrom === undefined ? {} : { unreadFrom }),
   });
 
-  /** One round per EVENTS_PER_KEY_ROUND events of an order_id; counters of the last planning of each key. */
-  const plan = (events: readonly JoinEvent[]) => {
-    const byOrder = new Map<string, JoinEvent[]>();
+  /** One round per EVENTS_PER_KEY_ROUND events of a key; counters of the last planning of each key. */
+  const planRounds = (events: readonly JoinEvent[]) => {
+    const byKey = new Map<string, JoinEvent[]>();
     for (const e of events) {
-      const id = e.kind === 'order' ? e.order.orderId : e.payment.orderId;
-      const list = byOrder.get(id);
-      if (list === undefined) byOrder.set(id, [e]);
+      const list = byKey.get(e.key);
+      if (list === undefined) byKey.set(e.key, [e]);
       else list.push(e);
     }
     const planned = new Map<string, { counters: JoinCounters; late: number | null }>();
     const rounds: Array<Map<string, TransitionFn<JoinState>>> = [];
-    for (const [orderId, all] of byOrder) {
+    for (const [joinKey, all] of byKey) {
       for (let r = 0; r * EVENTS_PER_KEY_ROUND < all.length; r++) {
         const slice = all.slice(r * EVENTS_PER_KEY_ROUND, (r + 1) * EVENTS_PER_KEY_ROUND);
-        const key = `${r}:${orderId}`;
+        const key = `${r}:${joinKey}`;
         rounds[r] ??= new Map();
-        rounds[r].set(orderId, (current) => {
+        rounds[r].set(joinKey, (current) => {
           let state = current;
           const rows: OutboxRow[] = [];
           const c = zeroCounters();
@@ -266,7 +283,7 @@ export async function ingestObject(
           for (const e of slice) {
             const res = applyEvent(state, e, settings);
             addCounters(c, res.counters);
-            for (const row of res.emitted) rows.push(toOutboxRow(row));
+            for (const row of res.emitted) rows.push(toOutboxRow(plan, row));
             state = res.state;
             if (res.lateForWindowMs !== null) late = Math.max(late ?? 0, res.lateForWindowMs);
           }
@@ -290,8 +307,8 @@ export async function ingestObject(
         (batch: WriteBatch) =>
           stageReject(batch, deps.collections, src, ordinal, issue, now(), deps.config.rejectsRetentionMs),
     );
-  // Order files hold keys that are almost always new: their states are created without being read first.
-  const assumeAbsent = kind === 'order';
+  // Left files (orders) hold keys that are almost always new: their states are created without being read first.
+  const assumeAbsent = fileSide === 'left';
 
   const flushChunk = async (final: boolean, checkBudget = true): Promise<void> => {
     const chunk = pending;
@@ -299,7 +316,7 @@ export async function ingestObject(
     const first = chunks++ === 0;
     if (final && first && !tracked) {
       // The whole file is this chunk: one commit with its ledger entry, if it fits.
-      const p = plan(chunk.events);
+      const p = planRounds(chunk.events);
       if (p.rounds.length <= 1) {
         faultPoint('ingest.before-commit');
         const r = await store.applyAtomic(p.rounds[0] ?? new Map(), {
@@ -336,7 +353,7 @@ export async function ingestObject(
       }
     }
     if (chunk.events.length > 0) {
-      const p = plan(chunk.events);
+      const p = planRounds(chunk.events);
       faultPoint('ingest.before-commit');
       for (const items of p.rounds) {
         const r = await store.apply(items, { assumeAbsent });
@@ -395,14 +412,10 @@ export async function ingestObject(
     })) {
       if (item.kind === 'record') {
         const source: EventSource = { ...src, ordinal: item.ordinal, landedAtMs: obj.landedAtMs };
-        const v = validateEvent(kind, item.value, item.path);
+        const v = validateStreamRecord(fileStream, item.value, item.path);
         if (v.ok) {
           records++;
-          pending.events.push(
-            v.value.kind === 'order'
-              ? { kind: 'order', order: v.value.order, source }
-              : { kind: 'payment', payment: v.value.payment, source },
-          );
+          pending.events.push(joinEventOf(plan, fileSide, v.value, source));
         } else {
           rejected++;
           // One reject per record, naming every issue it has.

@@ -8,21 +8,22 @@
 import { type DEMO_FAULTS, planWorkload, prng } from '../../infra/ops/produce.ts';
 import { partitionSpecFromTableDef, schemaFromTableDef } from '../../shared/iceberg/spec/schema.ts';
 import { parseEventFile } from '../../shared/ingest/parse-event-file.ts';
-import { validateEvent } from '../../shared/ingest/validate.ts';
+import { planOf } from '../../shared/join/plan.ts';
 import { type EmittedRow, type EventSource, toTableRow } from '../../shared/join/rows.ts';
 import {
   addCounters,
   applyEvent,
-  eventOrderId,
   expireIfDue,
   type JoinCounters,
-  type JoinEvent,
   type JoinSettings,
   type JoinState,
+  joinEventOf,
   zeroCounters,
 } from '../../shared/join/state-machine.ts';
 import { fileSchemaOfTableDef } from '../../shared/parquet/data-file-writer.ts';
-import { toOutboxRow } from '../../shared/pipeline/ingest.ts';
+import { eventSideOf, toOutboxRow } from '../../shared/pipeline/ingest.ts';
+import { defaultJoinSpec } from '../../shared/spec/load.ts';
+import { validateStreamRecord } from '../../shared/spec/records.ts';
 import { TABLE_KINDS, TABLES } from '../../shared/tables.ts';
 
 export interface ScheduleFile {
@@ -113,7 +114,9 @@ export async function runSchedule(
   schedule: Schedule,
   options: { from?: Snapshot; snapshotAfter?: number | 'diverse' | 'diverse-pending' } = {},
 ): Promise<GoldenRun & { snapshot?: Snapshot }> {
-  const settings = schedule.settings;
+  const spec = defaultJoinSpec();
+  const plan = planOf(spec);
+  const settings = { ...schedule.settings, joinSpec: spec };
   const states = new Map<string, JoinState>();
   /** The `deadline` field as stored: max(deadline, clock at the write) (JoinStore.stage). */
   const stored = new Map<string, number | null>();
@@ -128,18 +131,18 @@ export async function runSchedule(
   let snapshot: Snapshot | undefined;
   const emit = (op: number, emitted: readonly EmittedRow[]) => {
     for (const r of emitted) {
-      const tableRow = toTableRow(r);
+      const tableRow = toTableRow(plan, r);
       const def = TABLES[r.table];
       rows.push({
         op,
         id: r.id,
         table: r.table,
         reason: r.reason,
-        key: r.orderId,
-        identity: r.paymentId,
+        key: r.key,
+        identity: r.identity,
         atMs: r.atMs,
         columns: def.columns.map((c) => [c.name, tagValue(tableRow[c.name])] as const),
-        outbox: JSON.parse(JSON.stringify(toOutboxRow(r).values)),
+        outbox: JSON.parse(JSON.stringify(toOutboxRow(plan, r).values)),
         sources: r.sources.map((s) => `${s.object}#${s.generation}:${s.ordinal}@${s.landedAtMs}`),
       });
     }
@@ -162,7 +165,10 @@ export async function runSchedule(
       }
     } else {
       const file = schedule.files[op.file]!;
-      const kind = file.name.startsWith('stream/orders/') ? 'order' : 'payment';
+      const side = eventSideOf(file.name, {
+        ordersPrefix: spec.left.prefix,
+        paymentsPrefix: spec.right.prefix,
+      })!;
       const src = { bucket: 'golden', object: file.name, generation: String(op.file + 1) };
       for await (const item of parseEventFile(bytes(Buffer.from(file.body, 'base64')), {
         name: file.name,
@@ -170,7 +176,7 @@ export async function runSchedule(
       })) {
         if (item.kind === 'record') {
           const source: EventSource = { ...src, ordinal: item.ordinal, landedAtMs: file.landedAtMs };
-          const v = validateEvent(kind, item.value, item.path);
+          const v = validateStreamRecord(plan[side].stream, item.value, item.path);
           if (!v.ok) {
             for (const issue of v.issues)
               rejects.push({
@@ -182,11 +188,8 @@ export async function runSchedule(
               });
             continue;
           }
-          const event: JoinEvent =
-            v.value.kind === 'order'
-              ? { kind: 'order', order: v.value.order, source }
-              : { kind: 'payment', payment: v.value.payment, source };
-          const key = eventOrderId(event);
+          const event = joinEventOf(plan, side, v.value, source);
+          const key = event.key;
           const r = applyEvent(states.get(key), event, settings);
           addCounters(counters, r.counters);
           outcomes.push(

@@ -20,6 +20,7 @@ import {
   type JoinState,
   zeroCounters,
 } from '../../../shared/join/state-machine.ts';
+import { orderEvent, paymentEvent } from '../../support/default-events.ts';
 
 const settings: JoinSettings = {
   orderTimeoutMs: 900_000,
@@ -48,30 +49,32 @@ function eventsOf(spec: Spec, sameObject: boolean): JoinEvent[] {
     const landing = (j: number, copy: number) =>
       T0 + (o.offsets[j % o.offsets.length] ?? 0) + (sameObject ? 0 : copy * 7919 * (1 + (salt++ % 5)));
     if (o.hasOrder) {
-      distinct.push((copy) => ({
-        kind: 'order',
-        order: { orderId, orderDate: 'd', createdAt: 'c', customerId: `cust-${i}`, amount: i },
-        source: {
-          bucket: 'b',
-          object: `orders/${i}${sameObject ? '' : `-${copy}`}`,
-          generation: '1',
-          ordinal: ordinal++,
-          landedAtMs: landing(0, copy),
-        },
-      }));
+      distinct.push((copy) =>
+        orderEvent(
+          { orderId, orderDate: 'd', createdAt: 'c', customerId: `cust-${i}`, amount: i },
+          {
+            bucket: 'b',
+            object: `orders/${i}${sameObject ? '' : `-${copy}`}`,
+            generation: '1',
+            ordinal: ordinal++,
+            landedAtMs: landing(0, copy),
+          },
+        ),
+      );
     }
     for (let k = 0; k < o.payments; k++) {
-      distinct.push((copy) => ({
-        kind: 'payment',
-        payment: { paymentId: `${orderId}-p${k}`, orderId, paymentDate: 'd', createdAt: 'c', amount: k },
-        source: {
-          bucket: 'b',
-          object: `payments/${i}-${k}${sameObject ? '' : `-${copy}`}`,
-          generation: '1',
-          ordinal: ordinal++,
-          landedAtMs: landing(k + 1, copy),
-        },
-      }));
+      distinct.push((copy) =>
+        paymentEvent(
+          { paymentId: `${orderId}-p${k}`, orderId, paymentDate: 'd', createdAt: 'c', amount: k },
+          {
+            bucket: 'b',
+            object: `payments/${i}-${k}${sameObject ? '' : `-${copy}`}`,
+            generation: '1',
+            ordinal: ordinal++,
+            landedAtMs: landing(k + 1, copy),
+          },
+        ),
+      );
     }
     distinct.forEach((make, j) => {
       for (let c = 0; c < (o.copies[j % o.copies.length] ?? 1); c++) out.push(make(c));
@@ -119,7 +122,7 @@ function ingestAll(
     }
   };
   events.forEach((e, i) => {
-    const id = e.kind === 'order' ? e.order.orderId : e.payment.orderId;
+    const id = e.key;
     const r = applyEvent(states.get(id), e, settings);
     states.set(id, r.state);
     rows.push(...r.emitted);
@@ -135,8 +138,8 @@ function ingestAll(
 function reference(events: readonly JoinEvent[]): EmittedRow[] {
   const byOrder = new Map<string, Map<string, JoinEvent>>();
   for (const e of events) {
-    const id = e.kind === 'order' ? e.order.orderId : e.payment.orderId;
-    const key = e.kind === 'order' ? 'order' : `payment:${e.payment.paymentId}`;
+    const id = e.key;
+    const key = e.side === 'left' ? 'order' : `payment:${e.identity}`;
     const m = byOrder.get(id) ?? new Map<string, JoinEvent>();
     byOrder.set(id, m);
     const held = m.get(key);
@@ -171,8 +174,8 @@ describe('join properties (landing time)', () => {
     fc.assert(
       fc.property(scenario(3, 40 * 60_000, true), ([, events, perm]) => {
         const ordersLast = [
-          ...perm.filter((e) => e.kind === 'payment'),
-          ...perm.filter((e) => e.kind === 'order'),
+          ...perm.filter((e) => e.side === 'right'),
+          ...perm.filter((e) => e.side === 'left'),
         ];
         assert.deepEqual(multiset(ingestAll(ordersLast).rows), multiset(reference(events)));
       }),
@@ -197,11 +200,11 @@ describe('join properties (landing time)', () => {
           const kind = (row: EmittedRow) => row.reason ?? 'joined';
           const orderRows = r.rows
             .filter((row) => ORDER_SUBJECT.has(kind(row)))
-            .map((row) => row.orderId)
+            .map((row) => row.key)
             .sort();
           const paymentRows = r.rows
             .filter((row) => PAYMENT_SUBJECT.has(kind(row)))
-            .map((row) => row.paymentId!)
+            .map((row) => row.identity!)
             .sort();
           const distinctOrders = spec.orders.flatMap((o, i) => (o.hasOrder ? [`o${i}`] : [])).sort();
           const distinctPayments = spec.orders
@@ -209,7 +212,7 @@ describe('join properties (landing time)', () => {
             .sort();
           assert.deepEqual(orderRows, distinctOrders);
           assert.deepEqual(paymentRows, distinctPayments);
-          const orderEvents = perm.filter((e) => e.kind === 'order').length;
+          const orderEvents = perm.filter((e) => e.side === 'left').length;
           assert.equal(r.counters.duplicateOrders, orderEvents - distinctOrders.length);
           assert.equal(r.counters.duplicatePayments, perm.length - orderEvents - distinctPayments.length);
           assert.equal(new Set(r.rows.map((x) => x.id)).size, r.rows.length, 'row ids are unique');

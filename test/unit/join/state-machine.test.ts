@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Order, Payment } from '../../../shared/ingest/validate.ts';
+import { planOf } from '../../../shared/join/plan.ts';
 import { type EmittedRow, rowId, toTableRow } from '../../../shared/join/rows.ts';
 import {
   applyEvent,
@@ -16,6 +17,8 @@ import {
   MAX_PENDING_PAYMENTS,
   paymentKey,
 } from '../../../shared/join/state-machine.ts';
+import { defaultJoinSpec } from '../../../shared/spec/load.ts';
+import { orderEvent, paymentEvent } from '../../support/default-events.ts';
 
 const MIN = 60_000;
 // Distinct timeouts, so a test notices which one a state used.
@@ -41,9 +44,8 @@ function at(e: JoinEvent, t: number): JoinEvent {
 }
 
 function order(fields: Partial<Order> = {}): JoinEvent {
-  return {
-    kind: 'order',
-    order: {
+  return orderEvent(
+    {
       orderId: 'o1',
       orderDate: '2026-11-25T12:00:00',
       createdAt: '2026-11-25T12:00:01',
@@ -51,13 +53,12 @@ function order(fields: Partial<Order> = {}): JoinEvent {
       amount: 100,
       ...fields,
     },
-    source: source(),
-  };
+    source(),
+  );
 }
 function payment(paymentId: string, fields: Partial<Payment> = {}): JoinEvent {
-  return {
-    kind: 'payment',
-    payment: {
+  return paymentEvent(
+    {
       paymentId,
       orderId: 'o1',
       paymentDate: '2026-11-25T12:05:00',
@@ -65,9 +66,10 @@ function payment(paymentId: string, fields: Partial<Payment> = {}): JoinEvent {
       amount: 100,
       ...fields,
     },
-    source: source(),
-  };
+    source(),
+  );
 }
+const plan = planOf(defaultJoinSpec());
 
 /** Applies [event, landed at] pairs (or [tick, watermark]) from no state, as ingest and the tick would. */
 function run(history: Array<[JoinEvent | 'tick', number]>): JoinState | undefined {
@@ -729,7 +731,7 @@ const ZERO: JoinCounters = {
 };
 
 const heldKeys = (s: JoinState) =>
-  s.pending.map((e) => (e.kind === 'order' ? `order:${e.order.orderId}` : `payment:${e.payment.paymentId}`));
+  s.pending.map((e) => (e.side === 'left' ? `order:${e.key}` : `payment:${e.identity}`));
 
 describe('join state machine: DESIGN §3 table', () => {
   for (const c of cases) {
@@ -779,7 +781,7 @@ describe('join state machine: rows and state details', () => {
       payment_date: '2026-11-25T12:05:00',
       payment_amount: 100,
     });
-    assert.deepEqual(toTableRow(row!), { ...row!.values, joined_at: BigInt(JOINED_AT) * 1000n });
+    assert.deepEqual(toTableRow(plan, row!), { ...row!.values, joined_at: BigInt(JOINED_AT) * 1000n });
     assert.equal(row!.sources.length, 2);
   });
 
@@ -797,7 +799,7 @@ describe('join state machine: rows and state details', () => {
       payment_amount: 100,
       reason: 'payment_orphan',
     });
-    assert.equal(toTableRow(row).emitted_at, BigInt(PAYMENT_DEADLINE) * 1000n);
+    assert.equal(toTableRow(plan, row).emitted_at, BigInt(PAYMENT_DEADLINE) * 1000n);
   });
 
   it('row ids are deterministic: re-applying the same event to the same state gives the same ids', () => {
@@ -821,8 +823,8 @@ describe('join state machine: rows and state details', () => {
   it('the state remembers payment_ids as short digests, not the ids themselves', () => {
     const longId = 'p'.repeat(4096);
     const s = applyEvent(undefined, at(payment(longId), T0), settings).state;
-    assert.deepEqual(s.paymentKeys, [paymentKey(longId)]);
-    assert.ok(JSON.stringify(s.paymentKeys).length < 30);
+    assert.deepEqual(s.rightKeys, [paymentKey(longId)]);
+    assert.ok(JSON.stringify(s.rightKeys).length < 30);
   });
 
   it('keeps the first order when a different order with the same order_id comes (first one wins)', () => {
@@ -830,13 +832,13 @@ describe('join state machine: rows and state details', () => {
       [o, T0],
       [oAgain, T0 + 1],
     ]);
-    assert.equal(s!.order!.customerId, 'c1');
+    assert.equal(s!.left!.record['customer_id'], 'c1');
   });
 
   it('traces each state side to its source file and ordinal', () => {
     const e = at(order(), T0);
     const s = applyEvent(undefined, e, settings).state;
-    assert.deepEqual(s.order!.source, e.source);
+    assert.deepEqual(s.left!.source, e.source);
   });
 
   it('refuses a state of another order_id (a programming error, not data)', () => {
@@ -882,7 +884,7 @@ describe('join state machine: landing time, held events, limits', () => {
         state = r.state;
       }
       rows.push(...expireIfDue(state!, late * 2, settings).emitted);
-      return JSON.stringify(rows.map((r) => [r.id, r.reason, r.paymentId, r.atMs, r.values]).sort());
+      return JSON.stringify(rows.map((r) => [r.id, r.reason, r.identity, r.atMs, r.values]).sort());
     });
     assert.equal(new Set(results).size, 1, results.join('\n'));
     assert.match(results[0]!, /payment_extra/);
@@ -913,7 +915,7 @@ describe('join state machine: landing time, held events, limits', () => {
     // The overflow is not held, so the order later releases the others but not it again.
     const joined = applyEvent(r.state, at(o, T0 + 2000), settings);
     assert.equal(joined.state.status, 'JOINED');
-    assert.equal(joined.emitted.filter((x) => x.paymentId === 'overflow').length, 0);
+    assert.equal(joined.emitted.filter((x) => x.identity === 'overflow').length, 0);
     assert.equal(joined.emitted.length, MAX_PENDING_PAYMENTS + 1);
   });
 
@@ -928,7 +930,11 @@ describe('join state machine: landing time, held events, limits', () => {
       purgeAtMs: null,
       expiredAs: null,
       order: {
-        ...(o as Extract<JoinEvent, { kind: 'order' }>).order,
+        orderId: 'o1',
+        orderDate: '2026-11-25T12:00:00',
+        createdAt: '2026-11-25T12:00:01',
+        customerId: 'c1',
+        amount: 100,
         source: { bucket: 'b', object: 'x', generation: '1', ordinal: 0 },
       },
       payment: null,
@@ -938,6 +944,51 @@ describe('join state machine: landing time, held events, limits', () => {
     assert.deepEqual(r.emitted.map(shape), [
       { table: 'joined', reason: null, order: 'c1', payment: 'p1', atMs: JOINED_AT },
     ]);
-    assert.equal(r.state.v, 2);
+    assert.equal(r.state.v, 3);
+  });
+
+  it('reads a version-2 state (orders and payments built in, before issue 17) with held payments', () => {
+    const src = (ordinal: number, landedAtMs: number) => ({
+      bucket: 'b',
+      object: `stream/payments/p${ordinal}.json`,
+      generation: '1',
+      ordinal,
+      landedAtMs,
+    });
+    const legacyPayment = (paymentId: string, amount: number) => ({
+      paymentId,
+      orderId: 'o1',
+      paymentDate: '2026-11-25T12:05:00',
+      createdAt: '2026-11-25T12:05:01',
+      amount,
+    });
+    const v2 = {
+      v: 2,
+      orderId: 'o1',
+      status: 'WAITING_ORDER',
+      epochMs: T0,
+      updatedAtMs: T0 + 1,
+      deadlineMs: PAYMENT_DEADLINE,
+      purgeAtMs: null,
+      expiredAs: null,
+      closedAtMs: null,
+      order: null,
+      payment: { ...legacyPayment('p1', 100), source: src(0, T0) },
+      paymentKeys: [paymentKey('p1'), paymentKey('p2')],
+      pending: [{ kind: 'payment', payment: legacyPayment('p2', 7), source: src(1, T0 + 1) }],
+    } as unknown as JoinState;
+    // The payment_ids it remembers are still recognised.
+    const dup = applyEvent(v2, at(payment('p2'), T0 + 5), settings);
+    assert.equal(dup.outcome, 'duplicate');
+    assert.equal(dup.state, v2);
+    const r = applyEvent(v2, at(o, T0 + MIN), settings);
+    assert.deepEqual(r.emitted.map(shape), [
+      { table: 'unmatched', reason: 'payment_extra', order: null, payment: 'p2', atMs: T0 + 1 },
+      { table: 'joined', reason: null, order: 'c1', payment: 'p1', atMs: T0 + MIN },
+    ]);
+    assert.equal(r.emitted[1]!.id, rowId('o1', T0, 'joined', 'p1'));
+    assert.equal(r.emitted[0]!.values['payment_amount'], 7);
+    assert.equal(r.state.v, 3);
+    assert.deepEqual(r.state.rightKeys, [paymentKey('p1'), paymentKey('p2')]);
   });
 });
