@@ -13,7 +13,7 @@ import {
   tableOf,
 } from '../spec/model.ts';
 import type { RecordValue, StreamRecord } from '../spec/records.ts';
-import { type EncodedValue, encodeValue, type TableValue, tableValueOf } from './values.ts';
+import { type EncodedValue, encodeValue, type TableValue, tableValueOf } from '../spec/values.ts';
 
 export interface SidePlan {
   readonly side: Side;

@@ -1,12 +1,12 @@
 // Rows the join emits, from the join spec's output columns (key / field / pipeline sources, in table
-// order), as JSON-safe values (they sit in a Firestore outbox before a Parquet writer takes them), with
+// order), as JSON-safe values (they sit in a Firestore outbox before a Parquet writer takes them; shared/spec/values.ts), with
 // deterministic ids so any writer can deduplicate a row written twice. For the shipped default spec the
 // rows and ids are those of the pipeline before issue 17 (test/unit/join/golden.test.ts).
 import { createHash } from 'node:crypto';
 import type { StreamRecord } from '../spec/records.ts';
+import { decodeValue, type EncodedValue } from '../spec/values.ts';
 import type { Row, TableKind } from '../tables.ts';
 import { columnValue, type JoinPlan, type TablePlan, tablePlan } from './plan.ts';
-import { decodeValue, type EncodedValue } from './values.ts';
 
 /** Where an event came from: the object generation and the record's ordinal in it (parseEventFile). */
 export interface EventSource {

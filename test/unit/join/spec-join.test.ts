@@ -15,10 +15,10 @@ import {
   type JoinState,
   joinEventOf,
 } from '../../../shared/join/state-machine.ts';
-import { decodeRow } from '../../../shared/join/values.ts';
 import { joinSpecFromText, loadJoinSpec } from '../../../shared/spec/load.ts';
 import type { Side } from '../../../shared/spec/model.ts';
 import type { StreamRecord } from '../../../shared/spec/records.ts';
+import { decodeRow } from '../../../shared/spec/values.ts';
 
 const spec = loadJoinSpec(path.resolve(import.meta.dirname, '../../../specs/shipments-deliveries.yaml'));
 const plan = planOf(spec);
