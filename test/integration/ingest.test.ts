@@ -181,7 +181,7 @@ describe('ingest: the DESIGN §3 state table through real files', () => {
     });
   }
 
-  it('a joined row carries both sides and joined_at in micros', async () => {
+  it('a joined row carries both sides and joined_at in micros (as decimal digits: shared/spec/values.ts)', async () => {
     h.clock = t0;
     await send(O('1'), order('B', { amount: 42, customer_id: 'c9' }));
     h.clock = t0 + 5000;
@@ -196,7 +196,7 @@ describe('ingest: the DESIGN §3 state table through real files', () => {
       payment_id: 'pay-9',
       payment_date: '2026-11-25T12:01:00',
       payment_amount: 41,
-      joined_at: (t0 + 5000) * 1000,
+      joined_at: String((t0 + 5000) * 1000),
     });
   });
 });

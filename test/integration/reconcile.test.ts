@@ -82,7 +82,7 @@ describe('reconcile', () => {
     assert.ok(entries.every((e) => e?.outcome === 'ingested'));
     // The joined row's time is the landing time of the completing object, from its timeCreated.
     const joined = (await h.outbox()).find((r) => r.row['order_id'] === 'R2')!;
-    assert.equal(joined.row['joined_at'], Math.max(objs[2]!.landedAtMs, objs[3]!.landedAtMs) * 1000);
+    assert.equal(joined.row['joined_at'], String(Math.max(objs[2]!.landedAtMs, objs[3]!.landedAtMs) * 1000));
     const again = await run();
     assert.deepEqual(again.report.missing, [], 'a second run finds nothing');
   });
