@@ -8,8 +8,11 @@ import { walkFields } from './spec/type-info.ts';
 import type { NestedField, Schema, TableMetadata } from './spec/types.ts';
 import type { Table } from './table.ts';
 
-/** What to do with the table as it is now: commit these fields as its new current schema, or nothing. */
-export type SchemaDecision = { readonly fields: readonly NestedField[] } | { readonly nothing: string };
+/** What to do with the table as it is now: commit these fields as its new current schema (and set these
+ *  table properties in the same commit), or nothing. */
+export type SchemaDecision =
+  | { readonly fields: readonly NestedField[]; readonly properties?: Readonly<Record<string, string>> }
+  | { readonly nothing: string };
 
 /** Same columns (ids, names, types, nullability, docs) in the same order. */
 function sameFields(a: readonly NestedField[], b: readonly NestedField[]): boolean {
@@ -53,6 +56,9 @@ export async function commitSchemaUpdate(
         updates: [
           { action: 'add-schema', schema, lastColumnId: Math.max(md.lastColumnId, highest) },
           { action: 'set-current-schema', schemaId },
+          ...(d.properties === undefined
+            ? []
+            : [{ action: 'set-properties' as const, updates: d.properties }]),
         ],
         requirements: [
           { type: 'assert-current-schema-id', currentSchemaId: md.currentSchemaId },

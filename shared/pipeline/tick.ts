@@ -21,6 +21,7 @@ import { tableDefsOf } from '../spec/tables.ts';
 import type { ObjectStore } from '../storage/port.ts';
 import type { TableKind } from '../tables.ts';
 import { type EvictResult, evictExpired } from './evict.ts';
+import { JOIN_SPEC_PROPERTY, joinSpecProperty, prepareTableForSpec } from './evolve.ts';
 import { type DataFileWriter, type FlushDeps, Flusher, type FlushResult, ROW_IDS_KEY } from './flush.ts';
 
 export interface TickDeps {
@@ -132,7 +133,8 @@ export const TABLE_CREATE_PROPERTIES: Readonly<Record<string, string>> = {
 export function openTable(deps: Pick<TickDeps, 'store' | 'config' | 'now'>, kind: TableKind): Promise<Table> {
   const location = tableUris(deps.config)[kind].replace(/\/+$/, '');
   return loadOrCreateTable(deps.store, location, tableDefsOf(deps.config.joinSpec)[kind], {
-    properties: TABLE_CREATE_PROPERTIES,
+    // The spec it is created with: what the next spec's evolution starts from (renames keep their ids).
+    properties: { ...TABLE_CREATE_PROPERTIES, [JOIN_SPEC_PROPERTY]: joinSpecProperty(deps.config.joinSpec) },
     nowMs: (deps.now ?? Date.now)(),
   });
 }
@@ -144,8 +146,11 @@ export function openTable(deps: Pick<TickDeps, 'store' | 'config' | 'now'>, kind
  */
 export function tableLayoutProvider(deps: TickDeps): (kind: TableKind) => Promise<TableLayout> {
   return async (kind) => {
-    const table = await openTable(deps, kind);
-    const plan = planTableWrite(tableDefsOf(deps.config.joinSpec)[kind], table.metadata, kind);
+    // Before any row of the configured spec: the table evolved to it (a schema update commit with the
+    // spec recorded), or the change refused — StreamjoinError 'config', so the tick fails loudly and
+    // nothing is written; the table stays as it was.
+    const { table, def } = await prepareTableForSpec(await openTable(deps, kind), kind, deps.config.joinSpec);
+    const plan = planTableWrite(def, table.metadata, kind);
     if (!plan.ok) throw blockedTableError(table.location, plan.problems);
     for (const warning of plan.layout.warnings) deps.log.warn({ table: kind }, warning);
     return plan.layout;

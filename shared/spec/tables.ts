@@ -116,7 +116,11 @@ export function tableDefsOf(spec: JoinSpec): Readonly<Record<OutputKind, TableDe
 const tableDefCache = new WeakMap<JoinSpec, Readonly<Record<OutputKind, TableDef>>>();
 
 function tableDefOf(spec: JoinSpec, kind: OutputKind): TableDef {
-  const def = newTableDef(spec, kind);
+  return tableDefFromSpec(newTableDef(spec, kind));
+}
+
+/** A spec table with its field ids in the writers' shape (shared/tables.ts TableDef). */
+export function tableDefFromSpec(def: SpecTableDef): TableDef {
   const columns: Column[] = def.columns.map((c) => ({
     id: c.id,
     name: c.name,
@@ -130,5 +134,5 @@ function tableDefOf(spec: JoinSpec, kind: OutputKind): TableDef {
     name: p.name,
     transform: p.transform,
   }));
-  return { kind, columns, partition };
+  return { kind: def.kind, columns, partition };
 }
