@@ -91,6 +91,28 @@ export function recordedJoinSpec(md: TableMetadata): JoinSpec | undefined {
   }
 }
 
+/** Table property: the field id of each of the recorded spec's columns of this table (JSON, by name). */
+export const FIELD_IDS_PROPERTY = 'streamjoin.join-spec.field-ids';
+
+export function fieldIdsProperty(ids: ReadonlyMap<string, number>): string {
+  return JSON.stringify(Object.fromEntries([...ids].sort((a, b) => a[1] - b[1])));
+}
+
+function recordedFieldIds(md: TableMetadata): ReadonlyMap<string, number> | undefined {
+  const raw = md.properties[FIELD_IDS_PROPERTY];
+  if (raw === undefined) return undefined;
+  try {
+    const v = JSON.parse(raw) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+    const entries = Object.entries(v as Record<string, unknown>);
+    return entries.every(([, id]) => Number.isSafeInteger(id))
+      ? new Map(entries as [string, number][])
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface TableForSpec {
   /** The table as it is now (after the schema update, if one was committed). */
   readonly table: Table;
@@ -115,6 +137,15 @@ export async function prepareTableForSpec(
 ): Promise<TableForSpec> {
   const previous = recordedJoinSpec(table.metadata);
   const value = joinSpecProperty(spec);
+  // The spec the table records is the configured one: it was made to fit it, and the ids its columns had
+  // then are recorded. Another engine's changes since (a rename, a drop) are the write layout's concern
+  // (planTableWrite, by field id), not evolution's.
+  const knownIds = recordedFieldIds(table.metadata);
+  if (table.metadata.properties[JOIN_SPEC_PROPERTY] === value && knownIds !== undefined) {
+    const t = tableOf(spec, kind);
+    if (t.columns.every((c) => knownIds.has(c.name)))
+      return { table, def: tableDefFromSpec(tableDefWithIds(spec, t, knownIds)), changes: [] };
+  }
   const viewOf = (md: TableMetadata) => ({
     joined: kind === 'joined' ? tableViewOf(md) : undefined,
     unmatched: kind === 'unmatched' ? tableViewOf(md) : undefined,
@@ -133,25 +164,33 @@ export async function prepareTableForSpec(
   const recorded = current.metadata.properties[JOIN_SPEC_PROPERTY];
   // A recorded spec that differs is brought up to date (one property commit). A table that records none
   // (created before specs were recorded) is left as it is until its next schema change.
-  if (recorded !== undefined && recorded !== value) {
+  // The table now has every column of the spec: their ids, matched the same way evolution matched them.
+  const plan = planEvolution({ previous: spec, next: spec, tables: viewOf(current.metadata) });
+  const ids = plan.ok ? fieldIdsProperty(plan[kind].columnIds) : undefined;
+  if (
+    recorded !== undefined &&
+    ids !== undefined &&
+    (recorded !== value || current.metadata.properties[FIELD_IDS_PROPERTY] !== ids)
+  ) {
+    const updates = { [JOIN_SPEC_PROPERTY]: value, [FIELD_IDS_PROPERTY]: ids };
+    const done = (md: TableMetadata) =>
+      md.properties[JOIN_SPEC_PROPERTY] === value && md.properties[FIELD_IDS_PROPERTY] === ids;
     const r = await commitWithRetry(
       current,
       async (base) =>
-        base.metadata.properties[JOIN_SPEC_PROPERTY] === value
+        done(base.metadata)
           ? { kind: 'noop', reason: 'the table already records this spec' }
           : {
               kind: 'commit',
-              updates: [{ action: 'set-properties', updates: { [JOIN_SPEC_PROPERTY]: value } }],
+              updates: [{ action: 'set-properties', updates }],
               requirements: [],
               attemptFiles: [],
             },
-      (md) => md.properties[JOIN_SPEC_PROPERTY] === value,
+      done,
       options,
     );
     current = r.table;
   }
-  // The table now has every column of the spec: their ids, matched the same way evolution matched them.
-  const plan = planEvolution({ previous: spec, next: spec, tables: viewOf(current.metadata) });
   if (!plan.ok || plan[kind].action !== 'none') {
     throw new StreamjoinError(
       'internal',

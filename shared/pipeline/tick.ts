@@ -21,7 +21,13 @@ import { tableDefsOf } from '../spec/tables.ts';
 import type { ObjectStore } from '../storage/port.ts';
 import type { TableKind } from '../tables.ts';
 import { type EvictResult, evictExpired } from './evict.ts';
-import { JOIN_SPEC_PROPERTY, joinSpecProperty, prepareTableForSpec } from './evolve.ts';
+import {
+  FIELD_IDS_PROPERTY,
+  fieldIdsProperty,
+  JOIN_SPEC_PROPERTY,
+  joinSpecProperty,
+  prepareTableForSpec,
+} from './evolve.ts';
 import { type DataFileWriter, type FlushDeps, Flusher, type FlushResult, ROW_IDS_KEY } from './flush.ts';
 
 export interface TickDeps {
@@ -134,7 +140,13 @@ export function openTable(deps: Pick<TickDeps, 'store' | 'config' | 'now'>, kind
   const location = tableUris(deps.config)[kind].replace(/\/+$/, '');
   return loadOrCreateTable(deps.store, location, tableDefsOf(deps.config.joinSpec)[kind], {
     // The spec it is created with: what the next spec's evolution starts from (renames keep their ids).
-    properties: { ...TABLE_CREATE_PROPERTIES, [JOIN_SPEC_PROPERTY]: joinSpecProperty(deps.config.joinSpec) },
+    properties: {
+      ...TABLE_CREATE_PROPERTIES,
+      [JOIN_SPEC_PROPERTY]: joinSpecProperty(deps.config.joinSpec),
+      [FIELD_IDS_PROPERTY]: fieldIdsProperty(
+        new Map(tableDefsOf(deps.config.joinSpec)[kind].columns.map((c) => [c.name, c.id])),
+      ),
+    },
     nowMs: (deps.now ?? Date.now)(),
   });
 }
