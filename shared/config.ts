@@ -7,7 +7,6 @@ import { describeError, StreamjoinError } from './errors.ts';
 import { LOG_LEVELS, type LogLevel } from './log.ts';
 import { loadJoinSpec } from './spec/load.ts';
 import type { JoinSpec } from './spec/model.ts';
-import { pipelineSupportProblem } from './spec/support.ts';
 
 type Parser<T> = (raw: string) => T;
 
@@ -540,8 +539,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       if (raw === undefined || raw === '') out[key] = link.get(spec);
       else if (out[key] !== undefined) spec = link.set(spec, out[key]);
     }
-    const unsupported = pipelineSupportProblem(spec);
-    if (unsupported !== undefined) problems.push(unsupported);
     out['joinSpec'] = spec;
   } catch (err) {
     problems.push(describeError(err).replaceAll('\n', '\n  '));
