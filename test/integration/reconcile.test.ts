@@ -51,7 +51,9 @@ function run(options: Partial<ReconcileOptions> = {}, now?: () => number) {
       openObject: (o) => openInputObject(h.storage, o),
       ...(now === undefined ? {} : { now }),
     },
-    { scope: { kind: 'recent', days: 1, graceMs: 0 }, via: 'reconcile', ...options },
+    // Two days (today and yesterday, as the default STREAMJOIN_RECONCILE_DAYS): objects are put in
+    // today's folder, and a run "later" (the watermark test: +10 min) may fall on the next day.
+    { scope: { kind: 'recent', days: 2, graceMs: 0 }, via: 'reconcile', ...options },
   );
   return promise.then((report) => ({ report, counter }));
 }
@@ -75,7 +77,7 @@ describe('reconcile', () => {
     );
     assert.equal(report.ingested, 2);
     assert.equal(report.inLedger, 3);
-    assert.equal(report.listCalls, 2, 'one list call per prefix (fewer than 1,000 objects each)');
+    assert.equal(report.listCalls, 4, 'one list call per prefix and day (fewer than 1,000 objects each)');
     assert.equal(report.counters.joined, 1);
     assert.equal((await h.state('R2'))?.status, 'JOINED');
     const entries = await readLedger(h.fs.db, h.collections, objs);
@@ -98,7 +100,7 @@ describe('reconcile', () => {
 
   it('leaves alone objects that landed less than the grace period ago', async () => {
     await put([[O('g'), order('G1')]]);
-    const { report } = await run({ scope: { kind: 'recent', days: 1, graceMs: 3_600_000 } });
+    const { report } = await run({ scope: { kind: 'recent', days: 2, graceMs: 3_600_000 } });
     assert.equal(report.listed, 1);
     assert.equal(report.considered, 0);
     assert.equal(report.ingested, 0);
