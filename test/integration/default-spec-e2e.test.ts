@@ -22,6 +22,7 @@ import { loadConfig } from '../../shared/config.ts';
 import { collections, createFirestore } from '../../shared/firestore/client.ts';
 import { tableLocationOf } from '../../shared/pipeline/compact.ts';
 import { FileObjectStore } from '../../shared/storage/file-store.ts';
+import { gcsAdmin } from '../support/gcs-admin.ts';
 
 const FIXTURE = path.join(REPO_ROOT, 'test/fixtures/default-e2e');
 const recorded = JSON.parse(readFileSync(path.join(FIXTURE, 'tables.json'), 'utf8')) as {
@@ -61,16 +62,7 @@ describe('the default spec end to end: the tables of the version before join spe
     const db = createFirestore(config);
     const cols = collections(db, config.collectionPrefix);
     try {
-      const admin = async (route: string, method: string, body: unknown) => {
-        const res = await fetch(`${rec.urls.storage}/_admin/${route}`, {
-          method,
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-        });
-        const text = await res.text();
-        assert.ok(res.ok, `${method} /_admin/${route}: ${res.status} ${text}`);
-        return JSON.parse(text) as Record<string, number>;
-      };
+      const admin = gcsAdmin(rec.urls.storage);
       await admin('options', 'PATCH', { duplicateProbability: 0.3, shuffleDelayMs: 3000, retryMaxMs: 1000 });
       const { events } = await admin('redeliver', 'POST', { bucket: config.inputBucket, paced: true });
       assert.ok(events > 100, `the recorded objects are there: ${events}`);

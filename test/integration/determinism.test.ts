@@ -21,6 +21,7 @@ import { collections, createFirestore } from '../../shared/firestore/client.ts';
 import { tableLocationOf } from '../../shared/pipeline/compact.ts';
 import { FileObjectStore } from '../../shared/storage/file-store.ts';
 import { createStorageClient } from '../../shared/storage/gcs-store.ts';
+import { gcsAdmin } from '../support/gcs-admin.ts';
 
 const dirs: string[] = [];
 after(async () => {
@@ -49,16 +50,7 @@ describe('determinism: the tables depend only on the objects and their landing t
     const config = loadConfig(rec.env);
     const db = createFirestore(config);
     const cols = collections(db, config.collectionPrefix);
-    const admin = async (route: string, method: string, body: unknown) => {
-      const res = await fetch(`${rec.urls.storage}/_admin/${route}`, {
-        method,
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      const text = await res.text();
-      assert.ok(res.ok, `${method} /_admin/${route}: ${res.status} ${text}`);
-      return JSON.parse(text) as Record<string, number>;
-    };
+    const admin = gcsAdmin(rec.urls.storage);
     const drainOpts = { timeoutMs: 180_000, gcsAdminUrl: rec.urls.storage, pollMs: 500 };
     const store = new FileObjectStore();
     const locations = {

@@ -5,22 +5,17 @@
 // there exactly once. Changes the pipeline cannot write through stop that table with an alert (rows stay
 // in the outbox) while the other table goes on.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { parquetMetadataAsync } from 'hyparquet';
-import { checkIceberg, formatIcebergCheck } from '../../infra/ops/check-iceberg.ts';
 import { listDataFiles, loadTable, type Table } from '../../shared/iceberg/index.ts';
 import { createLogger } from '../../shared/log.ts';
 import { type CompactDeps, runCompact, tableLocationOf } from '../../shared/pipeline/compact.ts';
 import { createFlusher } from '../../shared/pipeline/tick.ts';
 import { FileObjectStore } from '../../shared/storage/file-store.ts';
-import type { TableKind } from '../../shared/tables.ts';
 import { commitDeletes, evolveTable, foreign, jsonl } from '../support/foreign.ts';
 import { createHarness, type Harness, order, payment } from '../support/harness.ts';
+import { readersRows } from '../support/reference-rows.ts';
 
 let h: Harness;
 const store = new FileObjectStore();
@@ -103,44 +98,6 @@ async function cycle(d: CompactDeps, prefix: string, n = 60) {
 const joinedLocation = (d: CompactDeps) => tableLocationOf(d.config, 'joined');
 const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
-/** The current rows of a table as pyiceberg 0.9.1 reads them (deletes applied), after both readers passed. */
-async function readersRows(location: string, kind: TableKind = 'joined'): Promise<Record<string, string>[]> {
-  const csv = path.join(await mkdtemp(path.join(tmpdir(), 'rows-')), 'rows.csv');
-  const c = await checkIceberg(location, { rowsCsv: csv, ...(kind === 'joined' ? { key: 'order_id' } : {}) });
-  assert.ok(c.ok, formatIcebergCheck(c));
-  const [header, ...rest] = parseCsv(readFileSync(csv, 'utf8'));
-  return rest.map((cells) => Object.fromEntries((header ?? []).map((n, i) => [n, cells[i] ?? ''])));
-}
-
-/** RFC 4180 CSV (pyarrow's: quoted strings with doubled quotes; nested values as JSON text). */
-function parseCsv(text: string): string[][] {
-  const out: string[][] = [];
-  let row: string[] = [];
-  let cell = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else cell += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(cell);
-      cell = '';
-    } else if (c === '\n') {
-      row.push(cell);
-      out.push(row);
-      row = [];
-      cell = '';
-    } else if (c !== '\r') cell += c;
-  }
-  if (cell !== '' || row.length > 0) out.push([...row, cell]);
-  return out;
-}
-
 /** Every expected order id exactly once, and nothing else. */
 function assertExactlyOnce(rows: readonly Record<string, string>[], expected: readonly string[]) {
   const got = rows.map((r) => r['order_id']!).sort();
@@ -174,7 +131,7 @@ describe('another engine changes the table while the pipeline runs', () => {
     await foreign('append', joinedLocation(d), ['--rows', '-'], jsonl([foreignRow('F1'), foreignRow('F2')]));
     await cycle(d, 'B');
     await cycle(d, 'C');
-    const rows = await readersRows(joinedLocation(d));
+    const rows = await readersRows(joinedLocation(d), { key: 'order_id' });
     assertExactlyOnce(rows, [...ids('A', 60), ...ids('B', 60), ...ids('C', 60), 'F1', 'F2']);
     assert.ok(
       (await table(d)).metadata.snapshots.some((s) => s.summary.operation === 'replace'),
@@ -210,7 +167,7 @@ describe('another engine changes the table while the pipeline runs', () => {
       const t = await table(d);
       const schema = t.metadata.schemas.find((s) => s.schemaId === t.metadata.currentSchemaId)!;
       assert.equal(schema.fields.at(-1)?.name, 'extra', 'the column is still there');
-      const rows = await readersRows(joinedLocation(d));
+      const rows = await readersRows(joinedLocation(d), { key: 'order_id' });
       assertExactlyOnce(rows, [...ids('A', 60), ...ids('B', 60), ...ids('C', 60), 'F1']);
       const f1 = rows.find((r) => r['order_id'] === 'F1')!;
       assert.equal(f1['extra'], c.shown, 'its value, unchanged by our compactions');
@@ -245,7 +202,7 @@ describe('another engine changes the table while the pipeline runs', () => {
       assert.ok(md.row_groups.every((rg) => rg.columns.every((c) => c.meta_data?.codec === 'GZIP')));
     }
     await cycle(d, 'C');
-    assertExactlyOnce(await readersRows(joinedLocation(d)), [
+    assertExactlyOnce(await readersRows(joinedLocation(d), { key: 'order_id' }), [
       ...ids('A', 60),
       ...ids('B', 60),
       ...ids('C', 60),
@@ -261,7 +218,7 @@ describe('another engine changes the table while the pipeline runs', () => {
     const expected = [...ids('A', 60), ...ids('B', 60), ...ids('C', 60)].filter(
       (id) => !['A3', 'A17', 'A42'].includes(id),
     );
-    assertExactlyOnce(await readersRows(joinedLocation(d)), expected);
+    assertExactlyOnce(await readersRows(joinedLocation(d), { key: 'order_id' }), expected);
   });
 
   it('merge-on-read delete: the deleted rows stay deleted; compaction leaves those files alone', async () => {
@@ -276,7 +233,7 @@ describe('another engine changes the table while the pipeline runs', () => {
         { file_path: victim!.dataFile.filePath, pos: 5 },
       ],
     });
-    const before = await readersRows(joinedLocation(d));
+    const before = await readersRows(joinedLocation(d), { key: 'order_id' });
     const deleted = ids('A', 60).filter((id) => !before.some((r) => r['order_id'] === id));
     assert.equal(deleted.length, 2);
     await cycle(d, 'B');
@@ -286,7 +243,7 @@ describe('another engine changes the table while the pipeline runs', () => {
     const expected = [...ids('A', 60), ...ids('B', 60), ...ids('C', 60)].filter(
       (id) => !deleted.includes(id),
     );
-    assertExactlyOnce(await readersRows(joinedLocation(d)), expected);
+    assertExactlyOnce(await readersRows(joinedLocation(d), { key: 'order_id' }), expected);
   });
 
   for (const kind of ['tag', 'branch'] as const) {
@@ -303,7 +260,7 @@ describe('another engine changes the table while the pipeline runs', () => {
       assert.equal(t.metadata.refs[`audit-${kind}`]?.type, kind);
       assert.ok(t.metadata.snapshots.some((s) => s.snapshotId === before.metadata.currentSnapshotId));
       assert.ok(t.metadata.snapshots.length < 12, 'expiry removed other snapshots');
-      assertExactlyOnce(await readersRows(joinedLocation(d)), [
+      assertExactlyOnce(await readersRows(joinedLocation(d), { key: 'order_id' }), [
         ...ids('A', 60),
         ...ids('B', 60),
         ...ids('C', 60),
@@ -323,7 +280,7 @@ describe('another engine changes the table while the pipeline runs', () => {
     ]);
     assert.equal((await table(d)).metadata.snapshots.length, 1);
     await cycle(d, 'C');
-    assertExactlyOnce(await readersRows(joinedLocation(d)), [
+    assertExactlyOnce(await readersRows(joinedLocation(d), { key: 'order_id' }), [
       ...ids('A', 60),
       ...ids('B', 60),
       ...ids('C', 60),
@@ -335,7 +292,7 @@ describe('another engine changes the table while the pipeline runs', () => {
     await cycle(d, 'A');
     evolveTable(joinedLocation(d), 'rename-column', 'customer_id', 'customer');
     await cycle(d, 'B');
-    const rows = await readersRows(joinedLocation(d));
+    const rows = await readersRows(joinedLocation(d), { key: 'order_id' });
     assertExactlyOnce(rows, [...ids('A', 60), ...ids('B', 60)]);
     assert.ok(rows.every((r) => r['customer'] === `cust-${r['order_id']}`));
   });
@@ -353,7 +310,7 @@ describe('another engine changes the table while the pipeline runs', () => {
       files.some((f) => f.dataFile.filePath.includes('/order_bucket=')),
       'files of the new spec',
     );
-    assertExactlyOnce(await readersRows(joinedLocation(d)), [
+    assertExactlyOnce(await readersRows(joinedLocation(d), { key: 'order_id' }), [
       ...ids('A', 60),
       ...ids('B', 60),
       ...ids('C', 60),

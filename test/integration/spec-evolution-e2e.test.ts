@@ -6,12 +6,8 @@
 // 0.9.1 and Java Iceberg core (check-iceberg). A refused change (the column dropped again) fails the
 // flush with a clear error and leaves the table, its files and the outbox untouched.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
+import { readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { checkIceberg, formatIcebergCheck } from '../../infra/ops/check-iceberg.ts';
 import type { Config } from '../../shared/config.ts';
 import { StreamjoinError } from '../../shared/errors.ts';
 import { loadTable } from '../../shared/iceberg/index.ts';
@@ -21,9 +17,10 @@ import { recordedJoinSpec } from '../../shared/pipeline/evolve.ts';
 import { ingestObject } from '../../shared/pipeline/ingest.ts';
 import { createFlusher } from '../../shared/pipeline/tick.ts';
 import type { JoinSpec } from '../../shared/spec/model.ts';
-import { validateJoinSpec } from '../../shared/spec/validate.ts';
 import { FileObjectStore } from '../../shared/storage/file-store.ts';
 import { createHarness, type Harness, order, payment } from '../support/harness.ts';
+import { readersRows } from '../support/reference-rows.ts';
+import { defaultSpecWith } from '../support/spec-edit.ts';
 
 let h: Harness;
 const store = new FileObjectStore();
@@ -32,19 +29,9 @@ before(async () => {
 });
 after(() => h.close());
 
-// biome-ignore lint/suspicious/noExplicitAny: specs are edited as plain JSON here
-type Json = any;
-const DEFAULT_JSON: Json = JSON.parse(readFileSync('specs/orders-payments.json', 'utf8'));
-function specWith(f: (s: Json) => void): JoinSpec {
-  const s = structuredClone(DEFAULT_JSON);
-  f(s);
-  const r = validateJoinSpec(s);
-  assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.issues));
-  return r.spec;
-}
-const A = specWith(() => {});
+const A = defaultSpecWith(() => {});
 /** A + an optional `currency` on orders, written to the joined table after order_amount. */
-const B = specWith((s) => {
+const B = defaultSpecWith((s) => {
   s.streams.left.fields.push({ name: 'currency', type: 'string', nullable: true });
   s.output.joined.columns.splice(5, 0, { name: 'currency', from: 'order.currency' });
 });
@@ -86,20 +73,9 @@ async function joinedInOutbox(): Promise<number> {
   return (await h.collections.outbox.where('table', '==', 'joined').get()).size;
 }
 /** Both reference readers must pass; pyiceberg's current rows by order_id ('' for null). */
-async function readersRows(location: string, rows: number): Promise<Map<string, Record<string, string>>> {
-  const csv = path.join(await mkdtemp(path.join(tmpdir(), 'rows-')), 'rows.csv');
-  const c = await checkIceberg(location, { rowsCsv: csv, key: 'order_id', expectRows: rows });
-  assert.ok(c.ok, formatIcebergCheck(c));
-  const [header, ...rest] = readFileSync(csv, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => l.split(',').map((cell) => cell.replace(/^"(.*)"$/, '$1')));
-  const out = new Map<string, Record<string, string>>();
-  for (const cells of rest) {
-    const row = Object.fromEntries((header ?? []).map((name, i) => [name, cells[i] ?? '']));
-    out.set(String(row['order_id']), row);
-  }
-  return out;
+async function rowsById(location: string, rows: number): Promise<Map<string, Record<string, string>>> {
+  const read = await readersRows(location, { key: 'order_id', expectRows: rows });
+  return new Map(read.map((r) => [String(r['order_id']), r]));
 }
 
 describe('schema evolution through ingest, join, flush and commit', () => {
@@ -147,7 +123,7 @@ describe('schema evolution through ingest, join, flush and commit', () => {
       ],
       'a new optional column with a new field id; the others keep theirs',
     );
-    const rows = await readersRows(location, 4);
+    const rows = await rowsById(location, 4);
     assert.deepEqual(
       [...rows.entries()].map(([id, r]) => [id, r['currency'], r['payment_id']]).sort(),
       [
@@ -185,6 +161,6 @@ describe('schema evolution through ingest, join, flush and commit', () => {
     );
     // Under B again the row goes on (its currency is null: the order came under A's config).
     assert.equal(await flushAndCommit(b), 1);
-    assert.equal((await readersRows(location, 5)).get('o4')?.['currency'], '');
+    assert.equal((await rowsById(location, 5)).get('o4')?.['currency'], '');
   });
 });

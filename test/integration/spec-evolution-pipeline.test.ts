@@ -10,10 +10,7 @@
 // A refused change (a dropped column, a new key) fails the flush with a clear error, commits nothing,
 // writes no file and leaves the rows in the outbox; the previous spec then goes on.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
+import { readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FieldValue } from '@google-cloud/firestore';
@@ -27,10 +24,11 @@ import { JOIN_SPEC_PROPERTY, recordedJoinSpec } from '../../shared/pipeline/evol
 import { createFlusher } from '../../shared/pipeline/tick.ts';
 import type { JoinSpec } from '../../shared/spec/model.ts';
 import { tableDefsOf } from '../../shared/spec/tables.ts';
-import { validateJoinSpec } from '../../shared/spec/validate.ts';
 import { encodeRow, type TableValue } from '../../shared/spec/values.ts';
 import { FileObjectStore } from '../../shared/storage/file-store.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
+import { readersRows } from '../support/reference-rows.ts';
+import { defaultSpecWith } from '../support/spec-edit.ts';
 
 let h: Harness;
 const store = new FileObjectStore();
@@ -42,19 +40,9 @@ before(async () => {
 });
 after(() => h.close());
 
-// biome-ignore lint/suspicious/noExplicitAny: specs are edited as plain JSON here
-type Json = any;
-const DEFAULT_JSON: Json = JSON.parse(readFileSync('specs/orders-payments.json', 'utf8'));
-function specWith(f: (s: Json) => void): JoinSpec {
-  const s = structuredClone(DEFAULT_JSON);
-  f(s);
-  const r = validateJoinSpec(s);
-  assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.issues));
-  return r.spec;
-}
-const A = specWith(() => {});
+const A = defaultSpecWith(() => {});
 /** Orders gain optional currency and discount; the joined table both, after order_amount. */
-const B = specWith((s) => {
+const B = defaultSpecWith((s) => {
   s.streams.left.fields.push(
     { name: 'currency', type: 'string', nullable: true },
     { name: 'discount', type: 'decimal(10,2)', nullable: true },
@@ -67,7 +55,7 @@ const B = specWith((s) => {
   );
 });
 /** B with amounts widened to long and customer_id renamed customer in both tables. */
-const C = specWith((s) => {
+const C = defaultSpecWith((s) => {
   s.streams.left.fields.push(
     { name: 'currency', type: 'string', nullable: true },
     { name: 'discount', type: 'decimal(10,2)', nullable: true },
@@ -152,18 +140,6 @@ async function outboxCount(): Promise<number> {
   return (await h.collections.outbox.where('table', '==', 'joined').get()).size;
 }
 
-/** Both reference readers; pyiceberg's rows as CSV cells ('' for null). */
-async function readBoth(location: string, rows: number): Promise<Record<string, string>[]> {
-  const csv = path.join(await mkdtemp(path.join(tmpdir(), 'rows-')), 'rows.csv');
-  const c = await checkIceberg(location, { rowsCsv: csv, key: 'order_id', expectRows: rows });
-  assert.ok(c.ok, formatIcebergCheck(c));
-  const [header, ...rest] = readFileSync(csv, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => l.split(',').map((cell) => cell.replace(/^"(.*)"$/, '$1')));
-  return rest.map((cells) => Object.fromEntries((header ?? []).map((n, i) => [n, cells[i] ?? ''])));
-}
-
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort();
 }
@@ -209,7 +185,7 @@ describe('the pipeline evolves its table to the configured spec before writing',
     const appended = t2.metadata.snapshots.at(-1)!;
     assert.equal(appended.schemaId, s2.schemaId, "B's rows are written with the evolved schema");
 
-    let rows = await readBoth(location, 4);
+    let rows = await readersRows(location, { key: 'order_id', expectRows: 4 });
     const byId = (id: string) => rows.find((r) => r['order_id'] === id)!;
     for (const id of ['a0', 'a1']) {
       assert.equal(byId(id)['currency'], '', `${id}: written before, currency reads null`);
@@ -242,7 +218,7 @@ describe('the pipeline evolves its table to the configured spec before writing',
       ],
     );
     assert.equal(t3.metadata.lastColumnId, 11, 'no new ids for a rename or a widening');
-    rows = await readBoth(location, 5);
+    rows = await readersRows(location, { key: 'order_id', expectRows: 5 });
     assert.equal(byId('a0')['customer'], 'c-a0', 'the renamed column reads the old rows by field id');
     assert.equal(byId('a0')['order_amount'], '100', 'an int read as long');
     assert.equal(byId('c0')['order_amount'], '5000000000');
@@ -269,14 +245,14 @@ describe('the pipeline evolves its table to the configured spec before writing',
   const refused: Array<{ name: string; next: JoinSpec; message: RegExp }> = [
     {
       name: 'a dropped column',
-      next: specWith((s) => {
+      next: defaultSpecWith((s) => {
         s.output.joined.columns.splice(3, 1);
       }),
       message: /customer_id/,
     },
     {
       name: 'another join key',
-      next: specWith((s) => {
+      next: defaultSpecWith((s) => {
         s.streams.left.key = 'customer_id';
         s.streams.left.identity = ['customer_id'];
       }),
@@ -284,7 +260,7 @@ describe('the pipeline evolves its table to the configured spec before writing',
     },
     {
       name: 'a narrowed column (int → string)',
-      next: specWith((s) => {
+      next: defaultSpecWith((s) => {
         for (const f of s.streams.left.fields) if (f.name === 'amount') f.type = 'string';
       }),
       message: /order_amount/,

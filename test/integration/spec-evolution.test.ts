@@ -6,12 +6,7 @@
 // pipeline writing on. The pipeline does not carry the new field's values yet (issue 17, step 3): these
 // rows hold null there.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { checkIceberg, formatIcebergCheck } from '../../infra/ops/check-iceberg.ts';
 import { StreamjoinError } from '../../shared/errors.ts';
 import { loadTable } from '../../shared/iceberg/index.ts';
 import { createLogger } from '../../shared/log.ts';
@@ -20,9 +15,10 @@ import { evolveTableToSpec } from '../../shared/pipeline/evolve.ts';
 import { createFlusher } from '../../shared/pipeline/tick.ts';
 import { defaultJoinSpec } from '../../shared/spec/load.ts';
 import type { JoinSpec } from '../../shared/spec/model.ts';
-import { validateJoinSpec } from '../../shared/spec/validate.ts';
 import { FileObjectStore } from '../../shared/storage/file-store.ts';
 import { createHarness, type Harness, order, payment } from '../support/harness.ts';
+import { readersRows } from '../support/reference-rows.ts';
+import { defaultSpecWith } from '../support/spec-edit.ts';
 
 let h: Harness;
 const store = new FileObjectStore();
@@ -37,18 +33,8 @@ afterEach(async () => {
   await h.fs.reset();
 });
 
-// biome-ignore lint/suspicious/noExplicitAny: specs are edited as plain JSON here
-type Json = any;
-const DEFAULT_JSON: Json = JSON.parse(readFileSync('specs/orders-payments.json', 'utf8'));
-function specWith(f: (s: Json) => void): JoinSpec {
-  const s = structuredClone(DEFAULT_JSON);
-  f(s);
-  const r = validateJoinSpec(s);
-  assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.issues));
-  return r.spec;
-}
 /** Orders gain an optional `currency`; the joined table a `currency` column after `order_amount`. */
-const WITH_CURRENCY = specWith((s) => {
+const WITH_CURRENCY = defaultSpecWith((s) => {
   s.streams.left.fields.push({ name: 'currency', type: 'string', nullable: true });
   s.output.joined.columns.splice(5, 0, { name: 'currency', from: 'order.currency' });
 });
@@ -85,19 +71,6 @@ async function cycle(d: CompactDeps, prefix: string, n: number) {
   const flusher = createFlusher(d);
   for (let i = 0; i < 50; i++) if ((await flusher.flushAll()).rows === 0) break;
   await runCompact(d);
-}
-
-/** Both reference readers on the joined table; pyiceberg's rows (CSV, '' for null). */
-async function readBoth(location: string, rows: number): Promise<Record<string, string>[]> {
-  const csv = path.join(await mkdtemp(path.join(tmpdir(), 'rows-')), 'rows.csv');
-  const c = await checkIceberg(location, { rowsCsv: csv, key: 'order_id', expectRows: rows });
-  assert.ok(c.ok, formatIcebergCheck(c));
-  const [header, ...rest] = readFileSync(csv, 'utf8')
-    .trim()
-    .split('\n')
-    // pyarrow's CSV: strings quoted (none of these values holds a comma or a quote), null empty
-    .map((l) => l.split(',').map((cell) => cell.replace(/^"(.*)"$/, '$1')));
-  return rest.map((cells) => Object.fromEntries((header ?? []).map((n, i) => [n, cells[i] ?? ''])));
 }
 
 describe('evolving the joined table to a new spec', () => {
@@ -148,7 +121,7 @@ describe('evolving the joined table to a new spec', () => {
 
     // The pipeline goes on writing with the table's current schema.
     await cycle(d, 'b', 12);
-    const rows = await readBoth(location, 24);
+    const rows = await readersRows(location, { key: 'order_id', expectRows: 24 });
     assert.deepEqual(
       rows.map((x) => x['order_id']).sort(),
       [
@@ -169,14 +142,14 @@ describe('evolving the joined table to a new spec', () => {
   const refused: Array<{ name: string; next: JoinSpec; message: RegExp }> = [
     {
       name: 'dropping a column the table has',
-      next: specWith((s) => {
+      next: defaultSpecWith((s) => {
         s.output.joined.columns.splice(3, 1);
       }),
       message: /customer_id/,
     },
     {
       name: 'another join key',
-      next: specWith((s) => {
+      next: defaultSpecWith((s) => {
         s.streams.left.key = 'customer_id';
         s.streams.left.identity = ['customer_id'];
       }),
@@ -200,7 +173,7 @@ describe('evolving the joined table to a new spec', () => {
       assert.equal(after.version, before.version);
       assert.deepEqual(after.metadata, before.metadata);
       await cycle(d, 'd', 6);
-      await readBoth(location, 12);
+      await readersRows(location, { key: 'order_id', expectRows: 12 });
     });
   }
 });
