@@ -10,7 +10,7 @@ import type { RecordValue } from '../../shared/spec/records.ts';
 import { type TableValue, tableValueOf } from '../../shared/spec/values.ts';
 import type { ObjectStore } from '../../shared/storage/port.ts';
 import type { SentRecord, SpecGroundTruth, SpecTruthRow } from './produce-spec.ts';
-import type { VerifyResult } from './verify.ts';
+import { rejectProblemsOf, type VerifyResult } from './verify.ts';
 
 /** A row of one of the two tables, its columns by name. */
 export interface SpecTableRow {
@@ -102,16 +102,7 @@ export function compareSpecWithTruth(
     if (g > n) duplicated.push(`${k} ×${g}`);
   }
   for (const [k] of got) if (!want.has(k)) unexpected.push(k);
-  const rejectProblems: string[] = [...specProblems];
-  const rejectCounts = new Map<string, number>();
-  for (const r of rejects) rejectCounts.set(r.object, (rejectCounts.get(r.object) ?? 0) + 1);
-  for (const [object, n] of Object.entries(truth.rejects)) {
-    const g = rejectCounts.get(object) ?? 0;
-    if (g !== n) rejectProblems.push(`${object}: expected ${n} rejected record(s), found ${g}`);
-  }
-  for (const [object] of rejectCounts)
-    if (truth.rejects[object] === undefined)
-      rejectProblems.push(`${object}: rejected, but the truth expects no reject`);
+  const rejectProblems = [...specProblems, ...rejectProblemsOf(truth.rejects, rejects)];
   const byReason: Record<string, number> = {};
   for (const r of actual) {
     const reason = reasonOf(spec, r);

@@ -48,18 +48,7 @@ export function compareWithTruth(
     if (g > n) duplicated.push(`${k} ×${g}`);
   }
   for (const [k] of got) if (!want.has(k)) unexpected.push(k);
-  const rejectProblems: string[] = [];
-  const rejectCounts = new Map<string, number>();
-  for (const r of rejects) rejectCounts.set(r.object, (rejectCounts.get(r.object) ?? 0) + 1);
-  for (const [object, n] of Object.entries(truth.rejects)) {
-    const g = rejectCounts.get(object) ?? 0;
-    if (g !== n) rejectProblems.push(`${object}: expected ${n} rejected record(s), found ${g}`);
-  }
-  for (const [object] of rejectCounts) {
-    if (truth.rejects[object] === undefined) {
-      rejectProblems.push(`${object}: rejected, but the truth expects no reject`);
-    }
-  }
+  const rejectProblems = rejectProblemsOf(truth.rejects, rejects);
   const byReason: Record<string, number> = {};
   for (const r of actual) byReason[r.reason] = (byReason[r.reason] ?? 0) + 1;
   return {
@@ -201,4 +190,22 @@ export async function readAllColumns(
     out[kind].sort();
   }
   return out;
+}
+
+/** How the quarantine differs from the truth: per object, the number of rejected records expected
+ *  (`expected`, by object name) against those found; objects rejected that the truth does not name. */
+export function rejectProblemsOf(
+  expected: Readonly<Record<string, number>>,
+  rejects: readonly Pick<RejectRecord, 'object'>[],
+): string[] {
+  const problems: string[] = [];
+  const found = new Map<string, number>();
+  for (const r of rejects) found.set(r.object, (found.get(r.object) ?? 0) + 1);
+  for (const [object, n] of Object.entries(expected)) {
+    const g = found.get(object) ?? 0;
+    if (g !== n) problems.push(`${object}: expected ${n} rejected record(s), found ${g}`);
+  }
+  for (const [object] of found)
+    if (expected[object] === undefined) problems.push(`${object}: rejected, but the truth expects no reject`);
+  return problems;
 }
