@@ -6,17 +6,25 @@
 //    quiet for STREAMJOIN_COMPACT_QUIET_AFTER): bytes rewritten ÷ bytes appended, files in the partition
 //    at the end, total compaction seconds, and the manifests orphan cleanup read;
 //  - reader cost after that day: a full scan of the partition (seconds, data files opened);
+//  - with --check-readers, every snapshot the day wrote (appends and rewrites) read back through the
+//    reference readers (../shared/readers): check-iceberg (pyiceberg 0.9.1 scans each snapshot, Java
+//    Iceberg core plans each against its summary, whose total-records must be the rows appended until
+//    then) and pyiceberg's keys of each snapshot (infra/ops/snapshot_rows.py) against the keys appended
+//    until then. Takes much longer than the day itself (hundreds of snapshots of up to 8.6M rows);
 //  - compaction peak RSS (getrusage maxrss of a child process doing only runCompact) for 1,000,000 and
 //    10,000,000 rows in files of 50,000 rows, in the compact function's deployed configuration (memory
 //    and NODE_OPTIONS from infra/gcp/settings.ts): flat with size when the rewrite streams.
 //
-//   npx node bench/compaction.ts [--quick] [--no-day] [--files-per-append 5|1,5] [--rss-10m]       (or npm run bench -- --only compaction)
+//   npx node bench/compaction.ts [--quick] [--no-day] [--files-per-append 5|1,5] [--rss-10m] [--check-readers]
+//   (or npm run bench -- --only compaction)
+import { createHash, type Hash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFirestoreEmulator } from '../infra/local/firestore-emulator.ts';
 import { freePort } from '../infra/local/processes.ts';
+import { checkIceberg, formatIcebergCheck, snapshotKeyDigests } from '../infra/ops/check-iceberg.ts';
 import { loadConfig } from '../shared/config.ts';
 import { collections, createFirestore } from '../shared/firestore/client.ts';
 import { OpCounter } from '../shared/firestore/op-counter.ts';
@@ -67,8 +75,13 @@ export interface CompactionBenchOptions {
   readonly filesPerAppend?: readonly number[];
   /** Peak RSS cases, in rows (multiples of 50,000). Default [1,000,000]; 10,000,000 takes minutes. */
   readonly rssRows?: readonly number[];
+  /** Read every snapshot of each simulated day back through the reference readers (default false: slow). */
+  readonly checkReaders?: boolean;
   readonly log?: (line: string) => void;
 }
+
+/** Hours the reference readers may take over one simulated day's table. */
+const READERS_TIMEOUT_MS = 4 * 3600_000;
 
 function benchConfig(warehouse: string, host: string) {
   return loadConfig({
@@ -105,6 +118,47 @@ interface DayReport {
   scanSeconds: number;
   scanRows: number;
   scanFiles: number;
+  /** With checkReaders: what the reference readers found. */
+  readers?: ReadersReport;
+}
+
+interface ReadersReport {
+  /** Snapshots in the table's metadata at the end (all the day wrote, unless expiry removed some). */
+  snapshots: number;
+  /** Snapshots the day wrote (appends and rewrites). */
+  written: number;
+  /** Snapshots that read back with exactly the rows appended until they were written, in both readers. */
+  same: number;
+  checkIcebergOk: boolean;
+  problems: string[];
+  checkSeconds: number;
+  keysSeconds: number;
+}
+
+/** Snapshot id → the rows appended until it was written and the SHA-256 of their keys (sorted, joined by
+ *  newlines: the digest infra/ops/snapshot_rows.py computes). The bench's keys (ORD + 9 digits) are
+ *  generated in sorted order, so the digest of every prefix comes from one running hash. */
+class ExpectedSnapshots {
+  readonly bySnapshot = new Map<string, { rows: number; keysSha256: string }>();
+  private readonly hash: Hash = createHash('sha256');
+  private rows = 0;
+  private last = '';
+
+  addKey(key: string): void {
+    if (key <= this.last && this.rows > 0)
+      throw new Error(`expected keys in sorted order, but ${key} came after ${this.last}`);
+    this.hash.update(this.rows === 0 ? key : `\n${key}`);
+    this.last = key;
+    this.rows++;
+  }
+
+  /** Every snapshot of `snapshotIds` not seen before holds the rows added so far. */
+  record(snapshotIds: Iterable<bigint | number | string>): void {
+    const keysSha256 = this.hash.copy().digest('hex');
+    for (const id of snapshotIds) {
+      if (!this.bySnapshot.has(String(id))) this.bySnapshot.set(String(id), { rows: this.rows, keysSha256 });
+    }
+  }
 }
 
 /** The simulated day, in this process (timings of runCompact only; writing the appends is not timed). */
@@ -113,6 +167,7 @@ async function simulateDay(
   host: string,
   shape: { appends: number; filesPerAppend: number; rowsPerFile: number },
   log: (line: string) => void,
+  checkReaders = false,
 ): Promise<DayReport> {
   const config = benchConfig(warehouse, host);
   const db = createFirestore(config);
@@ -131,6 +186,8 @@ async function simulateDay(
     const total = shape.appends * shape.filesPerAppend * shape.rowsPerFile;
     const rows = generateJoinedRows(total); // all on one day: one partition
     const policy = { targetFileSize: config.targetFileSize, minFilesToCompact: config.minFilesToCompact };
+    const expected = new ExpectedSnapshots();
+    const snapshotIds = () => table.metadata.snapshots.map((s) => s.snapshotId);
     const r: DayReport = {
       ...shape,
       rows: total,
@@ -161,6 +218,7 @@ async function simulateDay(
           for (let i = 0; i < shape.rowsPerFile; i++) {
             const next = rows.next();
             if (next.done === true) return;
+            if (checkReaders) expected.addKey(String(next.value['order_id']));
             yield next.value;
           }
         }
@@ -172,6 +230,7 @@ async function simulateDay(
         r.appendedBytes += s.fileSizeInBytes;
       }
       table = (await appendFiles(table, stats, { batchIds: [`day-${a}`] })).table;
+      expected.record(snapshotIds());
       const before = new Map((await listDataFiles(table)).map((e) => [e.dataFile.filePath, e.dataFile]));
       const t0 = performance.now();
       const [res] = await runCompact(deps, { tables: ['joined'] });
@@ -181,6 +240,7 @@ async function simulateDay(
       if ((res?.rewrittenFiles ?? 0) > 0) r.rewrites++;
       r.orphanReadsLastRun = res?.orphanManifestReads ?? 0;
       table = await loadTable(store, loc);
+      expected.record(snapshotIds());
       const live = await listDataFiles(table);
       const after = new Set(live.map((e) => e.dataFile.filePath));
       for (const [p, d] of before) if (!after.has(p)) r.rewrittenBytes += d.fileSizeInBytes;
@@ -210,6 +270,7 @@ async function simulateDay(
       r.quietSeconds = (performance.now() - t0) / 1000;
       r.compactSeconds += r.quietSeconds;
       table = await loadTable(store, loc);
+      expected.record(snapshotIds());
       const after = new Set((await listDataFiles(table)).map((e) => e.dataFile.filePath));
       for (const [p, d] of before) if (!after.has(p)) r.quietRewrittenBytes += d.fileSizeInBytes;
       r.rewrittenBytes += r.quietRewrittenBytes;
@@ -227,10 +288,81 @@ async function simulateDay(
         `expected ${total} rows in the table after the day, but a full scan read ${r.scanRows}`,
       );
     }
+    if (checkReaders) r.readers = await readBackEverySnapshot(loc, table.metadata, expected, total, log);
     return r;
   } finally {
     await db.terminate();
   }
+}
+
+/** Every snapshot of the day's table through the reference readers: check-iceberg (both readers, every
+ *  check, the current snapshot's rows and unique keys), each snapshot's summary total-records (what Java
+ *  planned it against) and pyiceberg's keys of each snapshot against the rows appended until then. */
+async function readBackEverySnapshot(
+  loc: string,
+  metadata: Awaited<ReturnType<typeof loadTable>>['metadata'],
+  expected: ExpectedSnapshots,
+  total: number,
+  log: (line: string) => void,
+): Promise<ReadersReport> {
+  const problems: string[] = [];
+  const snapshots = metadata.snapshots;
+  log(
+    `  readers: ${snapshots.length} snapshots (${expected.bySnapshot.size} written by the day) through check-iceberg…`,
+  );
+  const t0 = performance.now();
+  const check = await checkIceberg(loc, {
+    expectRows: total,
+    key: 'order_id',
+    timeoutMs: READERS_TIMEOUT_MS,
+  });
+  const checkSeconds = (performance.now() - t0) / 1000;
+  if (!check.ok) problems.push(formatIcebergCheck(check));
+  log(
+    `  readers: check-iceberg ${check.ok ? 'PASS' : 'FAIL'} in ${round(checkSeconds, 0)} s; pyiceberg reads every snapshot's keys…`,
+  );
+  const t1 = performance.now();
+  let read = new Map<string, { rows: number; keys_sha256: string; distinct: number }>();
+  try {
+    read = await snapshotKeyDigests(loc, 'order_id', { timeoutMs: READERS_TIMEOUT_MS });
+  } catch (e) {
+    problems.push(`pyiceberg snapshot reads: ${(e as Error).message}`);
+  }
+  const keysSeconds = (performance.now() - t1) / 1000;
+  let same = 0;
+  for (const s of snapshots) {
+    const id = String(s.snapshotId);
+    const want = expected.bySnapshot.get(id);
+    const got = read.get(id);
+    const summaryRows = Number(s.summary['total-records']);
+    const wrong: string[] = [];
+    if (want === undefined) wrong.push('not written by the day');
+    else {
+      if (summaryRows !== want.rows)
+        wrong.push(`summary total-records ${summaryRows} (Java plans against it), expected ${want.rows}`);
+      if (got === undefined) wrong.push('pyiceberg did not read it');
+      else {
+        if (got.rows !== want.rows) wrong.push(`pyiceberg read ${got.rows} rows, expected ${want.rows}`);
+        if (got.distinct !== got.rows) wrong.push(`pyiceberg read ${got.rows - got.distinct} duplicate keys`);
+        if (got.keys_sha256 !== want.keysSha256)
+          wrong.push('pyiceberg read other keys than the ones appended until then');
+      }
+    }
+    if (wrong.length === 0 && check.ok) same++;
+    else if (wrong.length > 0 && problems.length < 20) problems.push(`snapshot ${id}: ${wrong.join('; ')}`);
+  }
+  log(
+    `  readers: ${same}/${snapshots.length} snapshots read back with the rows appended until then (check-iceberg ${round(checkSeconds, 0)} s, pyiceberg keys ${round(keysSeconds, 0)} s)${problems.length > 0 ? `\n    ${problems.join('\n    ')}` : ''}`,
+  );
+  return {
+    snapshots: snapshots.length,
+    written: expected.bySnapshot.size,
+    same,
+    checkIcebergOk: check.ok,
+    problems,
+    checkSeconds,
+    keysSeconds,
+  };
 }
 
 export async function runCompactionBench(
@@ -253,7 +385,7 @@ export async function runCompactionBench(
 
     if (options.day !== false) {
       for (const n of options.filesPerAppend ?? [DEPLOYED_FILES_PER_APPEND])
-        figures.push(...(await dayFigures(dir, host, quick, n, log)));
+        figures.push(...(await dayFigures(dir, host, quick, n, log, options.checkReaders === true)));
     }
     for (const rows of options.rssRows ?? [1_000_000])
       figures.push(...(await rssFigures(dir, host, rows, log)));
@@ -270,6 +402,7 @@ async function dayFigures(
   quick: boolean,
   filesPerAppend: number,
   log: (line: string) => void,
+  checkReaders: boolean,
 ): Promise<BenchFigure[]> {
   const figures: BenchFigure[] = [];
   // 1. The day. Each append one micro-batch file of 30,000 joined rows (100 joined rows/s over 5 minutes;
@@ -281,7 +414,7 @@ async function dayFigures(
   };
   const t0 = performance.now();
   const warehouse = `${dir}/day-${filesPerAppend}`;
-  const day = await simulateDay(`file://${warehouse}/`, host, shape, log);
+  const day = await simulateDay(`file://${warehouse}/`, host, shape, log, checkReaders);
   await rm(warehouse, { recursive: true, force: true });
   const daySeconds = (performance.now() - t0) / 1000;
   const wa = day.rewrittenBytes / day.appendedBytes;
@@ -334,6 +467,17 @@ async function dayFigures(
       conditions: cond,
     },
   );
+  if (day.readers !== undefined) {
+    const rd = day.readers;
+    figures.push({
+      name: `simulated day (${shapeName}): snapshots that read back with the rows appended until then (pyiceberg and Java Iceberg core)`,
+      value: rd.same,
+      unit: 'snapshots',
+      goal: `all ${rd.snapshots}`,
+      meets: rd.same === rd.snapshots && rd.snapshots === rd.written,
+      conditions: `${cond}; ${rd.snapshots} snapshots in the table after the day (${rd.written} written by it: appends and rewrites); check-iceberg --expect-rows ${day.rows} --key order_id ${rd.checkIcebergOk ? 'PASS' : 'FAIL'} in ${round(rd.checkSeconds, 0)} s (pyiceberg 0.9.1 scans every snapshot; Java plans every snapshot against its summary, whose total-records were compared with the rows appended until then), pyiceberg's keys of every snapshot (time travel by id) compared with the keys appended until then in ${round(rd.keysSeconds, 0)} s${rd.problems.length > 0 ? `; problems: ${rd.problems.join(' | ')}` : ''}`,
+    });
+  }
 
   return figures;
 }
@@ -386,6 +530,7 @@ if (process.argv[1] === HERE) {
         ? parseFilesPerAppend(args[args.indexOf('--files-per-append') + 1] ?? '')
         : [DEPLOYED_FILES_PER_APPEND],
       rssRows: args.includes('--rss-10m') ? [1_000_000, 10_000_000] : [1_000_000],
+      checkReaders: args.includes('--check-readers'),
     });
     for (const f of figures)
       console.log(

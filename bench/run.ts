@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--only ingest,evict,reconcile,parquet,iceberg,e2e,memory,ingest-memory,flush,compaction,compaction-10m] [--memory-full] [--files-per-append 5|1,5] [--out FILE]`:
+// `npm run bench [-- --quick] [--only ingest,evict,reconcile,parquet,iceberg,e2e,memory,ingest-memory,flush,compaction,compaction-10m] [--memory-full] [--files-per-append 5|1,5] [--check-readers] [--out FILE]`:
 // every benchmark of issue 8 in one run on this machine — ingest throughput vs the emulator's raw
 // throughput, Firestore operations and cost per joined pair, reconciliation cost, Parquet vs pyarrow, Iceberg commit latency
 // with history, end-to-end latency and the highest sustained rate on the local stack, peak RSS of ingest
@@ -45,6 +45,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     'memory-full': { type: 'boolean', default: false },
     'files-per-append': { type: 'string' },
+    // compaction: read every snapshot of the simulated day back through the reference readers (slow).
+    'check-readers': { type: 'boolean', default: false },
     out: { type: 'string', default: path.join(path.dirname(fileURLToPath(import.meta.url)), 'results.json') },
   },
   strict: true,
@@ -190,6 +192,7 @@ try {
       emulatorHost: emulator!.host,
       quick,
       log,
+      checkReaders: values['check-readers'],
       ...(values['files-per-append'] === undefined
         ? {}
         : { filesPerAppend: parseFilesPerAppend(values['files-per-append']) }),

@@ -4,7 +4,7 @@
 // The kit sits beside the repository; STREAMJOIN_READERS_KIT points elsewhere. A missing kit is an
 // error that says where it was looked for, never a silent skip.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -88,6 +88,9 @@ export interface CheckOptions {
   readonly rowsCsv?: string;
   readonly only?: 'pyiceberg' | 'java';
   readonly env?: NodeJS.ProcessEnv;
+  /** Killed (and reported as "no verdict") after this long; default 300 s. Tables with hundreds of large
+   *  snapshots take longer: pyiceberg reads every snapshot. */
+  readonly timeoutMs?: number;
 }
 
 export interface IcebergCheck {
@@ -110,7 +113,10 @@ export async function checkIceberg(tableDir: string, options: CheckOptions = {})
   if (options.expectColumns !== undefined) args.push('--expect-columns', options.expectColumns);
   if (options.rowsCsv !== undefined) args.push('--rows-csv', options.rowsCsv);
   if (options.only !== undefined) args.push('--only', options.only);
-  const r = await runKitTool('check-iceberg', args, options.env === undefined ? {} : { env: options.env });
+  const r = await runKitTool('check-iceberg', args, {
+    ...(options.env === undefined ? {} : { env: options.env }),
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+  });
   const failed = Array.isArray(r.verdict?.['failed'])
     ? (r.verdict['failed'] as unknown[]).map(String)
     : [`no verdict (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`];
@@ -154,4 +160,91 @@ export async function checkPipelineTables(
     checkIceberg(locations.joined, { key, expectRows: joined, env }),
     checkIceberg(locations.unmatched, { expectRows: rows.length - joined, env }),
   ]);
+}
+
+/** What pyiceberg reads in one snapshot: rows, SHA-256 of the key column's values (as strings, sorted,
+ *  joined by newlines), distinct keys. */
+export interface SnapshotKeys {
+  readonly rows: number;
+  readonly keys_sha256: string;
+  readonly distinct: number;
+}
+
+/** The current `vN.metadata.json` of a local Hadoop-layout table (highest N). */
+export function latestMetadataFile(tableDir: string): string {
+  const dir = path.join(tableDir.startsWith('file://') ? fileURLToPath(tableDir) : tableDir, 'metadata');
+  const versions = readdirSync(dir)
+    .map((f) => /^v(\d+)\.metadata\.json$/.exec(f))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .sort((a, b) => Number(b[1]) - Number(a[1]));
+  if (versions[0] === undefined)
+    throw new Error(`expected vN.metadata.json files in ${dir}, but there are none`);
+  return path.join(dir, versions[0][0]);
+}
+
+/** pyiceberg 0.9.1 (the kit's interpreter) reading every snapshot of a local table by time travel
+ *  (infra/ops/snapshot_rows.py): snapshot id → rows and key digest. Throws naming the snapshot pyiceberg
+ *  could not read, or on timeout. */
+export async function snapshotKeyDigests(
+  tableDir: string,
+  key: string,
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<Map<string, SnapshotKeys>> {
+  const env = options.env ?? process.env;
+  const python = (
+    await runProcess(path.join(requireReadersKit(env), 'pyiceberg/setup-python'), [], env, 600_000)
+  )
+    .trim()
+    .split('\n')
+    .at(-1);
+  const script = path.join(REPO_ROOT, 'infra/ops/snapshot_rows.py');
+  const out = await runProcess(
+    python ?? 'python3',
+    [script, latestMetadataFile(tableDir), key],
+    env,
+    options.timeoutMs ?? 300_000,
+  );
+  const parsed = lastJsonLine(out)?.['snapshots'];
+  if (typeof parsed !== 'object' || parsed === null) {
+    throw new Error(
+      `expected snapshot_rows.py to print {"snapshots": {...}} last, but it printed: ${out.slice(-500)}`,
+    );
+  }
+  return new Map(Object.entries(parsed as Record<string, SnapshotKeys>));
+}
+
+/** Runs a program to its end: its stdout, or an error with the exit status and the end of stderr. */
+function runProcess(
+  exe: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(exe, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.once('close', (status) => {
+      clearTimeout(timer);
+      const stderr = Buffer.concat(err).toString('utf8').trim();
+      if (status === 0) resolve(Buffer.concat(out).toString('utf8'));
+      else
+        reject(
+          new Error(
+            `${path.basename(exe)} ${args.map((a) => path.basename(a)).join(' ')} ${timedOut ? `did not finish within ${timeoutMs / 1000} s` : `exited with ${status}`}: ${stderr.slice(-1000)}`,
+          ),
+        );
+    });
+  });
 }

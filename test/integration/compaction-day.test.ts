@@ -9,19 +9,13 @@
 // Then the table properties maintenance follows (write.target-file-size-bytes, history.expire.*,
 // write.metadata.*), set by another engine, over the environment settings.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import {
-  checkIceberg,
-  formatIcebergCheck,
-  REPO_ROOT,
-  requireReadersKit,
-} from '../../infra/ops/check-iceberg.ts';
+import { checkIceberg, formatIcebergCheck, snapshotKeyDigests } from '../../infra/ops/check-iceberg.ts';
 import {
   appendFiles,
   listDataFiles,
@@ -55,30 +49,6 @@ const keysDigest = (keys: readonly string[]) =>
   createHash('sha256')
     .update([...keys].sort().join('\n'))
     .digest('hex');
-
-/** pyiceberg (the kit's interpreter) reading every snapshot of a local table: rows and key digest each. */
-function pyicebergSnapshotRows(
-  tableDir: string,
-): Map<string, { rows: number; keys_sha256: string; distinct: number }> {
-  const kit = requireReadersKit();
-  const setup = spawnSync(path.join(kit, 'pyiceberg/setup-python'), [], { encoding: 'utf8' });
-  const python = setup.stdout.trim().split('\n').at(-1) ?? '';
-  assert.equal(setup.status, 0, `the kit's setup-python failed: ${setup.stderr.slice(-500)}`);
-  const versions = readdirSync(path.join(tableDir, 'metadata'))
-    .map((f) => /^v(\d+)\.metadata\.json$/.exec(f))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .sort((a, b) => Number(b[1]) - Number(a[1]));
-  const metadata = path.join(tableDir, 'metadata', versions[0]![0]);
-  const r = spawnSync(python, [path.join(REPO_ROOT, 'test/interop/snapshot_rows.py'), metadata, 'order_id'], {
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
-  assert.equal(r.status, 0, `snapshot_rows.py failed: ${r.stderr.slice(-1000)}`);
-  const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
-    snapshots: Record<string, { rows: number; keys_sha256: string; distinct: number }>;
-  };
-  return new Map(Object.entries(out.snapshots));
-}
 
 describe('compaction over a day of appends (local GCS, Firestore emulator)', () => {
   it('every snapshot reads back with the rows appended so far (pyiceberg, Java); write amplification ≤ 3; at most 8 small files, 4 once quiet', async () => {
@@ -200,7 +170,7 @@ describe('compaction over a day of appends (local GCS, Firestore emulator)', () 
         assert.equal(Number(s.summary['total-records']), expected.get(String(s.snapshotId))!.length);
       }
       // pyiceberg read each snapshot: exactly the rows appended until then, each once.
-      const read = pyicebergSnapshotRows(dir);
+      const read = await snapshotKeyDigests(dir, 'order_id');
       assert.equal(read.size, table.metadata.snapshots.length);
       for (const [id, want] of expected) {
         const got = read.get(id);

@@ -8,13 +8,29 @@ Run with the reference readers kit's interpreter (`$KIT/pyiceberg/setup-python` 
 JSON line: {"snapshots": {"<id>": {"rows": N, "keys_sha256": "...", "distinct": N}}}, where keys_sha256
 is the SHA-256 of the snapshot's KEY_COLUMN values, sorted, one per line (so a lost, duplicated or
 foreign row changes it). A snapshot that cannot be read makes the script exit 1 naming it.
+The keys are cast to strings and sorted by pyarrow (UTF-8 byte order, which is code point order) and
+joined in one buffer, so a day of several million rows per snapshot costs seconds, not minutes.
 """
 
 import hashlib
 import json
 import sys
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyiceberg.table import StaticTable
+
+
+def keys_digest(column: pa.ChunkedArray) -> tuple[int, str, int]:
+    """(rows, SHA-256 of the sorted keys joined by newlines, distinct keys) of one key column."""
+    keys = pc.fill_null(pc.cast(column.combine_chunks(), pa.large_string()), "None")
+    keys = pc.take(keys, pc.sort_indices(keys))
+    if len(keys) == 0:
+        return 0, hashlib.sha256(b"").hexdigest(), 0
+    one_list = pa.LargeListArray.from_arrays(pa.array([0, len(keys)], pa.int64()), keys)
+    joined = pc.binary_join(one_list, pa.scalar("\n", pa.large_string()))
+    digest = hashlib.sha256(joined[0].as_buffer()).hexdigest()
+    return len(keys), digest, pc.count_distinct(keys).as_py()
 
 
 def main() -> int:
@@ -30,9 +46,8 @@ def main() -> int:
         except Exception as err:  # noqa: BLE001 - report which snapshot failed
             print(f"snapshot {snap.snapshot_id}: pyiceberg could not read it: {err!r}", file=sys.stderr)
             return 1
-        keys = sorted(str(v) for v in arrow.column(key).to_pylist())
-        digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()
-        out[str(snap.snapshot_id)] = {"rows": len(keys), "keys_sha256": digest, "distinct": len(set(keys))}
+        rows, digest, distinct = keys_digest(arrow.column(key))
+        out[str(snap.snapshot_id)] = {"rows": rows, "keys_sha256": digest, "distinct": distinct}
     print(json.dumps({"snapshots": out}))
     return 0
 
