@@ -35,7 +35,7 @@ export function createFirestore(
 }
 
 export interface Collections {
-  /** One document per order_id: the join state (DESIGN §3). */
+  /** One document per join key (order_id in the default spec): the join state (DESIGN §3). */
   readonly states: CollectionReference;
   /** Rows emitted by the state machine, waiting to be flushed to Parquet. */
   readonly outbox: CollectionReference;

@@ -1,4 +1,4 @@
-// The join state in Firestore: one document per order_id, and an outbox row per emitted row written
+// The join state in Firestore: one document per join key, and an outbox row per emitted row written
 // in the SAME atomic commit as the state change. Optimistic concurrency: states are read in bulk
 // (getAll), the pure transition runs, and all changes of a chunk are committed as one WriteBatch whose
 // every state write carries a precondition (create = must not exist, update = lastUpdateTime). If the
@@ -89,6 +89,9 @@ export interface JoinStoreOptions<S> {
   readonly collections: Collections;
   readonly counter: OpCounter;
   readonly index: (state: S) => StateIndex;
+  /** The join key as messages name it (`order_id`, `shipment_id`: keyNameOf the spec). The stored
+   *  field holding the key stays `orderId` for every spec (kept for compatibility). */
+  readonly keyName: string;
   /** Shards of the deadline and outbox indexes (avoid the ~500 writes/s hotspot of monotonic values). */
   readonly shards: number;
   /** Max state keys per commit (each with its outbox rows). */
@@ -125,24 +128,29 @@ export class JoinStore<S> {
     this.o = options;
   }
 
-  stateRef(orderId: string): DocumentReference {
-    return this.o.collections.states.doc(docIdFor(orderId));
+  /** An error's context naming the key by the spec's field (`{ shipment_id: "S1" }`). */
+  private keyContext(key: string): Record<string, unknown> {
+    return { [this.o.keyName]: key };
+  }
+
+  stateRef(key: string): DocumentReference {
+    return this.o.collections.states.doc(docIdFor(key));
   }
 
   /** Reads current states (for inspection and tests). */
-  async getStates(orderIds: readonly string[]): Promise<Map<string, S>> {
+  async getStates(keys: readonly string[]): Promise<Map<string, S>> {
     const out = new Map<string, S>();
-    if (orderIds.length === 0) return out;
-    const snaps = await this.o.db.getAll(...orderIds.map((id) => this.stateRef(id)));
+    if (keys.length === 0) return out;
+    const snaps = await this.o.db.getAll(...keys.map((k) => this.stateRef(k)));
     this.o.counter.reads += snaps.length;
     snaps.forEach((snap, i) => {
-      if (snap.exists) out.set(orderIds[i]!, snap.get('s') as S);
+      if (snap.exists) out.set(keys[i]!, snap.get('s') as S);
     });
     return out;
   }
 
   /**
-   * Applies one transition per order id, atomically per order id (state + its outbox rows).
+   * Applies one transition per key, atomically per key (state + its outbox rows).
    * Transition functions are pure and may run more than once (after a lost race).
    * `read`: snapshots the caller already holds (the tick's eviction query): the first attempt plans from
    * them instead of reading again, and its commit lands only on those exact versions (guard `guard`);
@@ -271,10 +279,8 @@ export class JoinStore<S> {
       if (n > MAX_WRITES_PER_COMMIT) {
         throw new StreamjoinError(
           'internal',
-          `one order_id needs ${n} writes in one commit (max ${MAX_WRITES_PER_COMMIT}): chunk the input smaller`,
-          {
-            context: { orderId: key },
-          },
+          `one ${this.o.keyName} needs ${n} writes in one commit (max ${MAX_WRITES_PER_COMMIT}): chunk the input smaller`,
+          { context: this.keyContext(key) },
         );
       }
       if (cur.writes + n > MAX_WRITES_PER_COMMIT) {
@@ -340,9 +346,13 @@ export class JoinStore<S> {
         );
       }
     }
-    throw new StreamjoinError('conflict', `gave up after ${max} conflicting attempts on order_id state`, {
-      context: { orderId: key },
-    });
+    throw new StreamjoinError(
+      'conflict',
+      `gave up after ${max} conflicting attempts on ${this.o.keyName} state`,
+      {
+        context: this.keyContext(key),
+      },
+    );
   }
 
   /** Adds the writes of one transition to a batch; returns how many writes. */
@@ -358,7 +368,7 @@ export class JoinStore<S> {
     if (t.next === undefined) {
       if (t.emitted.length > 0) {
         throw new StreamjoinError('internal', 'a transition emitted rows without changing the state', {
-          context: { orderId: key },
+          context: this.keyContext(key),
         });
       }
       return 0;

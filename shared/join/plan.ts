@@ -64,6 +64,12 @@ export function planOf(spec: JoinSpec): JoinPlan {
   return plan;
 }
 
+/** The join key as messages name it: the key field (`order_id`), or both sides' fields when the streams
+ *  name it differently (`order_id/ref`). */
+export function keyNameOf(spec: JoinSpec): string {
+  return spec.left.key === spec.right.key ? spec.left.key : `${spec.left.key}/${spec.right.key}`;
+}
+
 export function sidePlan(plan: JoinPlan, side: Side): SidePlan {
   return side === 'left' ? plan.left : plan.right;
 }

@@ -36,7 +36,7 @@ import { stageReject } from '../firestore/rejects.ts';
 import { guardOn } from '../guards.ts';
 import type { Issue } from '../ingest/issues.ts';
 import { type ParseSummary, parseEventFile } from '../ingest/parse-event-file.ts';
-import { type JoinPlan, planOf } from '../join/plan.ts';
+import { type JoinPlan, keyNameOf, planOf } from '../join/plan.ts';
 import { type EmittedRow, type EventSource, toOutboxValues } from '../join/rows.ts';
 import {
   addCounters,
@@ -150,13 +150,16 @@ export function toOutboxRow(plan: JoinPlan, r: EmittedRow): OutboxRow {
 }
 
 export function createJoinStore(
-  deps: Pick<IngestDeps, 'db' | 'collections' | 'counter' | 'now'> & { config: Pick<Config, 'indexShards'> },
+  deps: Pick<IngestDeps, 'db' | 'collections' | 'counter' | 'now'> & {
+    config: Pick<Config, 'indexShards'> & Partial<Pick<Config, 'joinSpec'>>;
+  },
 ): JoinStore<JoinState> {
   return new JoinStore<JoinState>({
     db: deps.db,
     collections: deps.collections,
     counter: deps.counter,
     index: stateIndex,
+    keyName: keyNameOf(joinPlanOf(deps.config).spec),
     shards: deps.config.indexShards,
     ...(deps.now === undefined ? {} : { now: deps.now }),
   });
