@@ -30,7 +30,7 @@ import { listRejects, type RejectRecord } from '../shared/firestore/rejects.ts';
 import { listDataFiles, listSnapshots, loadTable, readRows } from '../shared/iceberg/index.ts';
 import { tableLocationOf } from '../shared/pipeline/compact.ts';
 import { loadJoinSpec } from '../shared/spec/load.ts';
-import type { JoinSpec } from '../shared/spec/model.ts';
+import { type JoinSpec, streamEvents } from '../shared/spec/model.ts';
 import { createObjectStore, createStorageClient } from '../shared/storage/index.ts';
 import type { TableKind } from '../shared/tables.ts';
 import { CliError, exitWithFailure, Interrupted } from './errors.ts';
@@ -218,7 +218,7 @@ export function registerOpsCommands(program: Command): void {
       );
       if (plan.files.some((f) => f.phase === 'late')) {
         console.log(
-          `note: late ${spec.right.name} events were uploaded right away; they are late only if their ${spec.left.name} timed out first (\`demo\` sequences this).`,
+          `note: late ${streamEvents(spec.right.name)} were uploaded right away; they are late only if their ${spec.left.name} timed out first (\`demo\` sequences this).`,
         );
       }
     }),

@@ -9,6 +9,7 @@ import { listRejects } from '../../shared/firestore/rejects.ts';
 import { listDataFiles, listSnapshots, loadTable, readDataFileRows } from '../../shared/iceberg/index.ts';
 import { currentSchema } from '../../shared/iceberg/snapshot-producer.ts';
 import { tableLocationOf } from '../../shared/pipeline/compact.ts';
+import { streamEvents } from '../../shared/spec/model.ts';
 import { FileObjectStore } from '../../shared/storage/file-store.ts';
 import { createStorageClient } from '../../shared/storage/gcs-store.ts';
 import type { ObjectStore } from '../../shared/storage/port.ts';
@@ -237,9 +238,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       ...sig,
     });
     o.onPhase?.('drain');
-    o.log(
-      `uploaded ${late.length} late files (${spec.right.name} events after their ${spec.left.name} timed out, second ${spec.right.name} events${isSpecTruth(plan.truth) ? `, ${spec.left.name} events after their ${spec.right.name} was orphaned` : ''})`,
-    );
+    o.log(lateFilesLine(late.length, spec.left.name, spec.right.name, isSpecTruth(plan.truth)));
     await drain(cols, { ...drainOpts, ...sig });
     progress('');
     o.onPhase?.('verify');
@@ -318,6 +317,17 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     await db.terminate();
     await stackDown(dataDir);
   }
+}
+
+/** What the demo's late files hold, by the spec's stream names (`payment events`, `event records`).
+ *  `leftAfterOrphan`: the workload also has left events landing after their right one was orphaned. */
+export function lateFilesLine(files: number, left: string, right: string, leftAfterOrphan: boolean): string {
+  const what = [
+    `${streamEvents(right)} after their ${left} timed out`,
+    `second ${streamEvents(right)}`,
+    ...(leftAfterOrphan ? [`${streamEvents(left)} after their ${right} was orphaned`] : []),
+  ];
+  return `uploaded ${files} late files (${what.join(', ')})`;
 }
 
 export function formatDemoSummary(r: DemoResult, dataDir: string): string {

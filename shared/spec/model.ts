@@ -146,6 +146,12 @@ export function reasonList(r: Reasons): string[] {
   return REASON_ROLES.map((role) => r[role]);
 }
 
+/** A stream's events in prose: `payment events`; `event records` for a stream whose name already says it
+ *  is an event (`event`, `click_event`), never "event events". */
+export function streamEvents(name: string): string {
+  return /(^|_)events?$/.test(name) ? `${name} records` : `${name} events`;
+}
+
 export function streamOf(spec: JoinSpec, side: Side): StreamSpec {
   return side === 'left' ? spec.left : spec.right;
 }
