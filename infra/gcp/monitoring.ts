@@ -62,47 +62,78 @@ export const MESSAGES = {
   compactDone: 'compact done',
 } as const;
 
-const KIND_LABEL = { key: 'kind', from: 'jsonPayload.kind', description: 'order or payment' } as const;
-const TABLE_LABEL = {
-  key: 'table',
-  from: 'jsonPayload.table',
-  description: 'joined or unmatched',
-} as const;
+type Label = NonNullable<MetricSpec['labels']>[number];
 
-export const METRICS: readonly MetricSpec[] = [
+const KIND_LABEL: Label = { key: 'kind', from: 'jsonPayload.kind', description: 'order or payment' };
+const TABLE_LABEL: Label = { key: 'table', from: 'jsonPayload.table', description: 'joined or unmatched' };
+const VIA_LABEL: Label = { key: 'via', from: 'jsonPayload.via', description: 'event, reconcile or replay' };
+
+/**
+ * A metric as the table below writes it: the lines it reads (those of one logged message, or a
+ * selector), what it takes from each (`count`: a distribution of a count the line carries, `ms`: of a
+ * duration or lag in milliseconds, neither: a counter of the lines), and its labels.
+ */
+type MetricRow = {
+  readonly name: string;
+  readonly lines: string | LogSelector;
+  readonly labels?: readonly Label[];
+  readonly description: string;
+} & (
+  | { readonly count: string; readonly ms?: never }
+  | { readonly ms: string; readonly count?: never }
+  | { readonly count?: never; readonly ms?: never }
+);
+
+function metricOf(r: MetricRow): MetricSpec {
+  const value =
+    r.count !== undefined
+      ? ({ field: r.count, unit: '1', buckets: 'count' } as const)
+      : r.ms !== undefined
+        ? ({ field: r.ms, unit: 'ms', buckets: 'ms' } as const)
+        : undefined;
+  return {
+    name: r.name,
+    description: r.description,
+    select: typeof r.lines === 'string' ? { messages: [r.lines] } : r.lines,
+    ...(value === undefined ? {} : { value }),
+    ...(r.labels === undefined ? {} : { labels: r.labels }),
+  };
+}
+
+/** One row a metric, in the order the deploy creates them. */
+const METRIC_ROWS: readonly MetricRow[] = [
   {
     name: 'streamjoin_records_ingested',
+    lines: MESSAGES.ingested,
+    count: 'records',
+    labels: [KIND_LABEL, VIA_LABEL],
     description:
       'Events (records) read from each ingested input file (a distribution per file: sum = events).',
-    select: { messages: [MESSAGES.ingested] },
-    value: { field: 'records', unit: '1', buckets: 'count' },
-    labels: [KIND_LABEL, { key: 'via', from: 'jsonPayload.via', description: 'event, reconcile or replay' }],
   },
   {
     name: 'streamjoin_records_rejected',
-    description: 'Records quarantined (rejects) per input file that had any (sum = rejects).',
-    select: { messages: [MESSAGES.ingested], positive: 'rejected' },
-    value: { field: 'rejected', unit: '1', buckets: 'count' },
+    lines: { messages: [MESSAGES.ingested], positive: 'rejected' },
+    count: 'rejected',
     labels: [KIND_LABEL],
+    description: 'Records quarantined (rejects) per input file that had any (sum = rejects).',
   },
   {
     name: 'streamjoin_ingest_lag',
+    lines: MESSAGES.ingested,
+    ms: 'lagMs',
+    labels: [VIA_LABEL],
     description: 'Per input file: from its landing (timeCreated) to the end of its ingest.',
-    select: { messages: [MESSAGES.ingested] },
-    value: { field: 'lagMs', unit: 'ms', buckets: 'ms' },
-    labels: [{ key: 'via', from: 'jsonPayload.via', description: 'event, reconcile or replay' }],
   },
   {
     name: 'streamjoin_ingest_duration',
-    description: 'Per input file: how long its ingest took.',
-    select: { messages: [MESSAGES.ingested] },
-    value: { field: 'ms', unit: 'ms', buckets: 'ms' },
+    lines: MESSAGES.ingested,
+    ms: 'ms',
     labels: [KIND_LABEL],
+    description: 'Per input file: how long its ingest took.',
   },
   {
     name: 'streamjoin_ingest_failures',
-    description: 'Ingest attempts that failed and will be redelivered (a 500 to Eventarc).',
-    select: { messages: [MESSAGES.ingestFailed] },
+    lines: MESSAGES.ingestFailed,
     labels: [
       {
         key: 'retryable',
@@ -110,95 +141,98 @@ export const METRICS: readonly MetricSpec[] = [
         description: 'true: transient (heals by itself); false: needs an operator',
       },
     ],
+    description: 'Ingest attempts that failed and will be redelivered (a 500 to Eventarc).',
   },
   ...ROW_REASONS.map(
-    (r): MetricSpec => ({
+    (r): MetricRow => ({
       name: `streamjoin_rows_${r.reason}`,
+      lines: { messages: [MESSAGES.ingested, MESSAGES.evicted], positive: `counters.${r.counter}` },
+      count: `counters.${r.counter}`,
       description: `Rows emitted with reason ${r.reason} (to the ${r.table} table), by ingest and eviction (sum = rows).`,
-      select: { messages: [MESSAGES.ingested, MESSAGES.evicted], positive: `counters.${r.counter}` },
-      value: { field: `counters.${r.counter}`, unit: '1', buckets: 'count' },
     }),
   ),
   {
     name: 'streamjoin_rows_flushed',
-    description: 'Rows per batch staged by the flush (count = batches staged, sum = rows).',
-    select: { messages: [MESSAGES.batchStaged] },
-    value: { field: 'rows', unit: '1', buckets: 'count' },
+    lines: MESSAGES.batchStaged,
+    count: 'rows',
     labels: [TABLE_LABEL],
+    description: 'Rows per batch staged by the flush (count = batches staged, sum = rows).',
   },
   {
     name: 'streamjoin_flush_duration',
-    description: 'Per staged batch: from its claim to its staging (reading rows, writing files).',
-    select: { messages: [MESSAGES.batchStaged] },
-    value: { field: 'ms', unit: 'ms', buckets: 'ms' },
+    lines: MESSAGES.batchStaged,
+    ms: 'ms',
     labels: [TABLE_LABEL],
+    description: 'Per staged batch: from its claim to its staging (reading rows, writing files).',
   },
   {
     name: 'streamjoin_flush_failures',
-    description: 'Flushes of one shard that failed (the other shards go on; the rows wait).',
-    select: { messages: [MESSAGES.flushFailed] },
+    lines: MESSAGES.flushFailed,
     labels: [TABLE_LABEL, { key: 'shard', from: 'jsonPayload.shard', description: 'outbox shard' }],
+    description: 'Flushes of one shard that failed (the other shards go on; the rows wait).',
   },
   {
     name: 'streamjoin_commits',
-    description: 'Rows per commit of staged batches into a table (count = commits, sum = rows committed).',
-    select: { messages: [MESSAGES.committed] },
-    value: { field: 'rows', unit: '1', buckets: 'count' },
+    lines: MESSAGES.committed,
+    count: 'rows',
     labels: [TABLE_LABEL],
+    description: 'Rows per commit of staged batches into a table (count = commits, sum = rows committed).',
   },
   {
     name: 'streamjoin_commit_duration',
-    description: 'Per commit of staged batches: how long the Iceberg commit took.',
-    select: { messages: [MESSAGES.committed] },
-    value: { field: 'ms', unit: 'ms', buckets: 'ms' },
+    lines: MESSAGES.committed,
+    ms: 'ms',
     labels: [TABLE_LABEL],
+    description: 'Per commit of staged batches: how long the Iceberg commit took.',
   },
   {
     name: 'streamjoin_commit_lag',
+    lines: MESSAGES.committed,
+    ms: 'lagMs',
+    labels: [TABLE_LABEL],
     description:
       'Per commit: age of the oldest batch it committed (from the claim that took its rows from the outbox to the commit).',
-    select: { messages: [MESSAGES.committed] },
-    value: { field: 'lagMs', unit: 'ms', buckets: 'ms' },
-    labels: [TABLE_LABEL],
   },
   {
     name: 'streamjoin_eviction_lag',
+    lines: MESSAGES.evicted,
+    ms: 'lagMs',
     description:
       'Per tick that evicted: how far past its window (deadline + allowed lateness) the oldest expired state was.',
-    select: { messages: [MESSAGES.evicted] },
-    value: { field: 'lagMs', unit: 'ms', buckets: 'ms' },
   },
   {
     name: 'streamjoin_tick_duration',
+    lines: MESSAGES.tickDone,
+    ms: 'ms',
     description: 'Per tick call: how long eviction and flush took.',
-    select: { messages: [MESSAGES.tickDone] },
-    value: { field: 'ms', unit: 'ms', buckets: 'ms' },
   },
   {
     name: 'streamjoin_compact_duration',
+    lines: MESSAGES.compactDone,
+    ms: 'ms',
     description: 'Per compact call: how long commits and maintenance took.',
-    select: { messages: [MESSAGES.compactDone] },
-    value: { field: 'ms', unit: 'ms', buckets: 'ms' },
   },
   {
     name: 'streamjoin_errors',
-    description:
-      'Lines of ERROR or above by function (ALERT: someone must act, e.g. a table another engine changed).',
-    select: { minSeverity: 'ERROR' },
+    lines: { minSeverity: 'ERROR' },
     labels: [
       { key: 'function', from: 'resource.labels.service_name', description: 'the function' },
       { key: 'severity', from: 'severity', description: 'ERROR, CRITICAL, ALERT or EMERGENCY' },
     ],
+    description:
+      'Lines of ERROR or above by function (ALERT: someone must act, e.g. a table another engine changed).',
   },
   {
     // Agreed with the reconcile function (shared/pipeline/reconcile.ts): its WARNING line names the
     // count of objects without a ledger entry in `missing`, with via "reconcile" (replay says "replay").
     name: 'streamjoin_reconcile_found',
+    lines: { severity: 'WARNING', equals: { via: 'reconcile' }, positive: 'missing' },
+    count: 'missing',
     description: 'Objects reconciliation found without a ledger entry (their event never came or came late).',
-    select: { severity: 'WARNING', equals: { via: 'reconcile' }, positive: 'missing' },
-    value: { field: 'missing', unit: '1', buckets: 'count' },
   },
 ];
+
+export const METRICS: readonly MetricSpec[] = METRIC_ROWS.map(metricOf);
 
 const BUCKETS: Readonly<Record<Buckets, { numFiniteBuckets: number; growthFactor: number; scale: number }>> =
   {
