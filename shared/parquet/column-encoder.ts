@@ -286,33 +286,73 @@ export class StringEncoder extends ColumnEncoder {
   }
 }
 
-/** int → INT32: PLAIN is 4 bytes little-endian. */
-export class IntEncoder extends ColumnEncoder {
-  private values = new Int32Array(16 * 1024);
+/** The typed array an INT32 or INT64 column keeps its values in: its bytes are their PLAIN encoding. */
+interface FixedWidthValues<T> {
+  [index: number]: T;
+  readonly length: number;
+  readonly buffer: ArrayBufferLike;
+  set(values: ArrayLike<T>): void;
+}
+
+/** How an INT32 or INT64 column stores a value: bytes per value, its typed array, a bound's bytes. */
+interface FixedWidth<T> {
+  readonly width: 4 | 8;
+  readonly zero: T;
+  readonly initialLength: number;
+  readonly alloc: (length: number) => FixedWidthValues<T>;
+  readonly bytes: (value: T) => Buffer;
+}
+
+const INT32: FixedWidth<number> = {
+  width: 4,
+  zero: 0,
+  initialLength: 16 * 1024,
+  alloc: (length) => new Int32Array(length),
+  bytes: (value) => {
+    const b = Buffer.allocUnsafe(4);
+    b.writeInt32LE(value);
+    return b;
+  },
+};
+
+const INT64: FixedWidth<bigint> = {
+  width: 8,
+  zero: 0n,
+  initialLength: 8 * 1024,
+  alloc: (length) => new BigInt64Array(length),
+  bytes: (value) => {
+    const b = Buffer.allocUnsafe(8);
+    b.writeBigInt64LE(value);
+    return b;
+  },
+};
+
+/**
+ * An INT32 or INT64 column: values in a typed array (copied as-is into PLAIN pages), chunk and file
+ * bounds as the values compare. A subclass validates each value and store()s it.
+ */
+abstract class FixedWidthEncoder<T extends number | bigint> extends ColumnEncoder {
+  private readonly fixed: FixedWidth<T>;
+  private values: FixedWidthValues<T>;
   private count = 0;
-  private min = 0;
-  private max = 0;
+  private min: T;
+  private max: T;
   private hasBounds = false;
-  private fileMin = 0;
-  private fileMax = 0;
+  private fileMin: T;
+  private fileMax: T;
   private fileHasBounds = false;
 
-  private readonly decimal = parsePrimitive(this.column.type)?.kind === 'decimal';
+  constructor(column: LeafColumn, settings: EncoderSettings, fixed: FixedWidth<T>) {
+    super(column, settings);
+    this.fixed = fixed;
+    this.values = fixed.alloc(fixed.initialLength);
+    this.min = this.max = this.fileMin = this.fileMax = fixed.zero;
+  }
 
-  append(value: CellValue): void {
-    // A decimal(P <= 9) holds its unscaled value: a bigint (or a number) in int32 range.
-    if (this.decimal && typeof value === 'bigint' && value >= -2147483648n && value <= 2147483647n)
-      value = Number(value);
-    if (typeof value !== 'number' || (value | 0) !== value) {
-      if (typeof value === 'number') {
-        throw this.badValue('an int (32-bit integer in [-2147483648, 2147483647])', value);
-      }
-      this.appendNull(value, 'an int (32-bit integer in [-2147483648, 2147483647])');
-      return;
-    }
+  protected store(value: T): void {
     if (this.count === this.values.length) {
-      const next = new Int32Array(this.values.length * 2);
-      next.set(this.values);
+      const next = this.fixed.alloc(this.values.length * 2);
+      next.set(this.values as ArrayLike<T>);
       this.values = next;
     }
     this.values[this.count++] = value;
@@ -324,11 +364,11 @@ export class IntEncoder extends ColumnEncoder {
     else if (value > this.max) this.max = value;
     if (!this.column.required) this.pushLevel(1);
     this.pageCount++;
-    if (this.count * 4 >= this.settings.pageBytes) this.flushPage();
+    if (this.count * this.fixed.width >= this.settings.pageBytes) this.flushPage();
   }
 
   protected pageValueBytes(): Buffer {
-    return Buffer.from(this.values.buffer, 0, this.count * 4);
+    return Buffer.from(this.values.buffer, 0, this.count * this.fixed.width);
   }
 
   protected resetPageValues(): void {
@@ -341,11 +381,7 @@ export class IntEncoder extends ColumnEncoder {
     if (!this.fileHasBounds || this.min < this.fileMin) this.fileMin = this.min;
     if (!this.fileHasBounds || this.max > this.fileMax) this.fileMax = this.max;
     this.fileHasBounds = true;
-    const min = Buffer.allocUnsafe(4);
-    min.writeInt32LE(this.min);
-    const max = Buffer.allocUnsafe(4);
-    max.writeInt32LE(this.max);
-    return { min, max };
+    return { min: this.fixed.bytes(this.min), max: this.fixed.bytes(this.max) };
   }
 
   fileBounds(): { lower: Bound; upper: Bound } | undefined {
@@ -353,22 +389,37 @@ export class IntEncoder extends ColumnEncoder {
   }
 }
 
+/** int, date, decimal(P <= 9) → INT32: PLAIN is 4 bytes little-endian. */
+export class IntEncoder extends FixedWidthEncoder<number> {
+  private readonly decimal = parsePrimitive(this.column.type)?.kind === 'decimal';
+
+  constructor(column: LeafColumn, settings: EncoderSettings) {
+    super(column, settings, INT32);
+  }
+
+  append(value: CellValue): void {
+    // A decimal(P <= 9) holds its unscaled value: a bigint (or a number) in int32 range.
+    if (this.decimal && typeof value === 'bigint' && value >= -2147483648n && value <= 2147483647n)
+      value = Number(value);
+    if (typeof value !== 'number' || (value | 0) !== value) {
+      if (typeof value === 'number') {
+        throw this.badValue('an int (32-bit integer in [-2147483648, 2147483647])', value);
+      }
+      this.appendNull(value, 'an int (32-bit integer in [-2147483648, 2147483647])');
+      return;
+    }
+    this.store(value);
+  }
+}
+
 /** long, time, timestamp, timestamptz, decimal(P <= 18) → INT64: PLAIN is 8 bytes little-endian. */
-export class Int64Encoder extends ColumnEncoder {
-  private values = new BigInt64Array(8 * 1024);
-  private count = 0;
-  private min = 0n;
-  private max = 0n;
-  private hasBounds = false;
-  private fileMin = 0n;
-  private fileMax = 0n;
-  private fileHasBounds = false;
+export class Int64Encoder extends FixedWidthEncoder<bigint> {
   private readonly expected: string;
   /** Timestamps only as bigint microseconds (a number is most likely milliseconds). */
   private readonly numbers: boolean;
 
   constructor(column: LeafColumn, settings: EncoderSettings) {
-    super(column, settings);
+    super(column, settings, INT64);
     const kind = parsePrimitive(column.type)?.kind;
     this.numbers = kind !== 'timestamp' && kind !== 'timestamptz';
     this.expected =
@@ -391,46 +442,7 @@ export class Int64Encoder extends ColumnEncoder {
       this.appendNull(value, this.expected);
       return;
     }
-    if (this.count === this.values.length) {
-      const next = new BigInt64Array(this.values.length * 2);
-      next.set(this.values);
-      this.values = next;
-    }
-    this.values[this.count++] = v;
-    if (!this.hasBounds) {
-      this.min = v;
-      this.max = v;
-      this.hasBounds = true;
-    } else if (v < this.min) this.min = v;
-    else if (v > this.max) this.max = v;
-    if (!this.column.required) this.pushLevel(1);
-    this.pageCount++;
-    if (this.count * 8 >= this.settings.pageBytes) this.flushPage();
-  }
-
-  protected pageValueBytes(): Buffer {
-    return Buffer.from(this.values.buffer, 0, this.count * 8);
-  }
-
-  protected resetPageValues(): void {
-    this.count = 0;
-  }
-
-  protected takeChunkBounds(): { min?: Uint8Array; max?: Uint8Array } {
-    if (!this.hasBounds) return {};
-    this.hasBounds = false;
-    if (!this.fileHasBounds || this.min < this.fileMin) this.fileMin = this.min;
-    if (!this.fileHasBounds || this.max > this.fileMax) this.fileMax = this.max;
-    this.fileHasBounds = true;
-    const min = Buffer.allocUnsafe(8);
-    min.writeBigInt64LE(this.min);
-    const max = Buffer.allocUnsafe(8);
-    max.writeBigInt64LE(this.max);
-    return { min, max };
-  }
-
-  fileBounds(): { lower: Bound; upper: Bound } | undefined {
-    return this.fileHasBounds ? { lower: this.fileMin, upper: this.fileMax } : undefined;
+    this.store(v);
   }
 }
 
