@@ -10,7 +10,7 @@ import type { RecordValue } from '../../shared/spec/records.ts';
 import { type TableValue, tableValueOf } from '../../shared/spec/values.ts';
 import type { ObjectStore } from '../../shared/storage/port.ts';
 import type { SentRecord, SpecGroundTruth, SpecTruthRow } from './produce-spec.ts';
-import { rejectProblemsOf, type VerifyResult } from './verify.ts';
+import { rejectProblemsOf, type VerifyResult, verdictOf } from './verify.ts';
 
 /** A row of one of the two tables, its columns by name. */
 export interface SpecTableRow {
@@ -83,45 +83,18 @@ export function compareSpecWithTruth(
       : [
           `the ground truth was produced for spec ${JSON.stringify(truth.spec)}, but verify runs with ${JSON.stringify(spec.name)}`,
         ];
-  const count = (rows: readonly SpecTableRow[]) => {
-    const m = new Map<string, number>();
-    for (const r of rows) {
-      const k = specRowKey(spec, r);
-      m.set(k, (m.get(k) ?? 0) + 1);
-    }
-    return m;
-  };
-  const want = count(truth.rows.map((r) => expectedRow(spec, r)));
-  const got = count(actual);
-  const missing: string[] = [];
-  const unexpected: string[] = [];
-  const duplicated: string[] = [];
-  for (const [k, n] of want) {
-    const g = got.get(k) ?? 0;
-    if (g < n) missing.push(n > 1 ? `${k} (${g} of ${n})` : k);
-    if (g > n) duplicated.push(`${k} ×${g}`);
-  }
-  for (const [k] of got) if (!want.has(k)) unexpected.push(k);
-  const rejectProblems = [...specProblems, ...rejectProblemsOf(truth.rejects, rejects)];
   const byReason: Record<string, number> = {};
   for (const r of actual) {
     const reason = reasonOf(spec, r);
     byReason[reason] = (byReason[reason] ?? 0) + 1;
   }
-  return {
-    pass:
-      missing.length === 0 &&
-      unexpected.length === 0 &&
-      duplicated.length === 0 &&
-      rejectProblems.length === 0,
-    expectedRows: truth.rows.length,
-    actualRows: actual.length,
-    missing,
-    unexpected,
-    duplicated,
-    rejectProblems,
+  return verdictOf(
+    truth.rows.map((r) => specRowKey(spec, expectedRow(spec, r))),
+    actual.map((r) => specRowKey(spec, r)),
+    [...specProblems, ...rejectProblemsOf(truth.rejects, rejects)],
     byReason,
-  };
+    (key, found, expected) => (expected > 1 ? `${key} (${found} of ${expected})` : key),
+  );
 }
 
 /** Reads both tables (current snapshots): every row with every column of the table's schema. */

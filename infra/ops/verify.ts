@@ -32,33 +32,52 @@ export function compareWithTruth(
   actual: readonly TruthRow[],
   rejects: readonly Pick<RejectRecord, 'object'>[],
 ): VerifyResult {
-  const count = (rows: readonly TruthRow[]) => {
+  const byReason: Record<string, number> = {};
+  for (const r of actual) byReason[r.reason] = (byReason[r.reason] ?? 0) + 1;
+  return verdictOf(
+    truth.rows.map(rowKey),
+    actual.map(rowKey),
+    rejectProblemsOf(truth.rejects, rejects),
+    byReason,
+  );
+}
+
+/**
+ * The verdict verify and verify-spec return: the expected and the actual rows' keys compared as
+ * multisets (every expected row exactly once, nothing else), beside the reject problems found.
+ * `missingText` names a key found fewer times than expected (default: the key alone).
+ */
+export function verdictOf(
+  want: readonly string[],
+  got: readonly string[],
+  rejectProblems: string[],
+  byReason: Record<string, number>,
+  missingText: (key: string, found: number, expected: number) => string = (key) => key,
+): VerifyResult {
+  const count = (keys: readonly string[]) => {
     const m = new Map<string, number>();
-    for (const r of rows) m.set(rowKey(r), (m.get(rowKey(r)) ?? 0) + 1);
+    for (const k of keys) m.set(k, (m.get(k) ?? 0) + 1);
     return m;
   };
-  const want = count(truth.rows);
-  const got = count(actual);
+  const wanted = count(want);
+  const found = count(got);
   const missing: string[] = [];
   const unexpected: string[] = [];
   const duplicated: string[] = [];
-  for (const [k, n] of want) {
-    const g = got.get(k) ?? 0;
-    if (g < n) missing.push(k);
+  for (const [k, n] of wanted) {
+    const g = found.get(k) ?? 0;
+    if (g < n) missing.push(missingText(k, g, n));
     if (g > n) duplicated.push(`${k} ×${g}`);
   }
-  for (const [k] of got) if (!want.has(k)) unexpected.push(k);
-  const rejectProblems = rejectProblemsOf(truth.rejects, rejects);
-  const byReason: Record<string, number> = {};
-  for (const r of actual) byReason[r.reason] = (byReason[r.reason] ?? 0) + 1;
+  for (const [k] of found) if (!wanted.has(k)) unexpected.push(k);
   return {
     pass:
       missing.length === 0 &&
       unexpected.length === 0 &&
       duplicated.length === 0 &&
       rejectProblems.length === 0,
-    expectedRows: truth.rows.length,
-    actualRows: actual.length,
+    expectedRows: want.length,
+    actualRows: got.length,
     missing,
     unexpected,
     duplicated,
