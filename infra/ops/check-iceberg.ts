@@ -57,14 +57,35 @@ export async function runKitTool(
   options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
 ): Promise<ToolRun> {
   const env = options.env ?? process.env;
-  const exe = path.join(requireReadersKit(env), tool);
+  const r = await runToEnd(path.join(requireReadersKit(env), tool), args, { ...options, env });
+  return { status: r.status, verdict: lastJsonLine(r.stdout), stdout: r.stdout, stderr: r.stderr };
+}
+
+interface ProcessRun {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Killed after `timeoutMs`. */
+  readonly timedOut: boolean;
+}
+
+/** Runs a program to its end (SIGKILL after `timeoutMs`, default 300 s), `input` on its stdin. */
+function runToEnd(
+  exe: string,
+  args: readonly string[],
+  options: { env: NodeJS.ProcessEnv; input?: string; timeoutMs?: number },
+): Promise<ProcessRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(exe, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(exe, args, { env: options.env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 300_000);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, options.timeoutMs ?? 300_000);
     child.once('error', (e) => {
       clearTimeout(timer);
       reject(e);
@@ -72,10 +93,25 @@ export async function runKitTool(
     child.once('close', (status) => {
       clearTimeout(timer);
       const stdout = Buffer.concat(out).toString('utf8');
-      resolve({ status, verdict: lastJsonLine(stdout), stdout, stderr: Buffer.concat(err).toString('utf8') });
+      resolve({ status, stdout, stderr: Buffer.concat(err).toString('utf8'), timedOut });
     });
     child.stdin.end(options.input ?? '');
   });
+}
+
+/** `runToEnd`'s stdout; throws with the exit status (or the timeout) and the end of stderr otherwise. */
+async function stdoutOf(
+  exe: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<string> {
+  const r = await runToEnd(exe, args, { env, timeoutMs });
+  if (r.status === 0) return r.stdout;
+  const how = r.timedOut ? `did not finish within ${timeoutMs / 1000} s` : `exited with ${r.status}`;
+  throw new Error(
+    `${path.basename(exe)} ${args.map((a) => path.basename(a)).join(' ')} ${how}: ${r.stderr.trim().slice(-1000)}`,
+  );
 }
 
 export interface CheckOptions {
@@ -192,13 +228,13 @@ export async function snapshotKeyDigests(
 ): Promise<Map<string, SnapshotKeys>> {
   const env = options.env ?? process.env;
   const python = (
-    await runProcess(path.join(requireReadersKit(env), 'pyiceberg/setup-python'), [], env, 600_000)
+    await stdoutOf(path.join(requireReadersKit(env), 'pyiceberg/setup-python'), [], env, 600_000)
   )
     .trim()
     .split('\n')
     .at(-1);
   const script = path.join(REPO_ROOT, 'infra/ops/snapshot_rows.py');
-  const out = await runProcess(
+  const out = await stdoutOf(
     python ?? 'python3',
     [script, latestMetadataFile(tableDir), key],
     env,
@@ -211,40 +247,4 @@ export async function snapshotKeyDigests(
     );
   }
   return new Map(Object.entries(parsed as Record<string, SnapshotKeys>));
-}
-
-/** Runs a program to its end: its stdout, or an error with the exit status and the end of stderr. */
-function runProcess(
-  exe: string,
-  args: readonly string[],
-  env: NodeJS.ProcessEnv,
-  timeoutMs: number,
-): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(exe, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.once('close', (status) => {
-      clearTimeout(timer);
-      const stderr = Buffer.concat(err).toString('utf8').trim();
-      if (status === 0) resolve(Buffer.concat(out).toString('utf8'));
-      else
-        reject(
-          new Error(
-            `${path.basename(exe)} ${args.map((a) => path.basename(a)).join(' ')} ${timedOut ? `did not finish within ${timeoutMs / 1000} s` : `exited with ${status}`}: ${stderr.slice(-1000)}`,
-          ),
-        );
-    });
-  });
 }
