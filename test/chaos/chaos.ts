@@ -8,7 +8,9 @@
 // one flush batch, in-process failures and crashes at the named fault points, extra overlapping tick and
 // compact calls — then drains and verifies strictly: every expected row exactly once, nothing else, every
 // bad record quarantined with a reason. Time is landing time, so delays the faults cause (shorter than the
-// allowed lateness) change no row.
+// allowed lateness) change no row. The pipeline runs the default join spec, or the one `spec` names: the
+// workload is then that spec's producer's (produce-spec.ts) and the rows are compared on every column
+// (verify-spec.ts).
 import { readFileSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -36,7 +38,9 @@ import {
   prng,
   type WorkloadFile,
 } from '../../infra/ops/produce.ts';
+import { isSpecTruth, type SpecGroundTruth } from '../../infra/ops/produce-spec.ts';
 import { compareWithTruth, readTableRows, type VerifyResult } from '../../infra/ops/verify.ts';
+import { compareSpecWithTruth, keyColumnOf, readSpecTableRows } from '../../infra/ops/verify-spec.ts';
 import { type Config, loadConfig } from '../../shared/config.ts';
 import { type Collections, collections, createFirestore } from '../../shared/firestore/client.ts';
 import { OpCounter } from '../../shared/firestore/op-counter.ts';
@@ -51,6 +55,8 @@ import {
 import { createLogger } from '../../shared/log.ts';
 import { tableLocationOf } from '../../shared/pipeline/compact.ts';
 import { reconcileObjects } from '../../shared/pipeline/reconcile.ts';
+import { openTable } from '../../shared/pipeline/tick.ts';
+import { loadJoinSpec } from '../../shared/spec/load.ts';
 import {
   createObjectStore,
   createStorageClient,
@@ -60,12 +66,21 @@ import {
 import { createInputLister, openInputObject } from '../../shared/storage/input-objects.ts';
 import { TABLES } from '../../shared/tables.ts';
 import { relocateGcsTable } from '../support/relocate-table.ts';
-import { eventFiles, explainByLateIngest, filesIngestedLate, type LateVerdict } from './late-proof.ts';
+import {
+  eventFiles,
+  explainByLateIngest,
+  explainSpecByLateIngest,
+  filesIngestedLate,
+  type LateVerdict,
+  specEventFiles,
+} from './late-proof.ts';
 
 export interface ChaosOptions {
   readonly seed: number;
-  /** Orders in the workload (pairs, plus the fault mix's extras). */
+  /** Orders (left events, one per key) in the workload (pairs, plus the fault mix's extras). */
   readonly count: number;
+  /** A join spec file (STREAMJOIN_SPEC) the pipeline runs with; absent: the shipped default spec. */
+  readonly spec?: string;
   /** Order and payment timeout (a duration setting, e.g. "10s"), of landing time. */
   readonly timeout: string;
   /** Allowed lateness (STREAMJOIN_ALLOWED_LATENESS): must exceed the worst delay the faults cause. */
@@ -356,8 +371,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     flushMaxRows,
   };
   const dataDir = o.dataDir;
+  // A spec file is read (and refused with its problems) before anything starts; the stack reads it again.
+  const specFile = o.spec === undefined ? undefined : path.resolve(o.spec);
+  const spec = specFile === undefined ? undefined : loadJoinSpec(specFile);
   const setup = [
-    `${o.count} orders as ${format}${format === 'object' ? '' : ` (${eventsPerFile} events/file)`}${gzip ? ', gzip' : ''}`,
+    ...(spec === undefined
+      ? []
+      : [
+          `join spec ${spec.name} (${specFile}): ${spec.left.name} ⋈ ${spec.right.name} by ${spec.left.key}, tables ${spec.namespace}.${spec.joined.name} and ${spec.namespace}.${spec.unmatched.name}`,
+        ]),
+    `${o.count} ${spec === undefined ? 'order' : spec.left.name}s as ${format}${format === 'object' ? '' : ` (${eventsPerFile} events/file)`}${gzip ? ', gzip' : ''}`,
     `timeouts ${o.timeout}, allowed lateness ${o.lateness}, flush lease ${o.flushLease}, tick 1 s, compact 2 s, warehouse ${o.warehouse}://`,
     `GCS server: duplicate p=${gcsOptions.duplicateProbability}, drop p=${gcsOptions.dropProbability} (reconcile --grace 0s after each upload), shuffle 0–${gcsOptions.shuffleDelayMs} ms, 503 p=${gcsOptions.failProbability}`,
     `SIGKILL a random function every ${killEveryMs[0] / 1000}–${killEveryMs[1] / 1000} s; extra tick/compact calls, 2–4 at once, every 0.3–1.5 s`,
@@ -390,7 +413,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   let iceberg: IcebergCheck[] = [];
   let error: string | undefined;
   let rejectsWithoutReason = 0;
-  let truth: GroundTruth | undefined;
+  let truth: GroundTruth | SpecGroundTruth | undefined;
   let rec: StackRecord | undefined;
   let db: ReturnType<typeof createFirestore> | undefined;
   try {
@@ -412,6 +435,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         STREAMJOIN_FLUSH_MAX_ROWS: String(flushMaxRows),
         STREAMJOIN_MIN_FILES_TO_COMPACT: String(minFilesToCompact),
         STREAMJOIN_FAULTS: faultSpec,
+        ...(specFile === undefined ? {} : { STREAMJOIN_SPEC: specFile }),
       },
       extraInstances: { tick: 1, compact: 1 },
       processEnv: (name) => {
@@ -448,7 +472,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     // Another writer (as an operator or engine would) keeps a short metadata-log and deletes what falls off
     // it after each commit (Java's table properties): a paused compactor's base metadata soon disappears.
     for (const kind of ['joined', 'unmatched'] as const) {
-      const t = await loadOrCreateTable(store, tableLocationOf(config, kind), TABLES[kind]);
+      // The default spec's tables as these runs always created them (no spec recorded: read as the
+      // default's); another spec's as the pipeline creates them (recording that spec, else the pipeline
+      // would take them for the default's tables and refuse the change of key).
+      const t =
+        specFile === undefined
+          ? await loadOrCreateTable(store, tableLocationOf(config, kind), TABLES[kind])
+          : await openTable({ store, config }, kind);
       await commitWithRetry(
         t,
         async () => ({
@@ -646,6 +676,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     o.onAgents?.(Promise.allSettled([...agents, watcher]));
 
     const plan = planWorkload({
+      spec: config.joinSpec,
       count: o.count,
       seed: o.seed,
       eventsPerFile,
@@ -695,12 +726,31 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const last = await drain(cols, { ...drainOpts, timeoutMs: 120_000 });
     o.log(`  settled in ${Math.round(last.elapsedMs / 1000)} s; verifying`);
 
-    const actual = await readTableRows(store, {
+    const locations = {
       joined: tableLocationOf(config, 'joined'),
       unmatched: tableLocationOf(config, 'unmatched'),
-    });
+    };
     const rejects = await listRejects(cols, { limit: 100_000 });
-    verify = compareWithTruth(plan.truth, actual, rejects);
+    // The default spec's truth is compared as it always was; another spec's on every column. The readers
+    // get each table's row count and the joined table's key column as a unique key.
+    const planTruth = plan.truth;
+    let counted: readonly { readonly reason: string }[];
+    let explainLate: (lateFiles: ReadonlySet<string>) => LateVerdict;
+    if (isSpecTruth(planTruth)) {
+      const joinSpec = config.joinSpec;
+      const actual = await readSpecTableRows(store, locations);
+      const v = compareSpecWithTruth(joinSpec, planTruth, actual, rejects);
+      verify = v;
+      counted = actual.map((r) => ({ reason: r.table === 'joined' ? 'joined' : 'unmatched' }));
+      explainLate = (late) =>
+        explainSpecByLateIngest(joinSpec, planTruth, v, actual, late, specEventFiles(joinSpec, plan.files));
+    } else {
+      const actual = await readTableRows(store, locations);
+      const v = compareWithTruth(planTruth, actual, rejects);
+      verify = v;
+      counted = actual;
+      explainLate = (late) => explainByLateIngest(planTruth, v, actual, late, eventFiles(plan.files));
+    }
     // The reference readers open local tables only: a table on the GCS server is checked through a
     // copy whose locations are rewritten by an independent tool (fastavro), data files as they are.
     const local = async (kind: 'joined' | 'unmatched') => {
@@ -711,18 +761,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     };
     iceberg = await checkPipelineTables(
       { joined: await local('joined'), unmatched: await local('unmatched') },
-      actual,
+      counted,
+      process.env,
+      keyColumnOf(config.joinSpec) ?? 'order_id',
     );
     rejectsWithoutReason = rejects.filter((r) => r.code === '' || r.message.trim() === '').length;
     if (!verify.pass) {
       const log = await readFile(path.join(dataDir, 'logs', 'ingest.log'), 'utf8').catch(() => '');
-      lateVerdict = explainByLateIngest(
-        plan.truth,
-        verify,
-        actual,
-        filesIngestedLate(log),
-        eventFiles(plan.files),
-      );
+      lateVerdict = explainLate(filesIngestedLate(log));
     }
   } catch (err) {
     error = err instanceof Error ? err.message : String(err);

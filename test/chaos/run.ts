@@ -1,7 +1,10 @@
-// `npm run test:chaos [-- --seed N --count N --runs N --timeout 20s --warehouse gs|file --keep]`: chaos runs
-// of the whole local pipeline (see chaos.ts), one per seed (seed, seed+1, …). Prints the faults injected
-// and the verdict of each run, and ends with `chaos: N passed, N failed`; exits 1 if any run failed.
-// The defaults are CI-sized (300 orders, one run, a couple of minutes).
+// `npm run test:chaos [-- --seed N --count N --runs N --spec FILE --timeout 20s --warehouse gs|file --keep]`:
+// chaos runs of the whole local pipeline (see chaos.ts), one per seed (seed, seed+1, …), with the default
+// join spec or the one --spec names (e.g. specs/shipments-deliveries.yaml: that spec's producer makes the
+// workload, its rows are verified on every column). Prints the faults injected and the verdict of each
+// run, and ends with `chaos: N passed, N failed`; exits 1 if any run failed.
+// The defaults are CI-sized (300 orders — left events, one per key —, one run, a couple of minutes); CI
+// runs seeds 2 and 3 with the default spec and seed 4 with specs/shipments-deliveries.yaml, 150 each.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -9,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { stackDown } from '../../infra/local/stack.ts';
 import { formatIcebergCheck, requireReadersKit } from '../../infra/ops/check-iceberg.ts';
 import { formatVerify } from '../../infra/ops/verify.ts';
+import { loadJoinSpec } from '../../shared/spec/load.ts';
 import { formatFaults, runChaos } from './chaos.ts';
 
 const { values } = parseArgs({
@@ -22,6 +26,7 @@ const { values } = parseArgs({
     warehouse: { type: 'string', default: 'gs' },
     'drain-timeout': { type: 'string', default: '300' },
     keep: { type: 'boolean', default: false },
+    spec: { type: 'string' },
   },
   strict: true,
 });
@@ -44,6 +49,15 @@ if (values.warehouse !== 'gs' && values.warehouse !== 'file') {
   process.exit(2);
 }
 const warehouse = values.warehouse;
+const spec = values.spec === undefined ? undefined : path.resolve(values.spec);
+if (spec !== undefined) {
+  try {
+    loadJoinSpec(spec); // a bad spec is refused with its problems before any stack starts
+  } catch (err) {
+    console.error(`chaos: --spec ${values.spec}: ${(err as Error).message}`);
+    process.exit(2);
+  }
+}
 try {
   requireReadersKit(); // no chaos run can PASS without the reference readers: say so before starting
 } catch (err) {
@@ -73,6 +87,7 @@ for (let i = 0; i < runs; i++) {
   const r = await runChaos({
     seed,
     count,
+    ...(spec === undefined ? {} : { spec }),
     timeout: values.timeout,
     lateness: values.lateness,
     flushLease: values['flush-lease'],
