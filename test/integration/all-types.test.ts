@@ -17,7 +17,6 @@ import { FieldValue } from '@google-cloud/firestore';
 import { checkIceberg, formatIcebergCheck, requireReadersKit } from '../../infra/ops/check-iceberg.ts';
 import { docIdFor, shardOf } from '../../shared/firestore/client.ts';
 import { listDataFiles, loadTable, readRows } from '../../shared/iceberg/index.ts';
-import { createLogger } from '../../shared/log.ts';
 import { type CompactDeps, runCompact, tableLocationOf } from '../../shared/pipeline/compact.ts';
 import { createFlusher } from '../../shared/pipeline/tick.ts';
 import type { JoinSpec } from '../../shared/spec/model.ts';
@@ -279,20 +278,13 @@ describe('every type and every transform through flush and commit', () => {
   it('the tables pass both reference readers; partitions, Parquet types and values are what others compute', async () => {
     const kit = requireReadersKit();
     const spec = loadSpec();
-    const d: CompactDeps = {
-      db: h.fs.db,
-      collections: h.collections,
-      counter: h.counter,
-      store,
-      config: {
-        ...h.config,
-        joinSpec: spec,
-        namespace: 'typed',
-        joinedTable: 'items_checked',
-        unmatchedTable: 'items_unmatched',
-      },
-      log: createLogger({ level: 'silent' }),
-    };
+    const d: CompactDeps = h.tickDeps(store, {
+      ...h.config,
+      joinSpec: spec,
+      namespace: 'typed',
+      joinedTable: 'items_checked',
+      unmatchedTable: 'items_unmatched',
+    });
     const written = { joined: joinedRows(), unmatched: unmatchedRows() };
     await putOutbox(spec, 'joined', written.joined);
     await putOutbox(spec, 'unmatched', written.unmatched);

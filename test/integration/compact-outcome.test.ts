@@ -16,7 +16,6 @@ import {
   metadataUriFor,
   readRows,
 } from '../../shared/iceberg/index.ts';
-import { createLogger } from '../../shared/log.ts';
 import { type CompactDeps, runCompact, tableLocationOf } from '../../shared/pipeline/compact.ts';
 import { FileObjectStore } from '../../shared/storage/file-store.ts';
 import { GcsObjectStore, type ObjectStore } from '../../shared/storage/index.ts';
@@ -82,12 +81,7 @@ for (const [name, make] of Object.entries(adapters)) {
         const gated = new GatedStore(ad.store);
         const deferred = gated.deferWrites(new RegExp(`/v${base + 1}\\.metadata\\.json$`), 12);
         const deps: CompactDeps = {
-          db: h.fs.db,
-          collections: h.collections,
-          counter: h.counter,
-          store: gated,
-          config,
-          log: createLogger({ level: 'silent' }),
+          ...h.tickDeps(gated, config),
           commitOptions: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
         };
         const [result] = await runCompact(deps, { tables: ['joined'] });

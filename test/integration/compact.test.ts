@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { setFaults } from '../../shared/faults.ts';
 import { listDataFiles, listSnapshots, loadTable, readRows } from '../../shared/iceberg/index.ts';
-import { createLogger } from '../../shared/log.ts';
 import { type CompactDeps, runCompact, tableLocationOf } from '../../shared/pipeline/compact.ts';
 import { createFlusher } from '../../shared/pipeline/tick.ts';
 import { FileObjectStore } from '../../shared/storage/file-store.ts';
@@ -29,14 +28,7 @@ afterEach(async () => {
 
 function deps(overrides: Partial<CompactDeps['config']> = {}): CompactDeps {
   run++;
-  return {
-    db: h.fs.db,
-    collections: h.collections,
-    counter: h.counter,
-    store,
-    config: { ...h.config, warehouse: `file://${h.dir}/warehouse-${run}/`, ...overrides },
-    log: createLogger({ level: 'silent' }),
-  };
+  return h.tickDeps(store, { ...h.config, warehouse: `file://${h.dir}/warehouse-${run}/`, ...overrides });
 }
 
 /** Ingests n joined pairs and flushes them into staged batches (40 rows per batch). */
@@ -53,14 +45,7 @@ async function stage(n: number, prefix: string, config: CompactDeps['config']) {
       Array.from({ length: n }, (_, i) => JSON.stringify(payment(`p${i}`, `${prefix}${i}`))).join('\n'),
     ),
   );
-  const flusher = createFlusher({
-    db: h.fs.db,
-    collections: h.collections,
-    counter: h.counter,
-    store,
-    config,
-    log: createLogger({ level: 'silent' }),
-  });
+  const flusher = createFlusher(h.tickDeps(store, config));
   for (let i = 0; i < 50; i++) {
     const r = await flusher.flushAll();
     if (r.rows === 0 && (await h.collections.outbox.count().get()).data().count === 0) break;

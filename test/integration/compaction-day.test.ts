@@ -57,14 +57,7 @@ describe('compaction over a day of appends (local GCS, Firestore emulator)', () 
     const store = new GcsObjectStore(h.storage);
     // The day's partition goes quiet after it: merged down to 4 small files (the hot bound is 8 here).
     const config = { ...h.config, warehouse: `gs://${bucket}/wh/`, quietMaxSmallFiles: 4 };
-    const deps: CompactDeps = {
-      db: h.fs.db,
-      collections: h.collections,
-      counter: h.counter,
-      store,
-      config,
-      log: createLogger({ level: 'silent' }),
-    };
+    const deps: CompactDeps = h.tickDeps(store, config);
     const loc = tableLocationOf(config, 'joined');
     let table = await loadOrCreateTable(store, loc, JOINED_TABLE);
     // snapshot id → the keys a reader must find in it

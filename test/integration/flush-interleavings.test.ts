@@ -10,7 +10,6 @@ import { after, afterEach, before, describe, it, mock } from 'node:test';
 import { zstdDecompressSync } from 'node:zlib';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { setFaults } from '../../shared/faults.ts';
-import { createLogger } from '../../shared/log.ts';
 import { encodeDataFile } from '../../shared/parquet/data-file-writer.ts';
 import {
   dataFileUri,
@@ -46,12 +45,7 @@ afterEach(async () => {
 
 function deps(overrides: Partial<TickDeps> = {}): TickDeps {
   return {
-    db: h.fs.db,
-    collections: h.collections,
-    counter: h.counter,
-    store,
-    config: h.config,
-    log: createLogger({ level: 'silent' }),
+    ...h.tickDeps(store),
     now: () => h.clock,
     ...overrides,
   };

@@ -10,7 +10,6 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import type { Timestamp } from '@google-cloud/firestore';
 import { parseFirestoreIndexes } from '../../infra/gcp/indexes.ts';
 import { docIdFor } from '../../shared/firestore/client.ts';
-import { createLogger } from '../../shared/log.ts';
 import { runCompact } from '../../shared/pipeline/compact.ts';
 import { type IngestDeps, type InputObject, ingestObject } from '../../shared/pipeline/ingest.ts';
 import { createFlusher, type TickDeps } from '../../shared/pipeline/tick.ts';
@@ -152,12 +151,7 @@ describe('ingest: committed batches are kept for a retention, not forever', () =
     await put('stream/orders/c/o.jsonl', [order('C1'), order('C2')]);
     await put('stream/payments/c/p.jsonl', [payment('c1', 'C1'), payment('c2', 'C2')]);
     const deps: TickDeps = {
-      db: h.fs.db,
-      collections: h.collections,
-      counter: h.counter,
-      store: new FileObjectStore(),
-      config: h.config,
-      log: createLogger({ level: 'silent' }),
+      ...h.tickDeps(new FileObjectStore()),
       now: () => h.clock,
     };
     await createFlusher(deps).flushAll();

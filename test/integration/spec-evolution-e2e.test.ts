@@ -11,14 +11,12 @@ import { after, before, describe, it } from 'node:test';
 import type { Config } from '../../shared/config.ts';
 import { StreamjoinError } from '../../shared/errors.ts';
 import { loadTable } from '../../shared/iceberg/index.ts';
-import { createLogger } from '../../shared/log.ts';
-import { type CompactDeps, runCompact, tableLocationOf } from '../../shared/pipeline/compact.ts';
+import { tableLocationOf } from '../../shared/pipeline/compact.ts';
 import { recordedJoinSpec } from '../../shared/pipeline/evolve.ts';
 import { ingestObject } from '../../shared/pipeline/ingest.ts';
-import { createFlusher } from '../../shared/pipeline/tick.ts';
 import type { JoinSpec } from '../../shared/spec/model.ts';
 import { FileObjectStore } from '../../shared/storage/file-store.ts';
-import { createHarness, type Harness, order, payment } from '../support/harness.ts';
+import { createHarness, flushAndCommit, type Harness, order, payment } from '../support/harness.ts';
 import { readersRows } from '../support/reference-rows.ts';
 import { defaultSpecWith } from '../support/spec-edit.ts';
 
@@ -39,16 +37,6 @@ const B = defaultSpecWith((s) => {
 function configFor(spec: JoinSpec, warehouse: string): Config {
   return { ...h.config, joinSpec: spec, warehouse };
 }
-function compactDeps(config: Config): CompactDeps {
-  return {
-    db: h.fs.db,
-    collections: h.collections,
-    counter: h.counter,
-    store,
-    config,
-    log: createLogger({ level: 'silent' }),
-  };
-}
 let n = 0;
 async function ingest(config: Config, prefix: string, records: unknown[]) {
   const obj = await h.upload(
@@ -56,18 +44,6 @@ async function ingest(config: Config, prefix: string, records: unknown[]) {
     records.map((r) => JSON.stringify(r)).join('\n'),
   );
   return ingestObject({ ...h.ingestDeps(), config }, obj);
-}
-async function flushAndCommit(config: Config): Promise<number> {
-  const d = compactDeps(config);
-  const flusher = createFlusher(d);
-  let rows = 0;
-  for (let i = 0; i < 20; i++) {
-    const r = await flusher.flushAll({ tables: ['joined'] });
-    rows += r.rows;
-    if (r.rows === 0) break;
-  }
-  await runCompact(d, { tables: ['joined'] });
-  return rows;
 }
 async function joinedInOutbox(): Promise<number> {
   return (await h.collections.outbox.where('table', '==', 'joined').get()).size;
@@ -91,7 +67,7 @@ describe('schema evolution through ingest, join, flush and commit', () => {
     await ingest(a, orders, [order('o1'), order('o2'), order('o-waiting')]);
     h.clock += 1000;
     await ingest(a, payments, [payment('p1', 'o1'), payment('p2', 'o2')]);
-    assert.equal(await flushAndCommit(a), 2);
+    assert.equal(await flushAndCommit(h.tickDeps(store, a)), 2);
     const t1 = await loadTable(store, location);
     assert.deepEqual(recordedJoinSpec(t1.metadata), A);
     assert.equal(
@@ -103,7 +79,7 @@ describe('schema evolution through ingest, join, flush and commit', () => {
     h.clock += 1000;
     await ingest(b, orders, [order('o3', { currency: 'EUR' })]);
     await ingest(b, payments, [payment('p-waiting', 'o-waiting'), payment('p3', 'o3')]);
-    assert.equal(await flushAndCommit(b), 2);
+    assert.equal(await flushAndCommit(h.tickDeps(store, b)), 2);
     const t2 = await loadTable(store, location);
     assert.deepEqual(recordedJoinSpec(t2.metadata), B, 'the evolved table records spec B');
     const schema = t2.metadata.schemas.find((s) => s.schemaId === t2.metadata.currentSchemaId)!;
@@ -145,7 +121,7 @@ describe('schema evolution through ingest, join, flush and commit', () => {
       outbox: await joinedInOutbox(),
     };
     assert.equal(before.outbox, 1);
-    await assert.rejects(flushAndCommit(a), (err: unknown) => {
+    await assert.rejects(flushAndCommit(h.tickDeps(store, a)), (err: unknown) => {
       assert.ok(err instanceof StreamjoinError, String(err));
       assert.match(err.message, /currency/);
       return true;
@@ -160,7 +136,7 @@ describe('schema evolution through ingest, join, flush and commit', () => {
       'the table, its files and the waiting rows are untouched',
     );
     // Under B again the row goes on (its currency is null: the order came under A's config).
-    assert.equal(await flushAndCommit(b), 1);
+    assert.equal(await flushAndCommit(h.tickDeps(store, b)), 1);
     assert.equal((await rowsById(location, 5)).get('o4')?.['currency'], '');
   });
 });

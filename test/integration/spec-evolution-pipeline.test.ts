@@ -18,7 +18,6 @@ import { checkIceberg, formatIcebergCheck } from '../../infra/ops/check-iceberg.
 import { StreamjoinError } from '../../shared/errors.ts';
 import { docIdFor, shardOf } from '../../shared/firestore/client.ts';
 import { loadTable, readRows } from '../../shared/iceberg/index.ts';
-import { createLogger } from '../../shared/log.ts';
 import { type CompactDeps, runCompact, tableLocationOf } from '../../shared/pipeline/compact.ts';
 import { JOIN_SPEC_PROPERTY, recordedJoinSpec } from '../../shared/pipeline/evolve.ts';
 import { createFlusher } from '../../shared/pipeline/tick.ts';
@@ -26,9 +25,9 @@ import type { JoinSpec } from '../../shared/spec/model.ts';
 import { tableDefsOf } from '../../shared/spec/tables.ts';
 import { encodeRow, type TableValue } from '../../shared/spec/values.ts';
 import { FileObjectStore } from '../../shared/storage/file-store.ts';
-import { createHarness, type Harness } from '../support/harness.ts';
+import { createHarness, flushAndCommit, type Harness } from '../support/harness.ts';
 import { readersRows } from '../support/reference-rows.ts';
-import { defaultSpecWith } from '../support/spec-edit.ts';
+import { defaultSpecWith, type SpecJson } from '../support/spec-edit.ts';
 
 let h: Harness;
 const store = new FileObjectStore();
@@ -42,7 +41,7 @@ after(() => h.close());
 
 const A = defaultSpecWith(() => {});
 /** Orders gain optional currency and discount; the joined table both, after order_amount. */
-const B = defaultSpecWith((s) => {
+function addCurrencyAndDiscount(s: SpecJson): void {
   s.streams.left.fields.push(
     { name: 'currency', type: 'string', nullable: true },
     { name: 'discount', type: 'decimal(10,2)', nullable: true },
@@ -53,19 +52,11 @@ const B = defaultSpecWith((s) => {
     { name: 'currency', from: 'order.currency' },
     { name: 'discount', from: 'order.discount' },
   );
-});
+}
+const B = defaultSpecWith(addCurrencyAndDiscount);
 /** B with amounts widened to long and customer_id renamed customer in both tables. */
 const C = defaultSpecWith((s) => {
-  s.streams.left.fields.push(
-    { name: 'currency', type: 'string', nullable: true },
-    { name: 'discount', type: 'decimal(10,2)', nullable: true },
-  );
-  s.output.joined.columns.splice(
-    5,
-    0,
-    { name: 'currency', from: 'order.currency' },
-    { name: 'discount', from: 'order.discount' },
-  );
+  addCurrencyAndDiscount(s);
   for (const side of ['left', 'right'])
     for (const f of s.streams[side].fields) if (f.name === 'amount') f.type = 'long';
   for (const t of ['joined', 'unmatched'])
@@ -73,14 +64,7 @@ const C = defaultSpecWith((s) => {
 });
 
 function depsFor(spec: JoinSpec, warehouse: string): CompactDeps {
-  return {
-    db: h.fs.db,
-    collections: h.collections,
-    counter: h.counter,
-    store,
-    config: { ...h.config, joinSpec: spec, warehouse },
-    log: createLogger({ level: 'silent' }),
-  };
+  return h.tickDeps(store, { ...h.config, joinSpec: spec, warehouse });
 }
 
 const BASE_MICROS = 1_795_608_000_000_000n;
@@ -122,18 +106,6 @@ async function putJoined(spec: JoinSpec, rows: Record<string, TableValue>[]): Pr
     });
   }
   await batch.commit();
-}
-
-async function flushAndCommit(d: CompactDeps): Promise<number> {
-  const flusher = createFlusher(d);
-  let rows = 0;
-  for (let i = 0; i < 20; i++) {
-    const r = await flusher.flushAll({ tables: ['joined'] });
-    rows += r.rows;
-    if (r.rows === 0) break;
-  }
-  await runCompact(d, { tables: ['joined'] });
-  return rows;
 }
 
 async function outboxCount(): Promise<number> {

@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { StreamjoinError } from '../../shared/errors.ts';
 import { loadTable } from '../../shared/iceberg/index.ts';
-import { createLogger } from '../../shared/log.ts';
 import { type CompactDeps, runCompact, tableLocationOf } from '../../shared/pipeline/compact.ts';
 import { evolveTableToSpec } from '../../shared/pipeline/evolve.ts';
 import { createFlusher } from '../../shared/pipeline/tick.ts';
@@ -42,14 +41,7 @@ const WITH_CURRENCY = defaultSpecWith((s) => {
 let run = 0;
 function deps(): CompactDeps {
   run++;
-  return {
-    db: h.fs.db,
-    collections: h.collections,
-    counter: h.counter,
-    store,
-    config: { ...h.config, warehouse: `file://${h.dir}/warehouse-${run}/` },
-    log: createLogger({ level: 'silent' }),
-  };
+  return h.tickDeps(store, { ...h.config, warehouse: `file://${h.dir}/warehouse-${run}/` });
 }
 
 /** One pipeline cycle: n joined pairs ingested, flushed, committed. */

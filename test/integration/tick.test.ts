@@ -5,7 +5,6 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { zstdDecompressSync } from 'node:zlib';
 import { parquetReadObjects } from 'hyparquet';
 import { setFaults } from '../../shared/faults.ts';
-import { createLogger } from '../../shared/log.ts';
 import { deserializeStats, type SerializedStats } from '../../shared/pipeline/flush.ts';
 import { createFlusher, runTick, type TickDeps } from '../../shared/pipeline/tick.ts';
 import { FileObjectStore } from '../../shared/storage/file-store.ts';
@@ -25,12 +24,7 @@ afterEach(async () => {
 
 function tickDeps(): TickDeps {
   return {
-    db: h.fs.db,
-    collections: h.collections,
-    counter: h.counter,
-    store,
-    config: h.config,
-    log: createLogger({ level: 'silent' }),
+    ...h.tickDeps(store),
     now: () => h.clock,
   };
 }

@@ -10,8 +10,11 @@ import { type Collections, collections } from '../../shared/firestore/client.ts'
 import { OpCounter } from '../../shared/firestore/op-counter.ts';
 import type { JoinState } from '../../shared/join/state-machine.ts';
 import { createLogger } from '../../shared/log.ts';
+import { runCompact } from '../../shared/pipeline/compact.ts';
 import { type IngestDeps, type InputObject, ingestObject } from '../../shared/pipeline/ingest.ts';
+import { createFlusher, type TickDeps } from '../../shared/pipeline/tick.ts';
 import { createStorageClient, readStreamOf } from '../../shared/storage/gcs-store.ts';
+import type { ObjectStore } from '../../shared/storage/port.ts';
 import { type TestFirestore, testFirestore } from './firestore.ts';
 
 export interface Harness {
@@ -35,6 +38,8 @@ export interface Harness {
     options?: { contentEncoding?: string; landedAtMs?: number; realLanding?: boolean },
   ): Promise<InputObject>;
   ingestDeps(): IngestDeps;
+  /** The tick's and compact's deps on this harness's Firestore, with `store` and `config` (default its own). */
+  tickDeps(store: ObjectStore, config?: Config): TickDeps;
   ingest(obj: InputObject): ReturnType<typeof ingestObject>;
   outbox(): Promise<Array<{ id: string; table: string; row: Record<string, unknown> }>>;
   state(orderId: string): Promise<JoinState | undefined>;
@@ -100,6 +105,9 @@ export async function createHarness(label: string, env: Record<string, string> =
           }),
       };
     },
+    tickDeps(store, tickConfig = config) {
+      return { db: fs.db, collections: cols, counter, store, config: tickConfig, log };
+    },
     ingest(obj) {
       return ingestObject(h.ingestDeps(), obj);
     },
@@ -148,3 +156,17 @@ export const payment = (id: string, orderId: string, extra: Record<string, unkno
   amount: 100,
   ...extra,
 });
+
+/** Flushes the joined table's outbox (up to 20 flushes, until one writes nothing), then commits it with
+ *  runCompact; the rows flushed. */
+export async function flushAndCommit(deps: TickDeps): Promise<number> {
+  const flusher = createFlusher(deps);
+  let rows = 0;
+  for (let i = 0; i < 20; i++) {
+    const r = await flusher.flushAll({ tables: ['joined'] });
+    rows += r.rows;
+    if (r.rows === 0) break;
+  }
+  await runCompact(deps, { tables: ['joined'] });
+  return rows;
+}
