@@ -4,9 +4,11 @@
 // The kit sits beside the repository; STREAMJOIN_READERS_KIT points elsewhere. A missing kit is an
 // error that says where it was looked for, never a silent skip.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { findLatestVersion, metadataUriFor } from '../../shared/iceberg/table.ts';
+import { FileObjectStore } from '../../shared/storage/file-store.ts';
 
 /** The repository root (this file is infra/ops/check-iceberg.ts). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -142,7 +144,7 @@ export interface IcebergCheck {
 
 /** `check-iceberg TABLE_DIR` with both readers (unless `only`): ok only when every check passed. */
 export async function checkIceberg(tableDir: string, options: CheckOptions = {}): Promise<IcebergCheck> {
-  const dir = tableDir.startsWith('file://') ? fileURLToPath(tableDir) : tableDir;
+  const dir = localDir(tableDir);
   const args = [dir];
   if (options.expectRows !== undefined) args.push('--expect-rows', String(options.expectRows));
   if (options.key !== undefined) args.push('--key', options.key);
@@ -206,16 +208,20 @@ export interface SnapshotKeys {
   readonly distinct: number;
 }
 
-/** The current `vN.metadata.json` of a local Hadoop-layout table (highest N). */
-export function latestMetadataFile(tableDir: string): string {
-  const dir = path.join(tableDir.startsWith('file://') ? fileURLToPath(tableDir) : tableDir, 'metadata');
-  const versions = readdirSync(dir)
-    .map((f) => /^v(\d+)\.metadata\.json$/.exec(f))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .sort((a, b) => Number(b[1]) - Number(a[1]));
-  if (versions[0] === undefined)
-    throw new Error(`expected vN.metadata.json files in ${dir}, but there are none`);
-  return path.join(dir, versions[0][0]);
+/** A local table given as a path or a file:// URI, as a path. */
+function localDir(table: string): string {
+  return table.startsWith('file://') ? fileURLToPath(table) : table;
+}
+
+/** The current `vN.metadata.json` of a local table, found as the pipeline's own commits find it
+ *  (version-hint.text, then probed forward; by listing without a usable hint). */
+async function currentMetadataFile(tableDir: string): Promise<string> {
+  const location = pathToFileURL(localDir(tableDir)).href;
+  const version = await findLatestVersion(new FileObjectStore(), location);
+  if (version === undefined) {
+    throw new Error(`expected an Iceberg table at ${localDir(tableDir)}, but it has no metadata version`);
+  }
+  return fileURLToPath(metadataUriFor(location, version));
 }
 
 /** pyiceberg 0.9.1 (the kit's interpreter) reading every snapshot of a local table by time travel
@@ -236,7 +242,7 @@ export async function snapshotKeyDigests(
   const script = path.join(REPO_ROOT, 'infra/ops/snapshot_rows.py');
   const out = await stdoutOf(
     python ?? 'python3',
-    [script, latestMetadataFile(tableDir), key],
+    [script, await currentMetadataFile(tableDir), key],
     env,
     options.timeoutMs ?? 300_000,
   );
