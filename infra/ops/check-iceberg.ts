@@ -209,7 +209,7 @@ export interface SnapshotKeys {
 }
 
 /** A local table given as a path or a file:// URI, as a path. */
-function localDir(table: string): string {
+export function localDir(table: string): string {
   return table.startsWith('file://') ? fileURLToPath(table) : table;
 }
 

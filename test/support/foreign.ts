@@ -4,12 +4,7 @@
 // cannot write), run with the kit's Python. Each throws with the tool's output when it did not commit.
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { REPO_ROOT, requireReadersKit, runKitTool } from '../../infra/ops/check-iceberg.ts';
-
-function dirOf(table: string): string {
-  return table.startsWith('file://') ? fileURLToPath(table) : table;
-}
+import { localDir, REPO_ROOT, requireReadersKit, runKitTool } from '../../infra/ops/check-iceberg.ts';
 
 /** `foreign-writer OP TABLE ARGS...`: the verdict of a commit (throws unless ok). */
 export async function foreign(
@@ -20,7 +15,7 @@ export async function foreign(
 ): Promise<Record<string, unknown>> {
   const r = await runKitTool(
     'foreign-writer',
-    [op, dirOf(table), ...args],
+    [op, localDir(table), ...args],
     input === undefined ? {} : { input },
   );
   if (r.status !== 0 || r.verdict?.['ok'] !== true) {
@@ -59,8 +54,8 @@ export function commitDeletes(
   const script = path.join(REPO_ROOT, 'test/interop/commit_deletes.py');
   const args =
     deletes.mode === 'position'
-      ? [script, requireReadersKit(), dirOf(table), 'position']
-      : [script, requireReadersKit(), dirOf(table), 'equality', deletes.column];
+      ? [script, requireReadersKit(), localDir(table), 'position']
+      : [script, requireReadersKit(), localDir(table), 'equality', deletes.column];
   const input = JSON.stringify(deletes.mode === 'position' ? deletes.rows : deletes.values);
   const r = spawnSync(kitPython(), args, { input, encoding: 'utf8' });
   if (r.status !== 0)
@@ -71,7 +66,7 @@ export function commitDeletes(
 /** test/interop/evolve_table.py: drop-column, rename-column, add-partition-field, upgrade-v3. */
 export function evolveTable(table: string, op: string, ...args: string[]): Record<string, unknown> {
   const script = path.join(REPO_ROOT, 'test/interop/evolve_table.py');
-  const r = spawnSync(kitPython(), [script, requireReadersKit(), dirOf(table), op, ...args], {
+  const r = spawnSync(kitPython(), [script, requireReadersKit(), localDir(table), op, ...args], {
     encoding: 'utf8',
   });
   if (r.status !== 0)
